@@ -1,0 +1,24 @@
+//! Pure rules of xiaoan: the org tree and scopes, roles and permissions, password policy,
+//! input validation and the audit hash chain. No I/O, no async, no framework types.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod org;
+pub mod password;
+pub mod permission;
+pub mod role;
+pub mod scope;
+pub mod text;
+
+pub use org::{OrgKind, SchoolFacts, SchoolType};
+pub use permission::Permission;
+pub use role::Role;
+pub use scope::Scope;
+
+/// Milliseconds since the Unix epoch, UTC: the one representation of an instant in storage.
+pub type Millis = i64;
+
+/// The current instant in milliseconds since the epoch.
+pub fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}

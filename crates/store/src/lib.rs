@@ -1,0 +1,17 @@
+//! Persistence for xiaoan through sqlx's `Any` driver: the same `$N` SQL on SQLite (the
+//! embedded default) and PostgreSQL, one migrations folder per backend. Every function that
+//! touches school data takes a [`Scope`](xiaoan_domain::Scope); every write appends its
+//! audit entry in the same transaction.
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod db;
+pub mod error;
+pub mod orgs;
+pub mod sessions;
+pub mod sql;
+pub mod tokens;
+pub mod users;
+
+pub use db::{Backend, Db};
+pub use error::{StoreError, StoreResult};

@@ -1,0 +1,477 @@
+//! Accounts, role assignments, password hashing (Argon2id), sign-in with lockout, and the
+//! scopes a user's assignments give.
+
+use crate::audit::{self, Event};
+use crate::error::unique_as;
+use crate::sql::Sql;
+use crate::{tokens, Db, StoreError, StoreResult};
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use rand::Rng;
+use serde::Serialize;
+use sqlx::FromRow;
+use std::sync::OnceLock;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::permission::may_grant;
+use xiaoan_domain::scope::Assignment;
+use xiaoan_domain::text::{Login, Name};
+use xiaoan_domain::{now_millis, Millis, OrgKind, Role, Scope};
+
+/// One role held at one org node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RoleAt {
+    pub role: Role,
+    pub org_id: i64,
+}
+
+/// An account as callers see it (never the hash).
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub login: String,
+    pub display_name: String,
+    pub org_id: i64,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub roles: Vec<RoleAt>,
+    #[serde(skip)]
+    pub password_changed_at: Millis,
+    pub last_login_at: Option<Millis>,
+}
+
+#[derive(FromRow)]
+struct Row {
+    id: i64,
+    login: String,
+    display_name: String,
+    org_id: i64,
+    disabled: i64,
+    must_change_password: i64,
+    password_changed_at: i64,
+    last_login_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "u.id, u.login, u.display_name, u.org_id, u.disabled, u.must_change_password, u.password_changed_at, u.last_login_at";
+
+/// Hashes a password with Argon2id at the library's defaults (m = 19 MiB, t = 2, p = 1).
+pub fn hash_password(password: &str) -> StoreResult<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Internal(format!("hashing failed: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// A hash to verify against when the login is unknown, so that the answer takes as long.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy-password-never-valid").unwrap_or_default())
+}
+
+/// A one-time password from the OS's random source: 16 characters over an unambiguous
+/// alphabet, with all four character classes.
+pub fn generate_password() -> String {
+    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+    const DIGIT: &[u8] = b"23456789";
+    const OTHER: &[u8] = b"-_.!";
+    let mut rng = rand::rng();
+    let mut pick = |set: &[u8]| set[rng.random_range(0..set.len())] as char;
+    let mut s = String::new();
+    for i in 0..16 {
+        s.push(match i % 8 {
+            3 => pick(DIGIT),
+            5 => pick(UPPER),
+            7 => pick(OTHER),
+            _ => pick(LOWER),
+        });
+    }
+    s
+}
+
+async fn roles_of(db: &Db, user_ids: &[i64]) -> StoreResult<Vec<(i64, RoleAt)>> {
+    if user_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sql = Sql::new("SELECT user_id, role, org_id FROM role_assignments WHERE user_id IN (");
+    for (i, id) in user_ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(*id);
+    }
+    sql.push(") ORDER BY user_id, id");
+    let (text, args) = sql.build();
+    let rows: Vec<(i64, String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(u, r, o)| Role::from_code(&r).map(|role| (u, RoleAt { role, org_id: o })))
+        .collect())
+}
+
+async fn with_roles(db: &Db, rows: Vec<Row>) -> StoreResult<Vec<User>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut roles = roles_of(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| User {
+            id: r.id,
+            roles: roles.extract_if(.., |(u, _)| *u == r.id).map(|(_, ra)| ra).collect(),
+            login: r.login,
+            display_name: r.display_name,
+            org_id: r.org_id,
+            disabled: r.disabled != 0,
+            must_change_password: r.must_change_password != 0,
+            password_changed_at: r.password_changed_at,
+            last_login_at: r.last_login_at,
+        })
+        .collect())
+}
+
+/// A user by id, without any scope check: for the signed-in user's own session only.
+pub async fn get_self(db: &Db, id: i64) -> StoreResult<User> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS).push(" FROM users u WHERE u.id = ").bind(id);
+    let (text, args) = sql.build();
+    let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    with_roles(db, rows).await?.pop().ok_or(StoreError::NotFound)
+}
+
+/// Filters for [`list`].
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    pub org_id: Option<i64>,
+    pub q: Option<String>,
+    pub include_disabled: bool,
+}
+
+/// The users whose home org lies inside `scope`.
+pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Vec<User>> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS).push(" FROM users u JOIN orgs o ON o.id = u.org_id WHERE ").scope("o.path", scope);
+    if let Some(org) = filter.org_id {
+        sql.push(" AND u.org_id = ").bind(org);
+    }
+    if !filter.include_disabled {
+        sql.push(" AND u.disabled = 0");
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        sql.push(" AND (LOWER(u.login) LIKE ").bind(pattern.clone());
+        sql.push(" OR LOWER(u.display_name) LIKE ").bind(pattern).push(")");
+    }
+    sql.push(" ORDER BY o.path, u.login");
+    let (text, args) = sql.build();
+    let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    with_roles(db, rows).await
+}
+
+/// A user by login, if their home org lies inside `scope`.
+pub async fn by_login(db: &Db, scope: &Scope, login: &str) -> StoreResult<User> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS)
+        .push(" FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.login = ")
+        .bind(login.to_lowercase())
+        .push(" AND ")
+        .scope("o.path", scope);
+    let (text, args) = sql.build();
+    let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    with_roles(db, rows).await?.pop().ok_or(StoreError::NotFound)
+}
+
+/// The role assignments of a user with the org facts the scope computation needs.
+pub async fn assignments(db: &Db, user_id: i64) -> StoreResult<Vec<Assignment>> {
+    let rows: Vec<(String, i64, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT ra.role, o.id, o.kind, o.path, p.path FROM role_assignments ra \
+         JOIN orgs o ON o.id = ra.org_id LEFT JOIN orgs p ON p.id = o.parent_id \
+         WHERE ra.user_id = $1 ORDER BY ra.id",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(role, org_id, kind, org_path, parent_path)| {
+            Some(Assignment {
+                role: Role::from_code(&role)?,
+                org_id,
+                org_kind: OrgKind::from_code(&kind)?,
+                org_path,
+                parent_path,
+            })
+        })
+        .collect())
+}
+
+/// An account to create.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub login: Login,
+    pub display_name: Name,
+    pub org_id: i64,
+    /// `None` generates a one-time password that must be changed at first sign-in.
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+    pub roles: Vec<RoleAt>,
+}
+
+/// Checks that every role may be held at its org, that the org lies inside `scope`, and
+/// that the actor may grant it.
+async fn check_roles(db: &Db, scope: &Scope, actor_roles: &[Role], roles: &[RoleAt]) -> StoreResult<()> {
+    for ra in roles {
+        let org = crate::orgs::get(db, scope, ra.org_id).await.map_err(|_| StoreError::Invalid("role_org"))?;
+        if !ra.role.assignable_at().contains(&org.kind) {
+            return Err(StoreError::Invalid("role_org_kind"));
+        }
+        if !may_grant(actor_roles, ra.role) {
+            return Err(StoreError::Forbidden("role_grant"));
+        }
+    }
+    Ok(())
+}
+
+async fn insert_roles(conn: &mut sqlx::AnyConnection, user_id: i64, roles: &[RoleAt]) -> StoreResult<()> {
+    for ra in roles {
+        sqlx::query("INSERT INTO role_assignments (user_id, role, org_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(user_id)
+            .bind(ra.role.code().to_string())
+            .bind(ra.org_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates an account inside `scope`. Returns the user and, when none was given, the
+/// one-time password to hand over.
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    actor_roles: &[Role],
+    scope: &Scope,
+    new: NewUser,
+) -> StoreResult<(User, Option<String>)> {
+    crate::orgs::get(db, scope, new.org_id).await.map_err(|_| StoreError::Invalid("user_org"))?;
+    check_roles(db, scope, actor_roles, &new.roles).await?;
+    let (hash, one_time) = match new.password_hash {
+        Some(h) => (h, None),
+        None => {
+            let pw = generate_password();
+            (hash_password(&pw)?, Some(pw))
+        }
+    };
+    let must_change = new.must_change_password || one_time.is_some();
+    let now = now_millis();
+    let mut tx = db.begin_write().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO users (login, display_name, org_id, password_hash, must_change_password, \
+         password_changed_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
+    )
+    .bind(new.login.as_str().to_string())
+    .bind(new.display_name.as_str().to_string())
+    .bind(new.org_id)
+    .bind(hash)
+    .bind(must_change as i64)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(unique_as("login_taken"))?;
+    insert_roles(&mut tx, id, &new.roles).await?;
+    let detail = serde_json::json!({"login": new.login, "org_id": new.org_id, "roles": new.roles});
+    audit::append(&mut tx, actor, Event::ok("user.create", "user", id, detail)).await?;
+    tx.commit().await?;
+    Ok((get_self(db, id).await?, one_time))
+}
+
+/// Replaces a user's role assignments (inside `scope`; the actor must be allowed to grant
+/// every role added or removed). Takes effect on the user's next request.
+pub async fn set_roles(
+    db: &Db,
+    actor: &Actor,
+    actor_roles: &[Role],
+    scope: &Scope,
+    login: &str,
+    roles: Vec<RoleAt>,
+) -> StoreResult<User> {
+    let user = by_login(db, scope, login).await?;
+    let removed: Vec<RoleAt> = user.roles.iter().filter(|r| !roles.contains(r)).copied().collect();
+    let added: Vec<RoleAt> = roles.iter().filter(|r| !user.roles.contains(r)).copied().collect();
+    check_roles(db, scope, actor_roles, &added).await?;
+    check_roles(db, scope, actor_roles, &removed).await?;
+    let mut tx = db.begin_write().await?;
+    sqlx::query("DELETE FROM role_assignments WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    insert_roles(&mut tx, user.id, &roles).await?;
+    let detail = serde_json::json!({"added": added, "removed": removed});
+    audit::append(&mut tx, actor, Event::ok("user.roles", "user", user.id, detail)).await?;
+    tx.commit().await?;
+    get_self(db, user.id).await
+}
+
+/// Changes a user's display name and home org inside `scope`.
+pub async fn update_profile(
+    db: &Db,
+    actor: &Actor,
+    scope: &Scope,
+    login: &str,
+    display_name: Option<Name>,
+    org_id: Option<i64>,
+) -> StoreResult<User> {
+    let user = by_login(db, scope, login).await?;
+    if let Some(org) = org_id {
+        crate::orgs::get(db, scope, org).await.map_err(|_| StoreError::Invalid("user_org"))?;
+    }
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "UPDATE users SET display_name = COALESCE($1, display_name), org_id = COALESCE($2, org_id), \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(display_name.as_ref().map(|n| n.as_str().to_string()))
+    .bind(org_id)
+    .bind(now_millis())
+    .bind(user.id)
+    .execute(&mut *tx)
+    .await?;
+    let detail = serde_json::json!({"display_name": display_name, "org_id": org_id});
+    audit::append(&mut tx, actor, Event::ok("user.update", "user", user.id, detail)).await?;
+    tx.commit().await?;
+    get_self(db, user.id).await
+}
+
+/// Disables or re-enables an account inside `scope`. Disabling ends its sessions and tokens.
+pub async fn set_disabled(db: &Db, actor: &Actor, scope: &Scope, login: &str, disabled: bool) -> StoreResult<User> {
+    let user = by_login(db, scope, login).await?;
+    if Some(user.id) == actor.user_id && disabled {
+        return Err(StoreError::Invalid("disable_self"));
+    }
+    let mut tx = db.begin_write().await?;
+    sqlx::query("UPDATE users SET disabled = $1, failed_logins = 0, locked_until = 0, updated_at = $2 WHERE id = $3")
+        .bind(disabled as i64)
+        .bind(now_millis())
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    if disabled {
+        tokens::revoke_all(&mut tx, user.id).await?;
+    }
+    let action = if disabled { "user.disable" } else { "user.enable" };
+    audit::append(&mut tx, actor, Event::ok(action, "user", user.id, serde_json::json!({}))).await?;
+    tx.commit().await?;
+    get_self(db, user.id).await
+}
+
+/// Sets a new password hash for user `user_id` and ends all their sessions and tokens.
+/// `must_change` marks it one-time (an administrator's reset).
+pub async fn set_password(db: &Db, actor: &Actor, user_id: i64, hash: String, must_change: bool) -> StoreResult<()> {
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE users SET password_hash = $1, must_change_password = $2, password_changed_at = $3, \
+         failed_logins = 0, locked_until = 0, updated_at = $3 WHERE id = $4",
+    )
+    .bind(hash)
+    .bind(must_change as i64)
+    .bind(now_millis())
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tokens::revoke_all(&mut tx, user_id).await?;
+    let action = if must_change { "user.password_reset" } else { "user.password_change" };
+    audit::append(&mut tx, actor, Event::ok(action, "user", user_id, serde_json::json!({}))).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether `password` is the user's current one (for re-authentication).
+pub async fn check_password(db: &Db, user_id: i64, password: &str) -> StoreResult<bool> {
+    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(hash.is_some_and(|h| verify_password(password, &h)))
+}
+
+/// Lockout settings for [`sign_in`].
+#[derive(Debug, Clone, Copy)]
+pub struct Lockout {
+    pub max_failures: i64,
+    pub lock_ms: i64,
+}
+
+/// Checks a login and password. Unknown logins, wrong passwords, disabled and locked
+/// accounts all give `None` after the same work; the reason is only in the audit log.
+/// Five consecutive failures lock the account for the configured time.
+pub async fn sign_in(db: &Db, login: &str, password: &str, lockout: Lockout, request_id: &str) -> StoreResult<Option<User>> {
+    let login = login.trim().to_lowercase();
+    let row: Option<(i64, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, password_hash, disabled, failed_logins, locked_until FROM users WHERE login = $1",
+    )
+    .bind(login.clone())
+    .fetch_optional(db.pool())
+    .await?;
+    let now = now_millis();
+    let actor = Actor { login: login.chars().take(64).collect(), request_id: request_id.to_string(), ..Actor::default() };
+    let Some((id, hash, disabled, failures, locked_until)) = row else {
+        verify_password(password, decoy_hash());
+        audit::record(db, &actor, Event { result: "unknown_user", ..Event::ok("auth.login", "user", "", serde_json::json!({})) })
+            .await?;
+        return Ok(None);
+    };
+    let good = verify_password(password, &hash);
+    let actor = Actor { user_id: Some(id), ..actor };
+    let refused = if locked_until > now {
+        Some("locked")
+    } else if disabled != 0 {
+        Some("disabled")
+    } else if !good {
+        Some("wrong_password")
+    } else {
+        None
+    };
+    let mut tx = db.begin_write().await?;
+    if let Some(reason) = refused {
+        if reason == "wrong_password" {
+            let failures = failures + 1;
+            let lock = failures >= lockout.max_failures;
+            sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
+                .bind(if lock { 0 } else { failures })
+                .bind(if lock { now + lockout.lock_ms } else { locked_until })
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if lock {
+                let e = Event { result: "locked", ..Event::ok("auth.lockout", "user", id, serde_json::json!({})) };
+                audit::append(&mut tx, &actor, e).await?;
+            }
+        }
+        audit::append(&mut tx, &actor, Event { result: reason, ..Event::ok("auth.login", "user", id, serde_json::json!({})) })
+            .await?;
+        tx.commit().await?;
+        return Ok(None);
+    }
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(&mut tx, &actor, Event::ok("auth.login", "user", id, serde_json::json!({}))).await?;
+    tx.commit().await?;
+    get_self(db, id).await.map(Some)
+}
+
+/// How many accounts exist (0 on a fresh install).
+pub async fn count(db: &Db) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db.pool()).await?)
+}
