@@ -1,0 +1,265 @@
+//! Who is calling and what they may do. [`authorize`] runs before every matched route: it
+//! looks the route up in [`crate::routes::ROUTES`], signs the caller in (bearer token under
+//! `/api`, session cookie elsewhere), checks the permission, checks the form token on page
+//! posts, and leaves a [`Caller`] carrying the [`Scope`] for that permission.
+
+use crate::error::{AppError, Surface};
+use crate::i18n::Lang;
+use crate::security::REQUEST_ID;
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::scope::Assignment;
+use xiaoan_domain::{Permission, Role, Scope};
+use xiaoan_store::audit::{self, Event};
+use xiaoan_store::sessions::USER_ID_KEY;
+use xiaoan_store::users::{self, User};
+
+/// Session key: when the user signed in (ms).
+pub const LOGIN_AT_KEY: &str = "login_at";
+/// Session key: the form token.
+pub const CSRF_KEY: &str = "csrf";
+/// Form field carrying the form token.
+pub const CSRF_FIELD: &str = "_csrf";
+
+/// The signed-in caller of a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: User,
+    pub assignments: Vec<Assignment>,
+    /// The scope for the route's permission.
+    pub scope: Scope,
+    pub lang: Lang,
+    pub surface: Surface,
+    pub request_id: String,
+    /// The form token of the page session, for forms the page renders.
+    pub csrf: String,
+}
+
+impl Caller {
+    /// The caller as the audit log records them.
+    pub fn actor(&self) -> Actor {
+        let mut roles: Vec<&str> = self.assignments.iter().map(|a| a.role.code()).collect();
+        roles.dedup();
+        Actor {
+            user_id: Some(self.user.id),
+            login: self.user.login.clone(),
+            roles: roles.join(","),
+            scope_org_id: self.assignments.first().map(|a| a.org_id),
+            request_id: self.request_id.clone(),
+        }
+    }
+
+    /// The distinct roles the caller holds.
+    pub fn roles(&self) -> Vec<Role> {
+        let mut r: Vec<Role> = self.assignments.iter().map(|a| a.role).collect();
+        r.sort();
+        r.dedup();
+        r
+    }
+
+    /// Whether the caller holds `p` anywhere.
+    pub fn can(&self, p: Permission) -> bool {
+        self.assignments.iter().any(|a| p.granted_to(a.role))
+    }
+
+    /// The caller's scope for another permission than the route's.
+    pub fn scope_for(&self, p: Permission) -> Scope {
+        Scope::for_permission(&self.assignments, p)
+    }
+
+    /// A 4xx/5xx in the caller's language and surface.
+    pub fn error(&self, status: StatusCode, code: &'static str) -> AppError {
+        AppError::new(status, code, self.lang, self.surface)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            tracing::error!(path = %parts.uri.path(), "handler needs a caller but the route is public");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        })
+    }
+}
+
+fn request_id(parts: &Parts) -> String {
+    parts.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+}
+
+/// A new random form token.
+pub fn new_csrf_token() -> String {
+    hex::encode(rand::random::<[u8; 32]>())
+}
+
+/// The session's form token, created on first use.
+pub async fn session_csrf(session: &Session) -> String {
+    match session.get::<String>(CSRF_KEY).await.ok().flatten() {
+        Some(t) => t,
+        None => {
+            let t = new_csrf_token();
+            let _ = session.insert(CSRF_KEY, &t).await;
+            t
+        }
+    }
+}
+
+/// Signs the caller in from the session cookie; `None` when there is no live session.
+async fn session_user(state: &AppState, session: &Session) -> Result<Option<i64>, AppError> {
+    let uid = session.get::<i64>(USER_ID_KEY).await.ok().flatten();
+    let login_at = session.get::<i64>(LOGIN_AT_KEY).await.ok().flatten().unwrap_or(0);
+    let Some(uid) = uid else { return Ok(None) };
+    let absolute_ms = state.config.session_absolute_hours * 3_600_000;
+    if xiaoan_domain::now_millis() - login_at > absolute_ms {
+        let _ = session.flush().await;
+        return Ok(None);
+    }
+    Ok(Some(uid))
+}
+
+/// Checks the form token of a page post and strips it from the body handed on.
+async fn check_form_token(req: Request, expected: &str, lang: Lang) -> Result<Request, AppError> {
+    let (parts, body) = req.into_parts();
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let refuse = || AppError::new(StatusCode::FORBIDDEN, "csrf", lang, Surface::Page);
+    if !is_form {
+        return Err(refuse());
+    }
+    let bytes = axum::body::to_bytes(body, 2 * 1024 * 1024)
+        .await
+        .map_err(|_| AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", lang, Surface::Page))?;
+    let mut token = None;
+    let mut rest = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url::form_urlencoded::parse(&bytes) {
+        if k == CSRF_FIELD {
+            token = Some(v.into_owned());
+        } else {
+            rest.append_pair(&k, &v);
+        }
+    }
+    if token.as_deref() != Some(expected) || expected.is_empty() {
+        return Err(refuse());
+    }
+    Ok(Request::from_parts(parts, Body::from(rest.finish())))
+}
+
+/// The authorisation middleware (see the module documentation).
+pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match authorize_inner(&state, req, next).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<Response, AppError> {
+    let (mut parts, body) = req.into_parts();
+    let lang = crate::i18n::from_parts(&parts);
+    let path = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+    let surface = if path.starts_with("/api/") { Surface::Api } else { Surface::Page };
+    let method = parts.method.clone();
+    let Some(rule) = crate::routes::lookup(method.as_str(), &path) else {
+        tracing::error!(%method, %path, "route missing from the permission table; refusing");
+        return Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", lang, surface));
+    };
+    let session = parts.extensions.get::<Session>().cloned();
+    let is_post = method != Method::GET && method != Method::HEAD;
+    if rule.permission == Permission::Public {
+        let mut req = Request::from_parts(parts, body);
+        if surface == Surface::Page && is_post {
+            let expected = match &session {
+                Some(s) => s.get::<String>(CSRF_KEY).await.ok().flatten().unwrap_or_default(),
+                None => String::new(),
+            };
+            req = check_form_token(req, &expected, lang).await?;
+        }
+        return Ok(next.run(req).await);
+    }
+    let unauthenticated = || AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated", lang, surface);
+    let user_id = match surface {
+        Surface::Api => match bearer(&parts) {
+            Some(token) => xiaoan_store::tokens::authenticate(&state.db, token, state.config.session_idle_minutes * 60_000)
+                .await
+                .map_err(|e| AppError::from_store(e, lang, surface))?,
+            None => None,
+        },
+        Surface::Page => match &session {
+            Some(s) => session_user(state, s).await?,
+            None => None,
+        },
+    };
+    let Some(user_id) = user_id else {
+        if surface == Surface::Page && !is_post {
+            let next_path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next_path.as_bytes()).collect::<String>());
+            return Ok(Redirect::to(&target).into_response());
+        }
+        return Err(unauthenticated());
+    };
+    let user = match users::get_self(&state.db, user_id).await {
+        Ok(u) if !u.disabled => u,
+        Ok(_) | Err(xiaoan_store::StoreError::NotFound) => {
+            if let Some(s) = &session {
+                let _ = s.flush().await;
+            }
+            return Err(unauthenticated());
+        }
+        Err(e) => return Err(AppError::from_store(e, lang, surface)),
+    };
+    let csrf = match &session {
+        Some(s) if surface == Surface::Page => session_csrf(s).await,
+        _ => String::new(),
+    };
+    let assignments = users::assignments(&state.db, user.id).await.map_err(|e| AppError::from_store(e, lang, surface))?;
+    let caller = Caller {
+        user,
+        scope: Scope::for_permission(&assignments, rule.permission),
+        assignments,
+        lang,
+        surface,
+        request_id: request_id(&parts),
+        csrf: csrf.clone(),
+    };
+    if caller.user.must_change_password && rule.permission != Permission::SelfService {
+        return match surface {
+            Surface::Page => Ok(Redirect::to("/account").into_response()),
+            Surface::Api => Err(caller.error(StatusCode::FORBIDDEN, "password_change_required")),
+        };
+    }
+    if rule.permission != Permission::SelfService && !caller.can(rule.permission) {
+        let event = Event {
+            result: "denied",
+            ..Event::ok("access.denied", "route", format!("{method} {path}"), serde_json::json!({}))
+        };
+        if let Err(e) = audit::record(&state.db, &caller.actor(), event).await {
+            tracing::error!(error = %e, "could not record a denied request");
+        }
+        return Err(caller.error(StatusCode::FORBIDDEN, "forbidden"));
+    }
+    parts.extensions.insert(caller);
+    let mut req = Request::from_parts(parts, body);
+    if surface == Surface::Page && is_post {
+        req = check_form_token(req, &csrf, lang).await?;
+    }
+    Ok(next.run(req).await)
+}

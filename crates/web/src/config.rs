@@ -1,0 +1,48 @@
+//! Settings the web layer needs; filled from the application's typed config.
+
+use serde::{Deserialize, Serialize};
+use xiaoan_domain::password::PasswordPolicy;
+
+/// Web-layer settings. Defaults follow the security requirements.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Minutes of inactivity after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Hours after sign-in after which a session ends whatever the activity.
+    pub session_absolute_hours: i64,
+    /// Consecutive failed sign-ins that lock an account.
+    pub lockout_failures: i64,
+    /// Minutes an account stays locked.
+    pub lockout_minutes: i64,
+    /// Hours an API token lives.
+    pub api_token_hours: i64,
+    /// Mark cookies `Secure` (and use the `__Host-` name): set when served over TLS.
+    pub secure_cookies: bool,
+    /// Extra origins allowed to post forms (besides the request's own host).
+    pub trusted_origins: Vec<String>,
+    /// The password policy.
+    pub password: PasswordPolicy,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            session_idle_minutes: 30,
+            session_absolute_hours: 12,
+            lockout_failures: 5,
+            lockout_minutes: 30,
+            api_token_hours: 12,
+            secure_cookies: false,
+            trusted_origins: vec![],
+            password: PasswordPolicy::default(),
+        }
+    }
+}
+
+impl WebConfig {
+    /// The lockout rule for the store.
+    pub fn lockout(&self) -> xiaoan_store::users::Lockout {
+        xiaoan_store::users::Lockout { max_failures: self.lockout_failures, lock_ms: self.lockout_minutes * 60_000 }
+    }
+}
