@@ -1,0 +1,81 @@
+//! The typed configuration: documented defaults → TOML file → `XIAOAN_…` environment
+//! variables → command-line flags. Passed down, never global.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::path::Path;
+use xiaoan_web::WebConfig;
+
+/// The documented default configuration, printed by `xiaoan config`.
+pub const DEFAULT_TOML: &str = include_str!("../config.default.toml");
+
+/// Everything the binary can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    pub database: DatabaseConfig,
+    pub server: ServerConfig,
+    pub district: DistrictConfig,
+    pub web: WebConfig,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` (embedded) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+/// Where to listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub addr: String,
+}
+
+/// The top of the org tree created on first run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictConfig {
+    pub bureau_name: String,
+    pub bureau_code: String,
+}
+
+/// Loads the configuration from the defaults, `file` (or `./xiaoan.toml`), and the
+/// environment (`XIAOAN_DATABASE__URL`, `XIAOAN_WEB__SESSION_IDLE_MINUTES`, …).
+pub fn load(file: Option<&Path>) -> anyhow::Result<AppConfig> {
+    let mut b = config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+    match file {
+        Some(p) => b = b.add_source(config::File::from(p).required(true)),
+        None if Path::new("xiaoan.toml").exists() => b = b.add_source(config::File::with_name("xiaoan.toml")),
+        None => {}
+    }
+    b = b.add_source(
+        config::Environment::with_prefix("XIAOAN")
+            .prefix_separator("_")
+            .separator("__")
+            .try_parsing(true)
+            .ignore_empty(true),
+    );
+    b.build()
+        .and_then(|c| c.try_deserialize())
+        .context("invalid configuration (see `xiaoan config` for every key and its default)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_load_and_match_the_code() {
+        let cfg: AppConfig = toml::from_str(DEFAULT_TOML).expect("default config parses");
+        let web = WebConfig::default();
+        assert_eq!(cfg.web.session_idle_minutes, web.session_idle_minutes);
+        assert_eq!(cfg.web.session_absolute_hours, web.session_absolute_hours);
+        assert_eq!(cfg.web.lockout_failures, web.lockout_failures);
+        assert_eq!(cfg.web.lockout_minutes, web.lockout_minutes);
+        assert_eq!(cfg.web.password.min_length, web.password.min_length);
+        assert!(cfg.database.url.starts_with("sqlite://"));
+    }
+}

@@ -1,0 +1,118 @@
+//! `xiaoan demo`: build a synthetic district in a fresh embedded database, print the URL
+//! and one login per role, and serve it.
+
+mod district;
+
+use crate::config::AppConfig;
+use anyhow::{anyhow, Context};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::text::{Code, Login, Name};
+use xiaoan_domain::{Role, Scope};
+use xiaoan_store::orgs::{self, NewOrg};
+use xiaoan_store::users::{self, NewUser, RoleAt};
+use xiaoan_store::Db;
+
+/// Options of `xiaoan demo`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on, HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Directory for the demo database (recreated on every run).
+    #[arg(long, default_value = "demo-data")]
+    data: PathBuf,
+    /// Seed of the synthetic district: the same seed gives the same district.
+    #[arg(long, default_value_t = 2020)]
+    seed: u64,
+    /// Number of schools.
+    #[arg(long, default_value_t = 120)]
+    schools: usize,
+    /// The password of every demo account.
+    #[arg(long, default_value = "Demo-Xiaoan-2026")]
+    password: String,
+    /// Build the district and exit without serving.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+/// Writes the district into `db`; returns one login per role, in role order.
+pub async fn populate(db: &Db, seed: u64, schools: usize, password: &str) -> anyhow::Result<Vec<(Role, String)>> {
+    let d = district::generate(seed, schools);
+    let actor = Actor::system("demo");
+    let all = Scope::everything();
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    for o in d.orgs {
+        let parent_id = match &o.parent {
+            Some(p) => Some(*ids.get(p).ok_or_else(|| anyhow!("parent {p} missing"))?),
+            None => None,
+        };
+        let new = NewOrg {
+            kind: o.kind,
+            code: Code::parse(&o.code).map_err(|e| anyhow!("{e}"))?,
+            name: Name::parse("name", &o.name).map_err(|e| anyhow!("{e}"))?,
+            parent_id,
+            school: o.school,
+        };
+        let created = orgs::create(db, &actor, &all, new).await.with_context(|| format!("creating {}", o.code))?;
+        ids.insert(o.code, created.id);
+    }
+    // One hash for all demo accounts: they share the demo password anyway.
+    let hash = users::hash_password(password)?;
+    let mut logins: Vec<(Role, String)> = Vec::new();
+    for u in d.users {
+        let roles = u
+            .roles
+            .iter()
+            .map(|(r, code)| ids.get(code).map(|id| RoleAt { role: *r, org_id: *id }).ok_or_else(|| anyhow!("org {code} missing")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for r in &roles {
+            if !logins.iter().any(|(role, _)| *role == r.role) {
+                logins.push((r.role, u.login.clone()));
+            }
+        }
+        let new = NewUser {
+            login: Login::parse(&u.login).map_err(|e| anyhow!("{e}"))?,
+            display_name: Name::parse("display_name", &u.name).map_err(|e| anyhow!("{e}"))?,
+            org_id: ids[&u.org],
+            password_hash: Some(hash.clone()),
+            must_change_password: false,
+            roles,
+        };
+        users::create(db, &actor, &[Role::SystemAdmin], &all, new).await.with_context(|| format!("creating user {}", u.login))?;
+    }
+    logins.sort_by_key(|(r, _)| Role::ALL.iter().position(|x| x == r));
+    Ok(logins)
+}
+
+/// Runs the subcommand.
+pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
+    if args.password.chars().count() < 8 {
+        return Err(anyhow!("the demo password needs at least 8 characters"));
+    }
+    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
+    let file = args.data.join("xiaoan-demo.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", file.display()));
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("cannot remove old demo database {}", p.display()))?;
+        }
+    }
+    let db = crate::bootstrap::open(&format!("sqlite://{}", file.display())).await?;
+    let logins = populate(&db, args.seed, args.schools, &args.password).await?;
+    let print = |url: &str| {
+        println!("xiaoan demo district (seed {}, {} schools) at {url}", args.seed, args.schools);
+        println!("Every account's password: {}", args.password);
+        println!("{:<18} {}", "role", "login");
+        for (role, login) in &logins {
+            println!("{:<18} {login}", role.code());
+        }
+    };
+    if args.no_serve {
+        print(&format!("(not serving; database {})", file.display()));
+        db.close().await;
+        return Ok(());
+    }
+    crate::serve::serve_on(db, cfg, &args.addr, print).await
+}

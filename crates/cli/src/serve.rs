@@ -1,0 +1,53 @@
+//! `xiaoan serve`: run the web interface and API until interrupted.
+
+use crate::config::AppConfig;
+use anyhow::Context;
+use xiaoan_store::Db;
+
+/// Options of `xiaoan serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on, HOST:PORT (default from the config).
+    #[arg(long)]
+    addr: Option<String>,
+    /// Database URL (default from the config).
+    #[arg(long)]
+    database: Option<String>,
+}
+
+/// Runs the subcommand.
+pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
+    let url = args.database.unwrap_or_else(|| cfg.database.url.clone());
+    let db = crate::bootstrap::open(&url).await?;
+    if let Some(pw) = crate::bootstrap::first_run(&db, &cfg).await? {
+        crate::bootstrap::announce(&pw);
+    }
+    let addr = args.addr.unwrap_or_else(|| cfg.server.addr.clone());
+    serve_on(db, cfg, &addr, |url| println!("xiaoan is serving on {url}")).await
+}
+
+/// Binds `addr`, reports the URL, and serves until Ctrl-C / SIGTERM.
+pub async fn serve_on(db: Db, cfg: AppConfig, addr: &str, ready: impl FnOnce(&str)) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    ready(&format!("http://{local}/"));
+    let state = xiaoan_web::AppState::new(db.clone(), cfg.web.clone());
+    xiaoan_web::serve(listener, state, shutdown_signal()).await?;
+    db.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
