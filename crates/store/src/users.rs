@@ -55,6 +55,9 @@ struct Row {
 const COLUMNS: &str =
     "u.id, u.login, u.display_name, u.org_id, u.disabled, u.must_change_password, u.password_changed_at, u.last_login_at";
 
+/// How long a one-time password (first-run, new account, administrator's reset) works.
+pub const ONE_TIME_PASSWORD_MS: i64 = 72 * 3_600_000;
+
 /// Hashes a password with Argon2id at the library's defaults (m = 19 MiB, t = 2, p = 1).
 pub fn hash_password(password: &str) -> StoreResult<String> {
     Argon2::default()
@@ -272,7 +275,8 @@ pub async fn create(
     let mut tx = db.begin_write().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO users (login, display_name, org_id, password_hash, must_change_password, \
-         password_changed_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
+         password_expires_at, password_changed_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $7, $6, $6, $6) RETURNING id",
     )
     .bind(new.login.as_str().to_string())
     .bind(new.display_name.as_str().to_string())
@@ -280,6 +284,7 @@ pub async fn create(
     .bind(hash)
     .bind(must_change as i64)
     .bind(now)
+    .bind(one_time.as_ref().map(|_| now + ONE_TIME_PASSWORD_MS))
     .fetch_one(&mut *tx)
     .await
     .map_err(unique_as("login_taken"))?;
@@ -372,15 +377,17 @@ pub async fn set_disabled(db: &Db, actor: &Actor, scope: &Scope, login: &str, di
 /// Sets a new password hash for user `user_id` and ends all their sessions and tokens.
 /// `must_change` marks it one-time (an administrator's reset).
 pub async fn set_password(db: &Db, actor: &Actor, user_id: i64, hash: String, must_change: bool) -> StoreResult<()> {
+    let now = now_millis();
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE users SET password_hash = $1, must_change_password = $2, password_changed_at = $3, \
-         failed_logins = 0, locked_until = 0, updated_at = $3 WHERE id = $4",
+         password_expires_at = $5, failed_logins = 0, locked_until = 0, updated_at = $3 WHERE id = $4",
     )
     .bind(hash)
     .bind(must_change as i64)
-    .bind(now_millis())
+    .bind(now)
     .bind(user_id)
+    .bind(must_change.then_some(now + ONE_TIME_PASSWORD_MS))
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -415,15 +422,15 @@ pub struct Lockout {
 /// Five consecutive failures lock the account for the configured time.
 pub async fn sign_in(db: &Db, login: &str, password: &str, lockout: Lockout, request_id: &str) -> StoreResult<Option<User>> {
     let login = login.trim().to_lowercase();
-    let row: Option<(i64, String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT id, password_hash, disabled, failed_logins, locked_until FROM users WHERE login = $1",
+    let row: Option<(i64, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, password_hash, disabled, failed_logins, locked_until, password_expires_at FROM users WHERE login = $1",
     )
     .bind(login.clone())
     .fetch_optional(db.pool())
     .await?;
     let now = now_millis();
     let actor = Actor { login: login.chars().take(64).collect(), request_id: request_id.to_string(), ..Actor::default() };
-    let Some((id, hash, disabled, failures, locked_until)) = row else {
+    let Some((id, hash, disabled, failures, locked_until, expires_at)) = row else {
         verify_password(password, decoy_hash());
         audit::record(db, &actor, Event { result: "unknown_user", ..Event::ok("auth.login", "user", "", serde_json::json!({})) })
             .await?;
@@ -437,6 +444,8 @@ pub async fn sign_in(db: &Db, login: &str, password: &str, lockout: Lockout, req
         Some("disabled")
     } else if !good {
         Some("wrong_password")
+    } else if expires_at.is_some_and(|t| t < now) {
+        Some("one_time_password_expired")
     } else {
         None
     };

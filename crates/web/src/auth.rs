@@ -3,14 +3,14 @@
 //! `/api`, session cookie elsewhere), checks the permission, checks the form token on page
 //! posts, and leaves a [`Caller`] carrying the [`Scope`] for that permission.
 
+use crate::AppState;
 use crate::error::{AppError, Surface};
 use crate::i18n::Lang;
 use crate::security::REQUEST_ID;
-use crate::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
@@ -92,7 +92,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 fn request_id(parts: &Parts) -> String {
-    parts.headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+    parts
+        .headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -100,8 +105,54 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
+}
+
+/// Sign-in attempts allowed per client address.
+pub type LoginLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+/// A limiter allowing `per_minute` attempts a minute per address, in bursts of as many.
+pub fn login_limiter(per_minute: u32) -> LoginLimiter {
+    let n = std::num::NonZeroU32::new(per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_minute(n))
+}
+
+/// The address of the connected peer (forwarded headers are not trusted); unspecified
+/// when unknown (in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        Ok(ClientIp(ip))
+    }
+}
+
+/// Counts a sign-in attempt from `ip`; a 429 when the address is over its quota.
+pub fn check_login_rate(
+    state: &AppState,
+    ip: ClientIp,
+    lang: Lang,
+    surface: Surface,
+) -> Result<(), AppError> {
+    let limiter = &state.login_limiter;
+    if limiter.len() > 10_000 {
+        limiter.retain_recent();
+    }
+    limiter
+        .check_key(&ip.0)
+        .map_err(|_| AppError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", lang, surface))
 }
 
 /// A new random form token.
@@ -122,16 +173,25 @@ pub async fn session_csrf(session: &Session) -> String {
 }
 
 /// Signs the caller in from the session cookie; `None` when there is no live session.
-async fn session_user(state: &AppState, session: &Session) -> Result<Option<i64>, AppError> {
+/// Returns the user id and when they signed in.
+async fn session_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<(i64, i64)>, AppError> {
     let uid = session.get::<i64>(USER_ID_KEY).await.ok().flatten();
-    let login_at = session.get::<i64>(LOGIN_AT_KEY).await.ok().flatten().unwrap_or(0);
+    let login_at = session
+        .get::<i64>(LOGIN_AT_KEY)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0);
     let Some(uid) = uid else { return Ok(None) };
     let absolute_ms = state.config.session_absolute_hours * 3_600_000;
     if xiaoan_domain::now_millis() - login_at > absolute_ms {
         let _ = session.flush().await;
         return Ok(None);
     }
-    Ok(Some(uid))
+    Ok(Some((uid, login_at)))
 }
 
 /// Checks the form token of a page post and strips it from the body handed on.
@@ -148,7 +208,14 @@ async fn check_form_token(req: Request, expected: &str, lang: Lang) -> Result<Re
     }
     let bytes = axum::body::to_bytes(body, 2 * 1024 * 1024)
         .await
-        .map_err(|_| AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", lang, Surface::Page))?;
+        .map_err(|_| {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                lang,
+                Surface::Page,
+            )
+        })?;
     let mut token = None;
     let mut rest = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in url::form_urlencoded::parse(&bytes) {
@@ -175,12 +242,25 @@ pub async fn authorize(State(state): State<AppState>, req: Request, next: Next) 
 async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<Response, AppError> {
     let (mut parts, body) = req.into_parts();
     let lang = crate::i18n::from_parts(&parts);
-    let path = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
-    let surface = if path.starts_with("/api/") { Surface::Api } else { Surface::Page };
+    let path = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let surface = if path.starts_with("/api/") {
+        Surface::Api
+    } else {
+        Surface::Page
+    };
     let method = parts.method.clone();
     let Some(rule) = crate::routes::lookup(method.as_str(), &path) else {
         tracing::error!(%method, %path, "route missing from the permission table; refusing");
-        return Err(AppError::new(StatusCode::FORBIDDEN, "forbidden", lang, surface));
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            lang,
+            surface,
+        ));
     };
     let session = parts.extensions.get::<Session>().cloned();
     let is_post = method != Method::GET && method != Method::HEAD;
@@ -188,19 +268,30 @@ async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<R
         let mut req = Request::from_parts(parts, body);
         if surface == Surface::Page && is_post {
             let expected = match &session {
-                Some(s) => s.get::<String>(CSRF_KEY).await.ok().flatten().unwrap_or_default(),
+                Some(s) => s
+                    .get::<String>(CSRF_KEY)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
                 None => String::new(),
             };
             req = check_form_token(req, &expected, lang).await?;
         }
         return Ok(next.run(req).await);
     }
-    let unauthenticated = || AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated", lang, surface);
+    let unauthenticated =
+        || AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated", lang, surface);
     let user_id = match surface {
         Surface::Api => match bearer(&parts) {
-            Some(token) => xiaoan_store::tokens::authenticate(&state.db, token, state.config.session_idle_minutes * 60_000)
-                .await
-                .map_err(|e| AppError::from_store(e, lang, surface))?,
+            Some(token) => xiaoan_store::tokens::authenticate(
+                &state.db,
+                token,
+                state.config.session_idle_minutes * 60_000,
+            )
+            .await
+            .map_err(|e| AppError::from_store(e, lang, surface))?
+            .map(|uid| (uid, i64::MAX)),
             None => None,
         },
         Surface::Page => match &session {
@@ -208,16 +299,24 @@ async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<R
             None => None,
         },
     };
-    let Some(user_id) = user_id else {
+    let Some((user_id, signed_in_at)) = user_id else {
         if surface == Surface::Page && !is_post {
-            let next_path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let target = format!("/login?next={}", url::form_urlencoded::byte_serialize(next_path.as_bytes()).collect::<String>());
+            let next_path = parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let target = format!(
+                "/login?next={}",
+                url::form_urlencoded::byte_serialize(next_path.as_bytes()).collect::<String>()
+            );
             return Ok(Redirect::to(&target).into_response());
         }
         return Err(unauthenticated());
     };
     let user = match users::get_self(&state.db, user_id).await {
-        Ok(u) if !u.disabled => u,
+        // A session from before the last password change is over (tokens are revoked then).
+        Ok(u) if !u.disabled && u.password_changed_at <= signed_in_at => u,
         Ok(_) | Err(xiaoan_store::StoreError::NotFound) => {
             if let Some(s) = &session {
                 let _ = s.flush().await;
@@ -230,7 +329,9 @@ async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<R
         Some(s) if surface == Surface::Page => session_csrf(s).await,
         _ => String::new(),
     };
-    let assignments = users::assignments(&state.db, user.id).await.map_err(|e| AppError::from_store(e, lang, surface))?;
+    let assignments = users::assignments(&state.db, user.id)
+        .await
+        .map_err(|e| AppError::from_store(e, lang, surface))?;
     let caller = Caller {
         user,
         scope: Scope::for_permission(&assignments, rule.permission),
@@ -249,7 +350,12 @@ async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<R
     if rule.permission != Permission::SelfService && !caller.can(rule.permission) {
         let event = Event {
             result: "denied",
-            ..Event::ok("access.denied", "route", format!("{method} {path}"), serde_json::json!({}))
+            ..Event::ok(
+                "access.denied",
+                "route",
+                format!("{method} {path}"),
+                serde_json::json!({}),
+            )
         };
         if let Err(e) = audit::record(&state.db, &caller.actor(), event).await {
             tracing::error!(error = %e, "could not record a denied request");

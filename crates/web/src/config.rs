@@ -15,6 +15,8 @@ pub struct WebConfig {
     pub lockout_failures: i64,
     /// Minutes an account stays locked.
     pub lockout_minutes: i64,
+    /// Sign-in attempts allowed per client address per minute (page and API together).
+    pub login_attempts_per_minute: u32,
     /// Hours an API token lives.
     pub api_token_hours: i64,
     /// Mark cookies `Secure` (and use the `__Host-` name): set when served over TLS.
@@ -32,6 +34,7 @@ impl Default for WebConfig {
             session_absolute_hours: 12,
             lockout_failures: 5,
             lockout_minutes: 30,
+            login_attempts_per_minute: 20,
             api_token_hours: 12,
             secure_cookies: false,
             trusted_origins: vec![],
@@ -43,6 +46,9 @@ impl Default for WebConfig {
 impl WebConfig {
     /// The lockout rule for the store.
     pub fn lockout(&self) -> xiaoan_store::users::Lockout {
-        xiaoan_store::users::Lockout { max_failures: self.lockout_failures, lock_ms: self.lockout_minutes * 60_000 }
+        xiaoan_store::users::Lockout {
+            max_failures: self.lockout_failures,
+            lock_ms: self.lockout_minutes * 60_000,
+        }
     }
 }

@@ -28,7 +28,13 @@ impl AppError {
     /// An error whose message is the translation of `error.<code>`.
     pub fn new(status: StatusCode, code: &'static str, lang: Lang, surface: Surface) -> Self {
         let message = lang.t(&format!("error.{code}"));
-        AppError { status, code, message, surface, lang }
+        AppError {
+            status,
+            code,
+            message,
+            surface,
+            lang,
+        }
     }
 
     /// Adds detail after the translated message.
@@ -70,7 +76,8 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match self.surface {
             Surface::Api => {
-                let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+                let body =
+                    serde_json::json!({"error": {"code": self.code, "message": self.message}});
                 (self.status, axum::Json(body)).into_response()
             }
             Surface::Page => crate::pages::error_page(self.status, self.lang, &self.message),
@@ -98,8 +105,21 @@ pub fn text_error(e: xiaoan_domain::text::TextError, lang: Lang, surface: Surfac
     let field = lang.t(&format!("field.{}", e.field));
     let (code, msg) = match e.kind {
         Empty => ("field_empty", lang.t1("error.field_empty", "field", &field)),
-        TooLong { max } => ("field_too_long", lang.t1("error.field_too_long", "field", &field).replace("%{max}", &max.to_string())),
-        BadCharacters => ("field_bad_characters", lang.t1("error.field_bad_characters", "field", &field)),
+        TooLong { max } => (
+            "field_too_long",
+            lang.t1("error.field_too_long", "field", &field)
+                .replace("%{max}", &max.to_string()),
+        ),
+        BadCharacters => (
+            "field_bad_characters",
+            lang.t1("error.field_bad_characters", "field", &field),
+        ),
     };
-    AppError { status: StatusCode::BAD_REQUEST, code, message: msg, surface, lang }
+    AppError {
+        status: StatusCode::BAD_REQUEST,
+        code,
+        message: msg,
+        surface,
+        lang,
+    }
 }

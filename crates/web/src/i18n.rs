@@ -72,7 +72,11 @@ pub fn from_parts(parts: &Parts) -> Lang {
             }
         }
     }
-    if let Some(cookies) = parts.headers.get(axum::http::header::COOKIE).and_then(|v| v.to_str().ok()) {
+    if let Some(cookies) = parts
+        .headers
+        .get(axum::http::header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+    {
         for c in cookies.split(';') {
             if let Some(v) = c.trim().strip_prefix("lang=")
                 && let Some(l) = Lang::parse(v)
@@ -81,7 +85,11 @@ pub fn from_parts(parts: &Parts) -> Lang {
             }
         }
     }
-    if let Some(al) = parts.headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) {
+    if let Some(al) = parts
+        .headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+    {
         for tag in al.split(',') {
             if let Some(l) = Lang::parse(tag.split(';').next().unwrap_or("")) {
                 return l;
@@ -113,7 +121,11 @@ mod tests {
 
     #[test]
     fn every_key_is_translated_in_every_language() {
-        let files = [include_str!("../locales/zh-TW.yml"), include_str!("../locales/zh-CN.yml"), include_str!("../locales/en.yml")];
+        let files = [
+            include_str!("../locales/zh-TW.yml"),
+            include_str!("../locales/zh-CN.yml"),
+            include_str!("../locales/en.yml"),
+        ];
         let keys: Vec<Vec<&str>> = files
             .iter()
             .map(|f| {

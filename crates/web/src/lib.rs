@@ -25,12 +25,19 @@ pub use config::WebConfig;
 pub struct AppState {
     pub db: Db,
     pub config: Arc<WebConfig>,
+    /// Sign-in attempts per client address.
+    pub login_limiter: Arc<auth::LoginLimiter>,
 }
 
 impl AppState {
     /// State over `db` with `config`.
     pub fn new(db: Db, config: WebConfig) -> Self {
-        AppState { db, config: Arc::new(config) }
+        let login_limiter = Arc::new(auth::login_limiter(config.login_attempts_per_minute));
+        AppState {
+            db,
+            config: Arc::new(config),
+            login_limiter,
+        }
     }
 }
 
@@ -40,7 +47,10 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(pages::router())
         .merge(api)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
         .fallback(pages::not_found)
         .with_state(state.clone());
     security::wrap(app, state)
@@ -53,7 +63,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -13,7 +13,11 @@ pub struct RouteRule {
 }
 
 const fn r(method: &'static str, path: &'static str, permission: Permission) -> RouteRule {
-    RouteRule { method, path, permission }
+    RouteRule {
+        method,
+        path,
+        permission,
+    }
 }
 
 /// Every route of the application.

@@ -1,15 +1,17 @@
 //! The layers around every response: request ids, sessions, CSRF, security headers,
 //! body limits and tracing.
 
-use crate::error::{AppError, Surface};
 use crate::AppState;
+use crate::error::{AppError, Surface};
+use axum::Router;
 use axum::extract::Request;
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
 use tower_http::csrf::{CsrfLayer, ProtectionError};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -22,7 +24,9 @@ struct RandomId;
 impl MakeRequestId for RandomId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         let bytes: [u8; 16] = rand::random();
-        HeaderValue::from_str(&hex::encode(bytes)).ok().map(RequestId::new)
+        HeaderValue::from_str(&hex::encode(bytes))
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -31,17 +35,50 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The session cookie's name: `__Host-` prefixed when cookies are `Secure`.
 pub fn session_cookie_name(secure: bool) -> &'static str {
-    if secure { "__Host-xiaoan" } else { "xiaoan_session" }
+    if secure {
+        "__Host-xiaoan"
+    } else {
+        "xiaoan_session"
+    }
 }
 
 /// Rewrites the CSRF layer's bare 403 into a clear message in the caller's language.
 async fn explain_csrf(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let lang = crate::i18n::from_parts(&parts);
-    let surface = if parts.uri.path().starts_with("/api/") { Surface::Api } else { Surface::Page };
+    let surface = if parts.uri.path().starts_with("/api/") {
+        Surface::Api
+    } else {
+        Surface::Page
+    };
     let res = next.run(Request::from_parts(parts, body)).await;
-    if res.status() == StatusCode::FORBIDDEN && res.extensions().get::<ProtectionError>().is_some() {
-        return axum::response::IntoResponse::into_response(AppError::new(StatusCode::FORBIDDEN, "csrf", lang, surface));
+    if res.status() == StatusCode::FORBIDDEN && res.extensions().get::<ProtectionError>().is_some()
+    {
+        return axum::response::IntoResponse::into_response(AppError::new(
+            StatusCode::FORBIDDEN,
+            "csrf",
+            lang,
+            surface,
+        ));
+    }
+    res
+}
+
+/// Remembers a language chosen with `?lang=` in a cookie.
+async fn remember_lang(req: Request, next: Next) -> Response {
+    let chosen = req
+        .uri()
+        .query()
+        .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("lang=")))
+        .and_then(crate::i18n::Lang::parse);
+    let mut res = next.run(req).await;
+    if let Some(lang) = chosen
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "lang={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        ))
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }
@@ -51,7 +88,8 @@ async fn no_store(req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     if !is_static {
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
 }
@@ -65,7 +103,11 @@ pub fn wrap(app: Router, state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(cfg.session_idle_minutes)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            cfg.session_idle_minutes,
+        )))
+        // Save on every request so that activity extends the idle expiry.
+        .with_always_save(true);
     let mut csrf = CsrfLayer::new();
     for origin in &cfg.trusted_origins {
         match csrf.clone().add_trusted_origin(origin) {
@@ -80,6 +122,7 @@ pub fn wrap(app: Router, state: AppState) -> Router {
         .layer(csrf)
         .layer(middleware::from_fn(explain_csrf))
         .layer(middleware::from_fn(no_store))
+        .layer(middleware::from_fn(remember_lang))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -87,12 +130,25 @@ pub fn wrap(app: Router, state: AppState) -> Router {
                  object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
             ),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::STRICT_TRANSPORT_SECURITY,
-            if hsts { HeaderValue::from_static("max-age=31536000; includeSubDomains") } else { HeaderValue::from_static("max-age=0") },
+            if hsts {
+                HeaderValue::from_static("max-age=31536000; includeSubDomains")
+            } else {
+                HeaderValue::from_static("max-age=0")
+            },
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::new())

@@ -1,11 +1,11 @@
 //! `/api/v1/audit`: the audit log and its chain check.
 
 use super::{ApiQuery, ErrorBody};
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppResult, StoreCtx};
-use crate::AppState;
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xiaoan_store::audit::{self, Verification};
@@ -45,15 +45,25 @@ pub struct AuditQuery {
 /// The newest audit entries.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = AuditPage), (status = 403, body = ErrorBody)))]
-pub async fn list(State(st): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<AuditQuery>) -> AppResult<Json<AuditPage>> {
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> AppResult<Json<AuditPage>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let entries = audit::recent(&st.db, q.before, limit).await.ctx(caller.lang, caller.surface)?;
-    let next_before = (entries.len() as i64 == limit).then(|| entries.last().map(|e| e.seq)).flatten();
+    let entries = audit::recent(&st.db, q.before, limit)
+        .await
+        .ctx(caller.lang, caller.surface)?;
+    let next_before = (entries.len() as i64 == limit)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
     let items = entries
         .into_iter()
         .map(|e| AuditOut {
             seq: e.seq,
-            at: chrono::DateTime::from_timestamp_millis(e.at).map(|t| t.to_rfc3339()).unwrap_or_default(),
+            at: chrono::DateTime::from_timestamp_millis(e.at)
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_default(),
             actor_login: e.actor_login,
             roles: e.roles,
             action: e.action,
@@ -80,8 +90,23 @@ pub struct VerifyOut {
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = VerifyOut), (status = 403, body = ErrorBody)))]
 pub async fn verify(State(st): State<AppState>, caller: Caller) -> AppResult<Json<VerifyOut>> {
-    Ok(Json(match audit::verify(&st.db).await.ctx(caller.lang, caller.surface)? {
-        Verification::Intact { entries } => VerifyOut { intact: true, entries: Some(entries), broken_at: None, reason: None },
-        Verification::Broken(b) => VerifyOut { intact: false, entries: None, broken_at: Some(b.seq), reason: Some(b.reason.into()) },
-    }))
+    Ok(Json(
+        match audit::verify(&st.db)
+            .await
+            .ctx(caller.lang, caller.surface)?
+        {
+            Verification::Intact { entries } => VerifyOut {
+                intact: true,
+                entries: Some(entries),
+                broken_at: None,
+                reason: None,
+            },
+            Verification::Broken(b) => VerifyOut {
+                intact: false,
+                entries: None,
+                broken_at: Some(b.seq),
+                reason: Some(b.reason.into()),
+            },
+        },
+    ))
 }

@@ -1,13 +1,13 @@
 //! `POST /api/v1/auth/login` and `/logout`: bearer tokens for integrations and scripts.
 
 use super::{ApiJson, ErrorBody};
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, StoreCtx, Surface};
 use crate::i18n::Lang;
-use crate::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use xiaoan_store::users;
@@ -31,29 +31,72 @@ pub struct LoginOut {
 /// Exchanges a login and password for a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginIn,
     responses((status = 200, body = LoginOut), (status = 401, body = ErrorBody), (status = 400, body = ErrorBody)))]
-pub async fn login(State(st): State<AppState>, lang: Lang, headers: HeaderMap, ApiJson(body): ApiJson<LoginIn>) -> AppResult<Json<LoginOut>> {
+pub async fn login(
+    State(st): State<AppState>,
+    lang: Lang,
+    ip: crate::auth::ClientIp,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginIn>,
+) -> AppResult<Json<LoginOut>> {
     let s = Surface::Api;
+    crate::auth::check_login_rate(&st, ip, lang, s)?;
     if body.username.len() > 64 || body.password.len() > 1024 {
-        return Err(AppError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", lang, s));
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            lang,
+            s,
+        ));
     }
-    let rid = headers.get(crate::security::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let user = users::sign_in(&st.db, &body.username, &body.password, st.config.lockout(), rid).await.ctx(lang, s)?;
+    let rid = headers
+        .get(crate::security::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let user = users::sign_in(
+        &st.db,
+        &body.username,
+        &body.password,
+        st.config.lockout(),
+        rid,
+    )
+    .await
+    .ctx(lang, s)?;
     let Some(user) = user else {
-        return Err(AppError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", lang, s));
+        return Err(AppError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            lang,
+            s,
+        ));
     };
     let hours = st.config.api_token_hours;
     let idle = st.config.session_idle_minutes * 60_000;
     let mut tx = st.db.begin_write().await.ctx(lang, s)?;
-    let issued = xiaoan_store::tokens::issue(&mut tx, user.id, "api-login", hours * 3_600_000, idle).await.ctx(lang, s)?;
-    tx.commit().await.map_err(|e| AppError::from_store(e.into(), lang, s))?;
-    let expires_at = chrono::DateTime::from_timestamp_millis(issued.expires_at).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    Ok(Json(LoginOut { token: issued.secret, expires_at, must_change_password: user.must_change_password }))
+    let issued =
+        xiaoan_store::tokens::issue(&mut tx, user.id, "api-login", hours * 3_600_000, idle)
+            .await
+            .ctx(lang, s)?;
+    tx.commit()
+        .await
+        .map_err(|e| AppError::from_store(e.into(), lang, s))?;
+    let expires_at = chrono::DateTime::from_timestamp_millis(issued.expires_at)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(Json(LoginOut {
+        token: issued.secret,
+        expires_at,
+        must_change_password: user.must_change_password,
+    }))
 }
 
 /// Ends the bearer token used for this call.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(st): State<AppState>, caller: Caller, headers: HeaderMap) -> AppResult<StatusCode> {
+pub async fn logout(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> AppResult<StatusCode> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -63,9 +106,20 @@ pub async fn logout(State(st): State<AppState>, caller: Caller, headers: HeaderM
         .to_string();
     let (l, s) = (caller.lang, caller.surface);
     let mut tx = st.db.begin_write().await.ctx(l, s)?;
-    xiaoan_store::tokens::revoke(&mut tx, &token).await.ctx(l, s)?;
-    let ev = xiaoan_store::audit::Event::ok("auth.logout", "user", caller.user.id, serde_json::json!({}));
-    xiaoan_store::audit::append(&mut tx, &caller.actor(), ev).await.ctx(l, s)?;
-    tx.commit().await.map_err(|e| AppError::from_store(e.into(), l, s))?;
+    xiaoan_store::tokens::revoke(&mut tx, &token)
+        .await
+        .ctx(l, s)?;
+    let ev = xiaoan_store::audit::Event::ok(
+        "auth.logout",
+        "user",
+        caller.user.id,
+        serde_json::json!({}),
+    );
+    xiaoan_store::audit::append(&mut tx, &caller.actor(), ev)
+        .await
+        .ctx(l, s)?;
+    tx.commit()
+        .await
+        .map_err(|e| AppError::from_store(e.into(), l, s))?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,12 @@
 //! `GET /api/v1/me` and `POST /api/v1/me/password`.
 
 use super::{ApiJson, ErrorBody};
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, StoreCtx};
-use crate::AppState;
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use xiaoan_store::users;
@@ -40,7 +40,12 @@ pub async fn me(caller: Caller) -> Json<MeOut> {
     let permissions = [OrgRead, OrgManage, UserRead, UserManage, AuditRead]
         .into_iter()
         .filter(|p| caller.can(*p))
-        .map(|p| serde_json::to_value(p).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+        .map(|p| {
+            serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        })
         .collect();
     let u = &caller.user;
     Json(MeOut {
@@ -48,7 +53,14 @@ pub async fn me(caller: Caller) -> Json<MeOut> {
         display_name: u.display_name.clone(),
         org_id: u.org_id,
         must_change_password: u.must_change_password,
-        roles: u.roles.iter().map(|r| RoleOut { role: r.role.code().into(), org_id: r.org_id }).collect(),
+        roles: u
+            .roles
+            .iter()
+            .map(|r| RoleOut {
+                role: r.role.code().into(),
+                org_id: r.org_id,
+            })
+            .collect(),
         permissions,
     })
 }
@@ -64,23 +76,53 @@ pub struct PasswordIn {
 /// Changes the caller's own password; every session and token of the caller ends.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordIn,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn change_password(State(st): State<AppState>, caller: Caller, ApiJson(body): ApiJson<PasswordIn>) -> AppResult<StatusCode> {
+pub async fn change_password(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordIn>,
+) -> AppResult<StatusCode> {
     change_own_password(&st, &caller, &body.current_password, &body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Checks the current password and the policy, then stores the new one (shared by the
 /// API and the account page).
-pub async fn change_own_password(st: &AppState, caller: &Caller, current: &str, new: &str) -> AppResult<()> {
+pub async fn change_own_password(
+    st: &AppState,
+    caller: &Caller,
+    current: &str,
+    new: &str,
+) -> AppResult<()> {
     let (l, s) = (caller.lang, caller.surface);
-    if !users::check_password(&st.db, caller.user.id, current).await.ctx(l, s)? {
-        return Err(AppError::new(StatusCode::BAD_REQUEST, "current_password_wrong", l, s));
+    if !users::check_password(&st.db, caller.user.id, current)
+        .await
+        .ctx(l, s)?
+    {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "current_password_wrong",
+            l,
+            s,
+        ));
     }
     if current == new {
-        return Err(AppError::new(StatusCode::BAD_REQUEST, "password_unchanged", l, s));
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "password_unchanged",
+            l,
+            s,
+        ));
     }
-    let context = [caller.user.login.as_str(), caller.user.display_name.as_str()];
-    st.config.password.check(new, &context).map_err(|e| AppError::new(StatusCode::BAD_REQUEST, e.code(), l, s))?;
+    let context = [
+        caller.user.login.as_str(),
+        caller.user.display_name.as_str(),
+    ];
+    st.config
+        .password
+        .check(new, &context)
+        .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, e.code(), l, s))?;
     let hash = users::hash_password(new).ctx(l, s)?;
-    users::set_password(&st.db, &caller.actor(), caller.user.id, hash, false).await.ctx(l, s)
+    users::set_password(&st.db, &caller.actor(), caller.user.id, hash, false)
+        .await
+        .ctx(l, s)
 }

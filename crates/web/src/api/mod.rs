@@ -12,12 +12,12 @@ pub(crate) mod orgs_input {
 pub(crate) use orgs::parse_id;
 pub(crate) mod users;
 
-use crate::error::{AppError, Surface};
 use crate::AppState;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
-use axum::http::StatusCode;
+use crate::error::{AppError, Surface};
 use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -81,7 +81,12 @@ pub fn router() -> (Router<AppState>, OpenApi) {
             "/api/v1/openapi.json",
             axum::routing::get(move || {
                 let json = json.clone();
-                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], json.as_str().to_owned()) }
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        json.as_str().to_owned(),
+                    )
+                }
             }),
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }));
@@ -109,7 +114,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(rej) => {
                 use axum::extract::rejection::JsonRejection::*;
                 let (status, code) = match &rej {
-                    MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_content_type"),
+                    MissingJsonContentType(_) => {
+                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_content_type")
+                    }
                     JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "bad_json"),
                     JsonDataError(_) => (StatusCode::BAD_REQUEST, "bad_fields"),
                     _ => (StatusCode::BAD_REQUEST, "bad_json"),
@@ -131,6 +138,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| ApiQuery(q.0))
-            .map_err(|rej| AppError::new(StatusCode::BAD_REQUEST, "bad_query", lang, Surface::Api).with_detail(rej.body_text()))
+            .map_err(|rej| {
+                AppError::new(StatusCode::BAD_REQUEST, "bad_query", lang, Surface::Api)
+                    .with_detail(rej.body_text())
+            })
     }
 }

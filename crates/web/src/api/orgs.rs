@@ -1,12 +1,12 @@
 //! `/api/v1/orgs`: the org nodes in the caller's scope, and their administration.
 
 use super::{ApiJson, ApiQuery, ErrorBody};
-use crate::auth::Caller;
-use crate::error::{text_error, AppError, AppResult, StoreCtx};
 use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult, StoreCtx, text_error};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::text::{Code, Name};
@@ -88,32 +88,50 @@ pub struct ListQuery {
 /// The org nodes in the caller's scope, in tree order.
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<OrgOut>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn list(State(st): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<ListQuery>) -> AppResult<Json<Vec<OrgOut>>> {
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Vec<OrgOut>>> {
     let (l, s) = (caller.lang, caller.surface);
     let kind = match q.kind.as_deref() {
         Some(k) => Some(OrgKind::from_code(k).ok_or_else(|| AppError::invalid("org_kind", l, s))?),
         None => None,
     };
     let school_type = match q.school_type.as_deref() {
-        Some(t) => Some(SchoolType::from_code(t).ok_or_else(|| AppError::invalid("school_type", l, s))?),
+        Some(t) => {
+            Some(SchoolType::from_code(t).ok_or_else(|| AppError::invalid("school_type", l, s))?)
+        }
         None => None,
     };
-    let filter = OrgFilter { kind, parent_id: q.parent_id, school_type, q: q.q };
+    let filter = OrgFilter {
+        kind,
+        parent_id: q.parent_id,
+        school_type,
+        q: q.q,
+    };
     let list = orgs::list(&st.db, &caller.scope, &filter).await.ctx(l, s)?;
     Ok(Json(list.into_iter().map(OrgOut::from).collect()))
 }
 
 /// Parses a numeric path id; anything else is simply not found.
 pub fn parse_id(raw: &str, caller: &Caller) -> AppResult<i64> {
-    raw.parse().map_err(|_| AppError::not_found(caller.lang, caller.surface))
+    raw.parse()
+        .map_err(|_| AppError::not_found(caller.lang, caller.surface))
 }
 
 /// One org node (404 when outside the caller's scope).
 #[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = OrgOut), (status = 404, body = ErrorBody)))]
-pub async fn get(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<OrgOut>> {
+pub async fn get(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<OrgOut>> {
     let id = parse_id(&id, &caller)?;
-    let org = orgs::get(&st.db, &caller.scope, id).await.ctx(caller.lang, caller.surface)?;
+    let org = orgs::get(&st.db, &caller.scope, id)
+        .await
+        .ctx(caller.lang, caller.surface)?;
     Ok(Json(org.into()))
 }
 
@@ -169,7 +187,10 @@ impl SchoolIn {
         });
         let f = SchoolFacts {
             school_type,
-            address: self.address.map(|a| a.trim().to_string()).unwrap_or(b.address),
+            address: self
+                .address
+                .map(|a| a.trim().to_string())
+                .unwrap_or(b.address),
             latitude: self.latitude.or(b.latitude),
             longitude: self.longitude.or(b.longitude),
             students: self.students.unwrap_or(b.students),
@@ -242,11 +263,19 @@ with_school_fields! {
 /// Creates an org node (system administrators).
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = OrgIn, security(("bearer" = [])),
     responses((status = 201, body = OrgOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(st): State<AppState>, caller: Caller, ApiJson(body): ApiJson<OrgIn>) -> AppResult<(StatusCode, Json<OrgOut>)> {
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<OrgIn>,
+) -> AppResult<(StatusCode, Json<OrgOut>)> {
     let (l, s) = (caller.lang, caller.surface);
     let kind = OrgKind::from_code(&body.kind).ok_or_else(|| AppError::invalid("org_kind", l, s))?;
     let school = if kind == OrgKind::School {
-        Some(body.school().merge(None).map_err(|c| AppError::invalid(c, l, s))?)
+        Some(
+            body.school()
+                .merge(None)
+                .map_err(|c| AppError::invalid(c, l, s))?,
+        )
     } else if !body.school().is_empty() {
         return Err(AppError::invalid("school_facts_not_allowed", l, s));
     } else {
@@ -259,7 +288,9 @@ pub async fn create(State(st): State<AppState>, caller: Caller, ApiJson(body): A
         parent_id: body.parent_id,
         school,
     };
-    let org = orgs::create(&st.db, &caller.actor(), &caller.scope, new).await.ctx(l, s)?;
+    let org = orgs::create(&st.db, &caller.actor(), &caller.scope, new)
+        .await
+        .ctx(l, s)?;
     Ok((StatusCode::CREATED, Json(org.into())))
 }
 
@@ -290,14 +321,30 @@ pub async fn update(
     } else if current.kind != OrgKind::School {
         return Err(AppError::invalid("school_facts_not_allowed", l, s));
     } else {
-        Some(body.school().merge(current.school).map_err(|c| AppError::invalid(c, l, s))?)
+        Some(
+            body.school()
+                .merge(current.school)
+                .map_err(|c| AppError::invalid(c, l, s))?,
+        )
     };
     let patch = OrgPatch {
-        name: body.name.as_deref().map(|n| Name::parse("name", n)).transpose().map_err(|e| text_error(e, l, s))?,
-        code: body.code.as_deref().map(Code::parse).transpose().map_err(|e| text_error(e, l, s))?,
+        name: body
+            .name
+            .as_deref()
+            .map(|n| Name::parse("name", n))
+            .transpose()
+            .map_err(|e| text_error(e, l, s))?,
+        code: body
+            .code
+            .as_deref()
+            .map(Code::parse)
+            .transpose()
+            .map_err(|e| text_error(e, l, s))?,
         parent_id: body.parent_id,
         school,
     };
-    let org = orgs::update(&st.db, &caller.actor(), &caller.scope, id, patch).await.ctx(l, s)?;
+    let org = orgs::update(&st.db, &caller.actor(), &caller.scope, id, patch)
+        .await
+        .ctx(l, s)?;
     Ok(Json(org.into()))
 }

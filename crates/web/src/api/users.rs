@@ -2,16 +2,16 @@
 
 use super::me::RoleOut;
 use super::{ApiJson, ApiQuery, ErrorBody};
-use crate::auth::Caller;
-use crate::error::{text_error, AppError, AppResult, StoreCtx};
 use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult, StoreCtx, text_error};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xiaoan_domain::text::{Login, Name};
 use xiaoan_domain::Role;
+use xiaoan_domain::text::{Login, Name};
 use xiaoan_store::users::{self, NewUser, RoleAt, User, UserFilter};
 
 /// An account (never its password).
@@ -36,8 +36,18 @@ impl From<User> for UserOut {
             org_id: u.org_id,
             disabled: u.disabled,
             must_change_password: u.must_change_password,
-            roles: u.roles.iter().map(|r| RoleOut { role: r.role.code().into(), org_id: r.org_id }).collect(),
-            last_login_at: u.last_login_at.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339()),
+            roles: u
+                .roles
+                .iter()
+                .map(|r| RoleOut {
+                    role: r.role.code().into(),
+                    org_id: r.org_id,
+                })
+                .collect(),
+            last_login_at: u
+                .last_login_at
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.to_rfc3339()),
         }
     }
 }
@@ -57,17 +67,33 @@ pub struct ListQuery {
 /// The users whose home org is in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<UserOut>), (status = 403, body = ErrorBody)))]
-pub async fn list(State(st): State<AppState>, caller: Caller, ApiQuery(q): ApiQuery<ListQuery>) -> AppResult<Json<Vec<UserOut>>> {
-    let filter = UserFilter { org_id: q.org_id, q: q.q, include_disabled: q.include_disabled.unwrap_or(true) };
-    let list = users::list(&st.db, &caller.scope, &filter).await.ctx(caller.lang, caller.surface)?;
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> AppResult<Json<Vec<UserOut>>> {
+    let filter = UserFilter {
+        org_id: q.org_id,
+        q: q.q,
+        include_disabled: q.include_disabled.unwrap_or(true),
+    };
+    let list = users::list(&st.db, &caller.scope, &filter)
+        .await
+        .ctx(caller.lang, caller.surface)?;
     Ok(Json(list.into_iter().map(UserOut::from).collect()))
 }
 
 /// One user (404 when outside the caller's scope).
 #[utoipa::path(get, path = "/api/v1/users/{login}", tag = "users", params(("login" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
-pub async fn get(State(st): State<AppState>, caller: Caller, Path(login): Path<String>) -> AppResult<Json<UserOut>> {
-    let u = users::by_login(&st.db, &caller.scope, &login).await.ctx(caller.lang, caller.surface)?;
+pub async fn get(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> AppResult<Json<UserOut>> {
+    let u = users::by_login(&st.db, &caller.scope, &login)
+        .await
+        .ctx(caller.lang, caller.surface)?;
     Ok(Json(u.into()))
 }
 
@@ -77,8 +103,14 @@ pub fn parse_roles(roles: &[RoleOut], caller: &Caller) -> AppResult<Vec<RoleAt>>
         .iter()
         .map(|r| {
             Role::from_code(&r.role)
-                .map(|role| RoleAt { role, org_id: r.org_id })
-                .ok_or_else(|| AppError::invalid("role_unknown", caller.lang, caller.surface).with_detail(&r.role))
+                .map(|role| RoleAt {
+                    role,
+                    org_id: r.org_id,
+                })
+                .ok_or_else(|| {
+                    AppError::invalid("role_unknown", caller.lang, caller.surface)
+                        .with_detail(&r.role)
+                })
         })
         .collect()
 }
@@ -106,10 +138,15 @@ pub struct CreatedOut {
 /// Creates an account in the caller's scope.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserIn, security(("bearer" = [])),
     responses((status = 201, body = CreatedOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(st): State<AppState>, caller: Caller, ApiJson(body): ApiJson<UserIn>) -> AppResult<(StatusCode, Json<CreatedOut>)> {
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<UserIn>,
+) -> AppResult<(StatusCode, Json<CreatedOut>)> {
     let (l, s) = (caller.lang, caller.surface);
     let login = Login::parse(&body.login).map_err(|e| text_error(e, l, s))?;
-    let display_name = Name::parse("display_name", &body.display_name).map_err(|e| text_error(e, l, s))?;
+    let display_name =
+        Name::parse("display_name", &body.display_name).map_err(|e| text_error(e, l, s))?;
     let roles = parse_roles(&body.roles, &caller)?;
     let password_hash = match &body.password {
         Some(pw) => {
@@ -121,9 +158,25 @@ pub async fn create(State(st): State<AppState>, caller: Caller, ApiJson(body): A
         }
         None => None,
     };
-    let new = NewUser { login, display_name, org_id: body.org_id, password_hash, must_change_password: true, roles };
-    let (user, one_time) = users::create(&st.db, &caller.actor(), &caller.roles(), &caller.scope, new).await.ctx(l, s)?;
-    Ok((StatusCode::CREATED, Json(CreatedOut { user: user.into(), one_time_password: one_time })))
+    let new = NewUser {
+        login,
+        display_name,
+        org_id: body.org_id,
+        password_hash,
+        must_change_password: true,
+        roles,
+    };
+    let (user, one_time) =
+        users::create(&st.db, &caller.actor(), &caller.roles(), &caller.scope, new)
+            .await
+            .ctx(l, s)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedOut {
+            user: user.into(),
+            one_time_password: one_time,
+        }),
+    ))
 }
 
 /// Changes to an account; absent fields stay as they are.
@@ -148,19 +201,43 @@ pub async fn update(
     ApiJson(body): ApiJson<UserPatchIn>,
 ) -> AppResult<Json<UserOut>> {
     let (l, s) = (caller.lang, caller.surface);
-    let name = body.display_name.as_deref().map(|n| Name::parse("display_name", n)).transpose().map_err(|e| text_error(e, l, s))?;
-    let roles = body.roles.as_deref().map(|r| parse_roles(r, &caller)).transpose()?;
+    let name = body
+        .display_name
+        .as_deref()
+        .map(|n| Name::parse("display_name", n))
+        .transpose()
+        .map_err(|e| text_error(e, l, s))?;
+    let roles = body
+        .roles
+        .as_deref()
+        .map(|r| parse_roles(r, &caller))
+        .transpose()?;
     // Check everything before changing anything.
-    let mut user = users::by_login(&st.db, &caller.scope, &login).await.ctx(l, s)?;
+    let mut user = users::by_login(&st.db, &caller.scope, &login)
+        .await
+        .ctx(l, s)?;
     let actor = caller.actor();
     if name.is_some() || body.org_id.is_some() {
-        user = users::update_profile(&st.db, &actor, &caller.scope, &login, name, body.org_id).await.ctx(l, s)?;
+        user = users::update_profile(&st.db, &actor, &caller.scope, &login, name, body.org_id)
+            .await
+            .ctx(l, s)?;
     }
     if let Some(roles) = roles {
-        user = users::set_roles(&st.db, &actor, &caller.roles(), &caller.scope, &login, roles).await.ctx(l, s)?;
+        user = users::set_roles(
+            &st.db,
+            &actor,
+            &caller.roles(),
+            &caller.scope,
+            &login,
+            roles,
+        )
+        .await
+        .ctx(l, s)?;
     }
     if let Some(disabled) = body.disabled {
-        user = users::set_disabled(&st.db, &actor, &caller.scope, &login, disabled).await.ctx(l, s)?;
+        user = users::set_disabled(&st.db, &actor, &caller.scope, &login, disabled)
+            .await
+            .ctx(l, s)?;
     }
     Ok(Json(user.into()))
 }
@@ -175,20 +252,34 @@ pub struct ResetOut {
 /// ends their sessions and tokens.
 #[utoipa::path(post, path = "/api/v1/users/{login}/password", tag = "users", params(("login" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = ResetOut), (status = 404, body = ErrorBody)))]
-pub async fn reset_password(State(st): State<AppState>, caller: Caller, Path(login): Path<String>) -> AppResult<Json<ResetOut>> {
+pub async fn reset_password(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> AppResult<Json<ResetOut>> {
     let pw = reset(&st, &caller, &login).await?;
-    Ok(Json(ResetOut { one_time_password: pw }))
+    Ok(Json(ResetOut {
+        one_time_password: pw,
+    }))
 }
 
 /// Resets `login`'s password (shared by the API and the user page).
 pub async fn reset(st: &AppState, caller: &Caller, login: &str) -> AppResult<String> {
     let (l, s) = (caller.lang, caller.surface);
-    let user = users::by_login(&st.db, &caller.scope, login).await.ctx(l, s)?;
-    if user.roles.iter().any(|r| !xiaoan_domain::permission::may_grant(&caller.roles(), r.role)) {
+    let user = users::by_login(&st.db, &caller.scope, login)
+        .await
+        .ctx(l, s)?;
+    if user
+        .roles
+        .iter()
+        .any(|r| !xiaoan_domain::permission::may_grant(&caller.roles(), r.role))
+    {
         return Err(AppError::new(StatusCode::FORBIDDEN, "role_grant", l, s));
     }
     let pw = users::generate_password();
     let hash = users::hash_password(&pw).ctx(l, s)?;
-    users::set_password(&st.db, &caller.actor(), user.id, hash, true).await.ctx(l, s)?;
+    users::set_password(&st.db, &caller.actor(), user.id, hash, true)
+        .await
+        .ctx(l, s)?;
     Ok(pw)
 }

@@ -1,16 +1,16 @@
 //! The caller's own account: profile, roles, password change (forced after a one-time
 //! password).
 
-use super::home::{role_lines, RoleLine};
-use super::{render, Layout};
+use super::home::{RoleLine, role_lines};
+use super::{Layout, render};
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::AppState;
 use askama::Template;
+use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -52,14 +52,24 @@ pub struct PasswordForm {
 }
 
 /// `POST /account/password`: every session ends, so the user signs in again.
-pub async fn change_password(State(st): State<AppState>, caller: Caller, Form(f): Form<PasswordForm>) -> AppResult<Response> {
+pub async fn change_password(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: tower_sessions::Session,
+    Form(f): Form<PasswordForm>,
+) -> AppResult<Response> {
     if f.new_password != f.confirm_password {
         let mut r = show(&st, &caller, Some(caller.lang.t("error.password_mismatch"))).await?;
         *r.status_mut() = StatusCode::BAD_REQUEST;
         return Ok(r);
     }
-    match crate::api::change_own_password(&st, &caller, &f.current_password, &f.new_password).await {
-        Ok(()) => Ok(Redirect::to("/login?changed=1").into_response()),
+    match crate::api::change_own_password(&st, &caller, &f.current_password, &f.new_password).await
+    {
+        Ok(()) => {
+            // The store ended every session of the user; drop this one's cookie too.
+            let _ = session.flush().await;
+            Ok(Redirect::to("/login?changed=1").into_response())
+        }
         Err(e) if e.status == StatusCode::BAD_REQUEST => {
             let mut r = show(&st, &caller, Some(e.message)).await?;
             *r.status_mut() = StatusCode::BAD_REQUEST;

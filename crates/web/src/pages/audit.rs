@@ -1,9 +1,9 @@
 //! The audit log page: newest entries and the state of the hash chain.
 
-use super::{render, Layout};
+use super::{Layout, render};
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppResult, StoreCtx};
-use crate::AppState;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -28,10 +28,16 @@ pub struct AuditQuery {
 }
 
 /// `GET /audit`.
-pub async fn page(State(st): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> AppResult<Response> {
+pub async fn page(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let entries = audit::recent(&st.db, q.before, 100).await.ctx(l, s)?;
-    let next_before = (entries.len() == 100).then(|| entries.last().map(|e| e.seq)).flatten();
+    let next_before = (entries.len() == 100)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
     let (intact, chain) = match audit::verify(&st.db).await.ctx(l, s)? {
         Verification::Intact { entries } => (true, l.t1("audit.intact", "n", &entries.to_string())),
         Verification::Broken(b) => (false, l.t1("audit.broken", "seq", &b.seq.to_string())),
@@ -40,10 +46,20 @@ pub async fn page(State(st): State<AppState>, caller: Caller, Query(q): Query<Au
         .into_iter()
         .map(|e| {
             let at = chrono::DateTime::from_timestamp_millis(e.at)
-                .map(|t| t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")).format("%Y-%m-%d %H:%M:%S").to_string())
+                .map(|t| {
+                    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                })
                 .unwrap_or_default();
             (at, e)
         })
         .collect();
-    Ok(render(&AuditPage { l: Layout::new(&caller, "audit.title", "/audit"), entries, chain, intact, next_before }))
+    Ok(render(&AuditPage {
+        l: Layout::new(&caller, "audit.title", "/audit"),
+        entries,
+        chain,
+        intact,
+        next_before,
+    }))
 }

@@ -1,9 +1,9 @@
 //! The home page: who you are, what you hold, and the size of what you can see.
 
-use super::{kind_label, render, role_label, Layout};
+use super::{Layout, kind_label, render, role_label};
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppResult, StoreCtx};
-use crate::AppState;
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
@@ -32,8 +32,18 @@ struct HomePage {
 pub async fn role_lines(st: &AppState, caller: &Caller) -> AppResult<Vec<RoleLine>> {
     let mut out = Vec::new();
     for a in &caller.assignments {
-        let org = orgs::get(&st.db, &xiaoan_domain::Scope::subtree(&a.org_path), a.org_id).await.ctx(caller.lang, caller.surface)?;
-        out.push(RoleLine { role: role_label(caller.lang, a.role), org: org.name, org_id: org.id });
+        let org = orgs::get(
+            &st.db,
+            &xiaoan_domain::Scope::subtree(&a.org_path),
+            a.org_id,
+        )
+        .await
+        .ctx(caller.lang, caller.surface)?;
+        out.push(RoleLine {
+            role: role_label(caller.lang, a.role),
+            org: org.name,
+            org_id: org.id,
+        });
     }
     Ok(out)
 }
@@ -45,14 +55,41 @@ pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Respo
     let counts = orgs::count_by_kind(&st.db, &scope).await.ctx(l, s)?;
     let counts = OrgKind::ALL
         .iter()
-        .filter_map(|k| counts.iter().find(|(c, _)| c == k).map(|(_, n)| (kind_label(l, k.code()), *n)))
+        .filter_map(|k| {
+            counts
+                .iter()
+                .find(|(c, _)| c == k)
+                .map(|(_, n)| (kind_label(l, k.code()), *n))
+        })
         .collect();
-    let schools = orgs::list(&st.db, &scope, &OrgFilter { kind: Some(OrgKind::School), ..Default::default() }).await.ctx(l, s)?;
+    let schools = orgs::list(
+        &st.db,
+        &scope,
+        &OrgFilter {
+            kind: Some(OrgKind::School),
+            ..Default::default()
+        },
+    )
+    .await
+    .ctx(l, s)?;
     let school_types = xiaoan_domain::SchoolType::ALL
         .iter()
-        .map(|t| (kind_label(l, t.code()), schools.iter().filter(|o| o.school.as_ref().is_some_and(|f| f.school_type == *t)).count() as i64))
+        .map(|t| {
+            (
+                kind_label(l, t.code()),
+                schools
+                    .iter()
+                    .filter(|o| o.school.as_ref().is_some_and(|f| f.school_type == *t))
+                    .count() as i64,
+            )
+        })
         .filter(|(_, n)| *n > 0)
         .collect();
-    let page = HomePage { l: Layout::new(&caller, "home.title", "/"), roles: role_lines(&st, &caller).await?, counts, school_types };
+    let page = HomePage {
+        l: Layout::new(&caller, "home.title", "/"),
+        roles: role_lines(&st, &caller).await?,
+        counts,
+        school_types,
+    };
     Ok(render(&page))
 }

@@ -1,14 +1,14 @@
 //! Signing in and out of the web interface.
 
-use super::{render, Layout};
-use crate::auth::{new_csrf_token, session_csrf, Caller, CSRF_KEY, LOGIN_AT_KEY};
-use crate::i18n::Lang;
+use super::{Layout, render};
 use crate::AppState;
+use crate::auth::{CSRF_KEY, Caller, LOGIN_AT_KEY, new_csrf_token, session_csrf};
+use crate::i18n::Lang;
 use askama::Template;
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use tower_sessions::Session;
 use xiaoan_store::sessions::USER_ID_KEY;
@@ -27,6 +27,8 @@ struct LoginPage {
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    /// Set after a password change.
+    changed: Option<String>,
 }
 
 /// Only local paths are followed after sign-in (no open redirect).
@@ -40,8 +42,16 @@ fn safe_next(next: Option<&str>) -> String {
 /// `GET /login`.
 pub async fn form(lang: Lang, session: Session, Query(q): Query<NextQuery>) -> Response {
     let csrf = session_csrf(&session).await;
-    let l = Layout::anonymous(lang, "login.title", csrf);
-    render(&LoginPage { l, next: safe_next(q.next.as_deref()), login: String::new(), error: None })
+    let mut l = Layout::anonymous(lang, "login.title", csrf);
+    if q.changed.is_some() {
+        l.notice = Some(lang.t("login.changed"));
+    }
+    render(&LoginPage {
+        l,
+        next: safe_next(q.next.as_deref()),
+        login: String::new(),
+        error: None,
+    })
 }
 
 /// The sign-in form.
@@ -53,8 +63,22 @@ pub struct LoginForm {
 }
 
 /// `POST /login`: one answer for every failure; a new session id on success.
-pub async fn submit(State(st): State<AppState>, lang: Lang, session: Session, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
-    let rid = headers.get(crate::security::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+pub async fn submit(
+    State(st): State<AppState>,
+    lang: Lang,
+    ip: crate::auth::ClientIp,
+    session: Session,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if let Err(e) = crate::auth::check_login_rate(&st, ip, lang, crate::error::Surface::Page) {
+        return e.into_response();
+    }
+    let rid = headers
+        .get(crate::security::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let result = if f.login.len() > 64 || f.password.len() > 1024 {
         Ok(None)
     } else {
@@ -64,29 +88,51 @@ pub async fn submit(State(st): State<AppState>, lang: Lang, session: Session, he
         Ok(Some(user)) => {
             let _ = session.cycle_id().await;
             let _ = session.insert(USER_ID_KEY, user.id).await;
-            let _ = session.insert(LOGIN_AT_KEY, xiaoan_domain::now_millis()).await;
+            let _ = session
+                .insert(LOGIN_AT_KEY, xiaoan_domain::now_millis())
+                .await;
             let _ = session.insert(CSRF_KEY, new_csrf_token()).await;
-            let target = if user.must_change_password { "/account".to_string() } else { safe_next(f.next.as_deref()) };
+            let target = if user.must_change_password {
+                "/account".to_string()
+            } else {
+                safe_next(f.next.as_deref())
+            };
             Redirect::to(&target).into_response()
         }
         Ok(None) => {
             let csrf = session_csrf(&session).await;
             let l = Layout::anonymous(lang, "login.title", csrf);
-            let page = LoginPage { l, next: safe_next(f.next.as_deref()), login: f.login, error: Some(lang.t("error.invalid_credentials")) };
+            let page = LoginPage {
+                l,
+                next: safe_next(f.next.as_deref()),
+                login: f.login,
+                error: Some(lang.t("error.invalid_credentials")),
+            };
             let mut res = render(&page);
             *res.status_mut() = StatusCode::UNAUTHORIZED;
             res
         }
-        Err(e) => crate::error::AppError::from_store(e, lang, crate::error::Surface::Page).into_response(),
+        Err(e) => {
+            crate::error::AppError::from_store(e, lang, crate::error::Surface::Page).into_response()
+        }
     }
 }
 
 /// `POST /logout`: ends the session and clears the browser's copy of pages.
 pub async fn logout(State(st): State<AppState>, caller: Caller, session: Session) -> Response {
-    let ev = xiaoan_store::audit::Event::ok("auth.logout", "user", caller.user.id, serde_json::json!({}));
+    let ev = xiaoan_store::audit::Event::ok(
+        "auth.logout",
+        "user",
+        caller.user.id,
+        serde_json::json!({}),
+    );
     if let Err(e) = xiaoan_store::audit::record(&st.db, &caller.actor(), ev).await {
         tracing::error!(error = %e, "could not record logout");
     }
     let _ = session.flush().await;
-    ([("clear-site-data", "\"cache\", \"storage\"")], Redirect::to("/login")).into_response()
+    (
+        [("clear-site-data", "\"cache\", \"storage\"")],
+        Redirect::to("/login"),
+    )
+        .into_response()
 }

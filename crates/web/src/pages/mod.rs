@@ -8,14 +8,14 @@ mod login;
 mod orgs;
 mod users;
 
+use crate::AppState;
 use crate::auth::Caller;
 use crate::i18n::Lang;
-use crate::AppState;
 use askama::Template;
-use axum::http::{header, StatusCode};
+use axum::Router;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use xiaoan_domain::Permission;
 
 /// The page routes.
@@ -41,7 +41,10 @@ pub fn router() -> Router<AppState> {
 
 async fn stylesheet() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
         include_str!("../../static/app.css"),
     )
         .into_response()
@@ -79,8 +82,14 @@ impl Layout {
         ];
         let nav = entries
             .into_iter()
-            .filter(|(_, _, p)| p.is_none_or(|p| caller.can(p)) && !caller.user.must_change_password)
-            .map(|(href, key, _)| NavItem { href, label: lang.t(key), active: href == active })
+            .filter(|(_, _, p)| {
+                p.is_none_or(|p| caller.can(p)) && !caller.user.must_change_password
+            })
+            .map(|(href, key, _)| NavItem {
+                href,
+                label: lang.t(key),
+                active: href == active,
+            })
             .collect();
         Layout {
             lang,
@@ -94,7 +103,14 @@ impl Layout {
 
     /// The frame for a visitor who is not signed in.
     pub fn anonymous(lang: Lang, title_key: &str, csrf: String) -> Layout {
-        Layout { lang, title: lang.t(title_key), user: None, nav: vec![], csrf, notice: None }
+        Layout {
+            lang,
+            title: lang.t(title_key),
+            user: None,
+            nav: vec![],
+            csrf,
+            notice: None,
+        }
     }
 
     /// Translates `key` in the page's language.
@@ -130,7 +146,11 @@ struct ErrorPage {
 /// A full error page in the caller's language.
 pub fn error_page(status: StatusCode, lang: Lang, message: &str) -> Response {
     let l = Layout::anonymous(lang, "error.title", String::new());
-    let mut res = render(&ErrorPage { l, status: status.as_u16(), message: message.to_string() });
+    let mut res = render(&ErrorPage {
+        l,
+        status: status.as_u16(),
+        message: message.to_string(),
+    });
     *res.status_mut() = status;
     res
 }

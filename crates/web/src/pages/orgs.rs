@@ -1,15 +1,15 @@
 //! Org pages: the tree in the caller's scope, one node with its children and people, and
 //! the administrator's forms to create, edit and move nodes.
 
-use super::{kind_label, render, role_label, Layout};
+use super::{Layout, kind_label, render, role_label};
+use crate::AppState;
 use crate::api::orgs_input::SchoolIn;
 use crate::auth::Caller;
-use crate::error::{text_error, AppError, AppResult, StoreCtx};
-use crate::AppState;
+use crate::error::{AppError, AppResult, StoreCtx, text_error};
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use xiaoan_domain::text::{Code, Name};
 use xiaoan_domain::{OrgKind, Permission, SchoolType};
@@ -32,21 +32,34 @@ fn row(lang: crate::i18n::Lang, o: &Org, base_depth: usize) -> OrgRow {
     let f = o.school.as_ref();
     let facts = f
         .map(|f| {
-            [(f.boarding, "fact.boarding"), (f.canteen, "fact.canteen"), (f.buses, "fact.buses"), (f.labs, "fact.labs"), (f.special_equipment, "fact.special_equipment")]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, k)| lang.t(k))
-                .collect::<Vec<_>>()
-                .join("、")
+            [
+                (f.boarding, "fact.boarding"),
+                (f.canteen, "fact.canteen"),
+                (f.buses, "fact.buses"),
+                (f.labs, "fact.labs"),
+                (f.special_equipment, "fact.special_equipment"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, k)| lang.t(k))
+            .collect::<Vec<_>>()
+            .join("、")
         })
         .unwrap_or_default();
     OrgRow {
         id: o.id,
-        depth: o.path.matches('/').count().saturating_sub(2).saturating_sub(base_depth),
+        depth: o
+            .path
+            .matches('/')
+            .count()
+            .saturating_sub(2)
+            .saturating_sub(base_depth),
         code: o.code.clone(),
         name: o.name.clone(),
         kind: kind_label(lang, o.kind.code()),
-        school_type: f.map(|f| kind_label(lang, f.school_type.code())).unwrap_or_default(),
+        school_type: f
+            .map(|f| kind_label(lang, f.school_type.code()))
+            .unwrap_or_default(),
         students: f.map(|f| f.students.to_string()).unwrap_or_default(),
         facts,
     }
@@ -60,8 +73,20 @@ pub struct Choice {
     pub selected: bool,
 }
 
-fn choices<T: Copy + PartialEq>(items: &[T], code: impl Fn(T) -> &'static str, label: impl Fn(T) -> String, current: Option<T>) -> Vec<Choice> {
-    items.iter().map(|i| Choice { value: code(*i).into(), label: label(*i), selected: Some(*i) == current }).collect()
+fn choices<T: Copy + PartialEq>(
+    items: &[T],
+    code: impl Fn(T) -> &'static str,
+    label: impl Fn(T) -> String,
+    current: Option<T>,
+) -> Vec<Choice> {
+    items
+        .iter()
+        .map(|i| Choice {
+            value: code(*i).into(),
+            label: label(*i),
+            selected: Some(*i) == current,
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -84,17 +109,40 @@ pub struct ListQuery {
 }
 
 /// `GET /orgs`.
-pub async fn list(State(st): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> AppResult<Response> {
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let kind = q.kind.as_deref().and_then(OrgKind::from_code);
     let school_type = q.school_type.as_deref().and_then(SchoolType::from_code);
-    let filter = OrgFilter { kind, school_type, q: q.q.clone(), parent_id: None };
+    let filter = OrgFilter {
+        kind,
+        school_type,
+        q: q.q.clone(),
+        parent_id: None,
+    };
     let list = orgs::list(&st.db, &caller.scope, &filter).await.ctx(l, s)?;
-    let base = list.iter().map(|o| o.path.matches('/').count().saturating_sub(2)).min().unwrap_or(0);
+    let base = list
+        .iter()
+        .map(|o| o.path.matches('/').count().saturating_sub(2))
+        .min()
+        .unwrap_or(0);
     let page = OrgsPage {
         rows: list.iter().map(|o| row(l, o, base)).collect(),
-        kinds: choices(&OrgKind::ALL, OrgKind::code, |k| kind_label(l, k.code()), kind),
-        types: choices(&SchoolType::ALL, SchoolType::code, |k| kind_label(l, k.code()), school_type),
+        kinds: choices(
+            &OrgKind::ALL,
+            OrgKind::code,
+            |k| kind_label(l, k.code()),
+            kind,
+        ),
+        types: choices(
+            &SchoolType::ALL,
+            SchoolType::code,
+            |k| kind_label(l, k.code()),
+            school_type,
+        ),
         q: q.q.unwrap_or_default(),
         can_manage: caller.can(Permission::OrgManage),
         l: Layout::new(&caller, "orgs.title", "/orgs"),
@@ -169,10 +217,18 @@ impl OrgForm {
             code: o.code.clone(),
             name: o.name.clone(),
             parent_id: o.parent_id,
-            school_type: f.map(|f| f.school_type.code().to_string()).unwrap_or_default(),
+            school_type: f
+                .map(|f| f.school_type.code().to_string())
+                .unwrap_or_default(),
             address: f.map(|f| f.address.clone()).unwrap_or_default(),
-            latitude: f.and_then(|f| f.latitude).map(|v| v.to_string()).unwrap_or_default(),
-            longitude: f.and_then(|f| f.longitude).map(|v| v.to_string()).unwrap_or_default(),
+            latitude: f
+                .and_then(|f| f.latitude)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            longitude: f
+                .and_then(|f| f.longitude)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             students: f.map(|f| f.students.to_string()).unwrap_or_default(),
             staff: f.map(|f| f.staff.to_string()).unwrap_or_default(),
             boarding: f.and_then(|f| on(f.boarding)),
@@ -189,11 +245,22 @@ impl OrgForm {
         let (l, s) = (caller.lang, caller.surface);
         let num = |v: &str, code: &'static str| -> AppResult<Option<f64>> {
             let v = v.trim();
-            if v.is_empty() { Ok(None) } else { v.parse().map(Some).map_err(|_| AppError::invalid(code, l, s)) }
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                v.parse()
+                    .map(Some)
+                    .map_err(|_| AppError::invalid(code, l, s))
+            }
         };
         let int = |v: &str| -> AppResult<i64> {
             let v = v.trim();
-            if v.is_empty() { Ok(0) } else { v.parse().map_err(|_| AppError::invalid("school_facts", l, s)) }
+            if v.is_empty() {
+                Ok(0)
+            } else {
+                v.parse()
+                    .map_err(|_| AppError::invalid("school_facts", l, s))
+            }
         };
         Ok(SchoolIn {
             school_type: Some(self.school_type.clone()).filter(|t| !t.is_empty()),
@@ -213,34 +280,81 @@ impl OrgForm {
     async fn with_choices(mut self, st: &AppState, caller: &Caller) -> AppResult<OrgForm> {
         let l = caller.lang;
         let scope = caller.scope_for(Permission::OrgManage);
-        let parents = orgs::list(&st.db, &scope, &OrgFilter::default()).await.ctx(l, caller.surface)?;
+        let parents = orgs::list(&st.db, &scope, &OrgFilter::default())
+            .await
+            .ctx(l, caller.surface)?;
         self.parents = parents
             .iter()
             .filter(|o| matches!(o.kind, OrgKind::Bureau | OrgKind::Centre))
-            .map(|o| Choice { value: o.id.to_string(), label: format!("{} ({})", o.name, kind_label(l, o.kind.code())), selected: Some(o.id) == self.parent_id })
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: format!("{} ({})", o.name, kind_label(l, o.kind.code())),
+                selected: Some(o.id) == self.parent_id,
+            })
             .collect();
-        self.kinds = choices(&OrgKind::ALL, OrgKind::code, |k| kind_label(l, k.code()), OrgKind::from_code(&self.kind));
-        self.types = choices(&SchoolType::ALL, SchoolType::code, |k| kind_label(l, k.code()), SchoolType::from_code(&self.school_type));
+        self.kinds = choices(
+            &OrgKind::ALL,
+            OrgKind::code,
+            |k| kind_label(l, k.code()),
+            OrgKind::from_code(&self.kind),
+        );
+        self.types = choices(
+            &SchoolType::ALL,
+            SchoolType::code,
+            |k| kind_label(l, k.code()),
+            SchoolType::from_code(&self.school_type),
+        );
         Ok(self)
     }
 }
 
-async fn show(st: &AppState, caller: &Caller, org: Org, form: Option<OrgForm>, error: Option<String>) -> AppResult<Response> {
+async fn show(
+    st: &AppState,
+    caller: &Caller,
+    org: Org,
+    form: Option<OrgForm>,
+    error: Option<String>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let scope = caller.scope_for(Permission::OrgRead);
     let parent = match org.parent_id {
-        Some(pid) => orgs::get(&st.db, &scope, pid).await.ok().map(|p| (p.id, p.name)),
+        Some(pid) => orgs::get(&st.db, &scope, pid)
+            .await
+            .ok()
+            .map(|p| (p.id, p.name)),
         None => None,
     };
-    let children = orgs::list(&st.db, &scope, &OrgFilter { parent_id: Some(org.id), ..Default::default() }).await.ctx(l, s)?;
+    let children = orgs::list(
+        &st.db,
+        &scope,
+        &OrgFilter {
+            parent_id: Some(org.id),
+            ..Default::default()
+        },
+    )
+    .await
+    .ctx(l, s)?;
     let people = if caller.can(Permission::UserRead) {
-        let us = users::list(&st.db, &caller.scope_for(Permission::UserRead), &UserFilter { org_id: Some(org.id), include_disabled: true, ..Default::default() })
-            .await
-            .ctx(l, s)?;
+        let us = users::list(
+            &st.db,
+            &caller.scope_for(Permission::UserRead),
+            &UserFilter {
+                org_id: Some(org.id),
+                include_disabled: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .ctx(l, s)?;
         Some(
             us.into_iter()
                 .map(|u| PersonRow {
-                    roles: u.roles.iter().map(|r| role_label(l, r.role)).collect::<Vec<_>>().join("、"),
+                    roles: u
+                        .roles
+                        .iter()
+                        .map(|r| role_label(l, r.role))
+                        .collect::<Vec<_>>()
+                        .join("、"),
                     login: u.login,
                     name: u.display_name,
                     disabled: u.disabled,
@@ -252,14 +366,23 @@ async fn show(st: &AppState, caller: &Caller, org: Org, form: Option<OrgForm>, e
     };
     let form = match form {
         Some(f) => Some(f.with_choices(st, caller).await?),
-        None if caller.can(Permission::OrgManage) => Some(OrgForm::from_org(&org).with_choices(st, caller).await?),
+        None if caller.can(Permission::OrgManage) => {
+            Some(OrgForm::from_org(&org).with_choices(st, caller).await?)
+        }
         None => None,
     };
     let page = OrgPage {
         l: Layout::new(caller, "orgs.title", "/orgs"),
         org: row(l, &org, 0),
         parent,
-        children: children.iter().map(|o| row(l, o, 0)).map(|mut r| { r.depth = 0; r }).collect(),
+        children: children
+            .iter()
+            .map(|o| row(l, o, 0))
+            .map(|mut r| {
+                r.depth = 0;
+                r
+            })
+            .collect(),
         people,
         form,
         error,
@@ -273,34 +396,54 @@ async fn show(st: &AppState, caller: &Caller, org: Org, form: Option<OrgForm>, e
 }
 
 /// `GET /orgs/{id}`.
-pub async fn detail(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Response> {
+pub async fn detail(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
     let id = crate::api::parse_id(&id, &caller)?;
-    let org = orgs::get(&st.db, &caller.scope, id).await.ctx(caller.lang, caller.surface)?;
+    let org = orgs::get(&st.db, &caller.scope, id)
+        .await
+        .ctx(caller.lang, caller.surface)?;
     show(&st, &caller, org, None, None).await
 }
 
 /// `POST /orgs/{id}`: edit or move.
-pub async fn update(State(st): State<AppState>, caller: Caller, Path(id): Path<String>, Form(f): Form<OrgForm>) -> AppResult<Response> {
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Form(f): Form<OrgForm>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let id = crate::api::parse_id(&id, &caller)?;
     let org = orgs::get(&st.db, &caller.scope, id).await.ctx(l, s)?;
     let attempt = async {
         let school = if org.kind == OrgKind::School {
-            Some(f.school(&caller)?.merge(org.school.clone()).map_err(|c| AppError::invalid(c, l, s))?)
+            Some(
+                f.school(&caller)?
+                    .merge(org.school.clone())
+                    .map_err(|c| AppError::invalid(c, l, s))?,
+            )
         } else {
             None
         };
         let patch = OrgPatch {
             name: Some(Name::parse("name", &f.name).map_err(|e| text_error(e, l, s))?),
-            code: Some(Code::parse(&f.code).map_err(|e| text_error(e, l, s))?).filter(|c| c.as_str() != org.code),
+            code: Some(Code::parse(&f.code).map_err(|e| text_error(e, l, s))?)
+                .filter(|c| c.as_str() != org.code),
             parent_id: f.parent_id,
             school,
         };
-        orgs::update(&st.db, &caller.actor(), &caller.scope, id, patch).await.ctx(l, s)
+        orgs::update(&st.db, &caller.actor(), &caller.scope, id, patch)
+            .await
+            .ctx(l, s)
     };
     match attempt.await {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}", o.id)).into_response()),
-        Err(e) if e.status.is_client_error() => show(&st, &caller, org, Some(f), Some(e.message)).await,
+        Err(e) if e.status.is_client_error() => {
+            show(&st, &caller, org, Some(f), Some(e.message)).await
+        }
         Err(e) => Err(e),
     }
 }
@@ -314,10 +457,23 @@ struct NewOrgPage {
 }
 
 /// `GET /orgs/new`.
-pub async fn new_form(State(st): State<AppState>, caller: Caller, Query(q): Query<NewQuery>) -> AppResult<Response> {
-    let form = OrgForm { kind: q.kind.unwrap_or_else(|| "school".into()), parent_id: q.parent_id, is_new: true, ..Default::default() };
+pub async fn new_form(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<NewQuery>,
+) -> AppResult<Response> {
+    let form = OrgForm {
+        kind: q.kind.unwrap_or_else(|| "school".into()),
+        parent_id: q.parent_id,
+        is_new: true,
+        ..Default::default()
+    };
     let form = form.with_choices(&st, &caller).await?;
-    Ok(render(&NewOrgPage { l: Layout::new(&caller, "orgs.new", "/orgs"), form, error: None }))
+    Ok(render(&NewOrgPage {
+        l: Layout::new(&caller, "orgs.new", "/orgs"),
+        form,
+        error: None,
+    }))
 }
 
 /// Presets for the new-org form.
@@ -328,11 +484,24 @@ pub struct NewQuery {
 }
 
 /// `POST /orgs`.
-pub async fn create(State(st): State<AppState>, caller: Caller, Form(f): Form<OrgForm>) -> AppResult<Response> {
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Form(f): Form<OrgForm>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let attempt = async {
-        let kind = OrgKind::from_code(&f.kind).ok_or_else(|| AppError::invalid("org_kind", l, s))?;
-        let school = if kind == OrgKind::School { Some(f.school(&caller)?.merge(None).map_err(|c| AppError::invalid(c, l, s))?) } else { None };
+        let kind =
+            OrgKind::from_code(&f.kind).ok_or_else(|| AppError::invalid("org_kind", l, s))?;
+        let school = if kind == OrgKind::School {
+            Some(
+                f.school(&caller)?
+                    .merge(None)
+                    .map_err(|c| AppError::invalid(c, l, s))?,
+            )
+        } else {
+            None
+        };
         let new = NewOrg {
             kind,
             code: Code::parse(&f.code).map_err(|e| text_error(e, l, s))?,
@@ -340,13 +509,21 @@ pub async fn create(State(st): State<AppState>, caller: Caller, Form(f): Form<Or
             parent_id: f.parent_id,
             school,
         };
-        orgs::create(&st.db, &caller.actor(), &caller.scope, new).await.ctx(l, s)
+        orgs::create(&st.db, &caller.actor(), &caller.scope, new)
+            .await
+            .ctx(l, s)
     };
     match attempt.await {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}", o.id)).into_response()),
         Err(e) if e.status.is_client_error() => {
-            let form = OrgForm { is_new: true, ..f }.with_choices(&st, &caller).await?;
-            let mut r = render(&NewOrgPage { l: Layout::new(&caller, "orgs.new", "/orgs"), form, error: Some(e.message) });
+            let form = OrgForm { is_new: true, ..f }
+                .with_choices(&st, &caller)
+                .await?;
+            let mut r = render(&NewOrgPage {
+                l: Layout::new(&caller, "orgs.new", "/orgs"),
+                form,
+                error: Some(e.message),
+            });
             *r.status_mut() = e.status;
             Ok(r)
         }

@@ -2,14 +2,14 @@
 //! accounts, grant and withdraw roles, disable and reset passwords.
 
 use super::orgs::Choice;
-use super::{render, role_label, Layout};
-use crate::auth::Caller;
-use crate::error::{text_error, AppError, AppResult, StoreCtx};
+use super::{Layout, render, role_label};
 use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult, StoreCtx, text_error};
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use xiaoan_domain::permission::may_grant;
 use xiaoan_domain::text::{Login, Name};
@@ -27,17 +27,38 @@ pub struct UserRow {
 }
 
 async fn org_names(st: &AppState, caller: &Caller) -> AppResult<Vec<(i64, String)>> {
-    let list = orgs::list(&st.db, &caller.scope_for(Permission::OrgRead), &OrgFilter::default()).await.ctx(caller.lang, caller.surface)?;
+    let list = orgs::list(
+        &st.db,
+        &caller.scope_for(Permission::OrgRead),
+        &OrgFilter::default(),
+    )
+    .await
+    .ctx(caller.lang, caller.surface)?;
     Ok(list.into_iter().map(|o| (o.id, o.name)).collect())
 }
 
 fn name_of(names: &[(i64, String)], id: i64) -> String {
-    names.iter().find(|(i, _)| *i == id).map(|(_, n)| n.clone()).unwrap_or_else(|| format!("#{id}"))
+    names
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| format!("#{id}"))
 }
 
 fn to_row(caller: &Caller, names: &[(i64, String)], u: User) -> UserRow {
     UserRow {
-        roles: u.roles.iter().map(|r| format!("{}·{}", role_label(caller.lang, r.role), name_of(names, r.org_id))).collect::<Vec<_>>().join("、"),
+        roles: u
+            .roles
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}·{}",
+                    role_label(caller.lang, r.role),
+                    name_of(names, r.org_id)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("、"),
         org: name_of(names, u.org_id),
         login: u.login,
         name: u.display_name,
@@ -62,12 +83,26 @@ pub struct ListQuery {
 }
 
 /// `GET /users`.
-pub async fn list(State(st): State<AppState>, caller: Caller, Query(q): Query<ListQuery>) -> AppResult<Response> {
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
     let names = org_names(&st, &caller).await?;
-    let filter = UserFilter { q: q.q.clone(), org_id: q.org_id, include_disabled: true };
-    let list = users::list(&st.db, &caller.scope, &filter).await.ctx(caller.lang, caller.surface)?;
+    let filter = UserFilter {
+        q: q.q.clone(),
+        org_id: q.org_id,
+        include_disabled: true,
+    };
+    let list = users::list(&st.db, &caller.scope, &filter)
+        .await
+        .ctx(caller.lang, caller.surface)?;
     let page = UsersPage {
-        rows: list.into_iter().take(1000).map(|u| to_row(&caller, &names, u)).collect(),
+        rows: list
+            .into_iter()
+            .take(1000)
+            .map(|u| to_row(&caller, &names, u))
+            .collect(),
         q: q.q.unwrap_or_default(),
         can_manage: caller.can(Permission::UserManage),
         l: Layout::new(&caller, "users.title", "/users"),
@@ -97,12 +132,21 @@ struct UserPage {
     is_self: bool,
 }
 
-async fn show(st: &AppState, caller: &Caller, login: &str, error: Option<String>, one_time_password: Option<String>) -> AppResult<Response> {
+async fn show(
+    st: &AppState,
+    caller: &Caller,
+    login: &str,
+    error: Option<String>,
+    one_time_password: Option<String>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
-    let user = users::by_login(&st.db, &caller.scope_for(Permission::UserRead), login).await.ctx(l, s)?;
+    let user = users::by_login(&st.db, &caller.scope_for(Permission::UserRead), login)
+        .await
+        .ctx(l, s)?;
     let names = org_names(st, caller).await?;
     let manage_scope = caller.scope_for(Permission::UserManage);
-    let can_manage = caller.can(Permission::UserManage) && users::by_login(&st.db, &manage_scope, login).await.is_ok();
+    let can_manage = caller.can(Permission::UserManage)
+        && users::by_login(&st.db, &manage_scope, login).await.is_ok();
     let actor_roles = caller.roles();
     let roles = user
         .roles
@@ -117,12 +161,22 @@ async fn show(st: &AppState, caller: &Caller, login: &str, error: Option<String>
     let grantable = Role::ALL
         .iter()
         .filter(|r| may_grant(&actor_roles, **r))
-        .map(|r| Choice { value: r.code().into(), label: role_label(l, *r), selected: false })
+        .map(|r| Choice {
+            value: r.code().into(),
+            label: role_label(l, *r),
+            selected: false,
+        })
         .collect();
-    let manage_orgs = orgs::list(&st.db, &manage_scope, &OrgFilter::default()).await.ctx(l, s)?;
+    let manage_orgs = orgs::list(&st.db, &manage_scope, &OrgFilter::default())
+        .await
+        .ctx(l, s)?;
     let orgs = manage_orgs
         .into_iter()
-        .map(|o| Choice { value: o.id.to_string(), label: o.name, selected: o.id == user.org_id })
+        .map(|o| Choice {
+            value: o.id.to_string(),
+            label: o.name,
+            selected: o.id == user.org_id,
+        })
         .collect();
     let is_self = user.id == caller.user.id;
     let page = UserPage {
@@ -145,13 +199,22 @@ async fn show(st: &AppState, caller: &Caller, login: &str, error: Option<String>
 }
 
 /// `GET /users/{login}`.
-pub async fn detail(State(st): State<AppState>, caller: Caller, Path(login): Path<String>) -> AppResult<Response> {
+pub async fn detail(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> AppResult<Response> {
     show(&st, &caller, &login, None, None).await
 }
 
 /// Runs a change and shows the user page again: on success by redirect, on a client
 /// error with the message and nothing changed.
-async fn then_show(st: &AppState, caller: &Caller, login: &str, r: AppResult<()>) -> AppResult<Response> {
+async fn then_show(
+    st: &AppState,
+    caller: &Caller,
+    login: &str,
+    r: AppResult<()>,
+) -> AppResult<Response> {
     match r {
         Ok(()) => Ok(Redirect::to(&format!("/users/{login}")).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
@@ -169,11 +232,25 @@ pub struct ProfileForm {
 }
 
 /// `POST /users/{login}`: name and home org.
-pub async fn update(State(st): State<AppState>, caller: Caller, Path(login): Path<String>, Form(f): Form<ProfileForm>) -> AppResult<Response> {
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+    Form(f): Form<ProfileForm>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let r = async {
         let name = Name::parse("display_name", &f.display_name).map_err(|e| text_error(e, l, s))?;
-        users::update_profile(&st.db, &caller.actor(), &caller.scope, &login, Some(name), Some(f.org_id)).await.ctx(l, s)?;
+        users::update_profile(
+            &st.db,
+            &caller.actor(),
+            &caller.scope,
+            &login,
+            Some(name),
+            Some(f.org_id),
+        )
+        .await
+        .ctx(l, s)?;
         Ok(())
     }
     .await;
@@ -189,12 +266,23 @@ pub struct RoleForm {
 }
 
 /// `POST /users/{login}/roles`.
-pub async fn roles(State(st): State<AppState>, caller: Caller, Path(login): Path<String>, Form(f): Form<RoleForm>) -> AppResult<Response> {
+pub async fn roles(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+    Form(f): Form<RoleForm>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let r = async {
-        let role = Role::from_code(&f.role).ok_or_else(|| AppError::invalid("role_unknown", l, s))?;
-        let user = users::by_login(&st.db, &caller.scope, &login).await.ctx(l, s)?;
-        let ra = RoleAt { role, org_id: f.org_id };
+        let role =
+            Role::from_code(&f.role).ok_or_else(|| AppError::invalid("role_unknown", l, s))?;
+        let user = users::by_login(&st.db, &caller.scope, &login)
+            .await
+            .ctx(l, s)?;
+        let ra = RoleAt {
+            role,
+            org_id: f.org_id,
+        };
         let mut roles = user.roles.clone();
         match f.action.as_str() {
             "add" if !roles.contains(&ra) => roles.push(ra),
@@ -202,7 +290,16 @@ pub async fn roles(State(st): State<AppState>, caller: Caller, Path(login): Path
             "remove" => roles.retain(|r| *r != ra),
             _ => return Err(AppError::invalid("bad_fields", l, s)),
         }
-        users::set_roles(&st.db, &caller.actor(), &caller.roles(), &caller.scope, &login, roles).await.ctx(l, s)?;
+        users::set_roles(
+            &st.db,
+            &caller.actor(),
+            &caller.roles(),
+            &caller.scope,
+            &login,
+            roles,
+        )
+        .await
+        .ctx(l, s)?;
         Ok(())
     }
     .await;
@@ -216,14 +313,32 @@ pub struct StatusForm {
 }
 
 /// `POST /users/{login}/status`: disable (ends sessions) or re-enable.
-pub async fn status(State(st): State<AppState>, caller: Caller, Path(login): Path<String>, Form(f): Form<StatusForm>) -> AppResult<Response> {
+pub async fn status(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+    Form(f): Form<StatusForm>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
-    let r = users::set_disabled(&st.db, &caller.actor(), &caller.scope, &login, f.disabled == "1").await.ctx(l, s).map(|_| ());
+    let r = users::set_disabled(
+        &st.db,
+        &caller.actor(),
+        &caller.scope,
+        &login,
+        f.disabled == "1",
+    )
+    .await
+    .ctx(l, s)
+    .map(|_| ());
     then_show(&st, &caller, &login, r).await
 }
 
 /// `POST /users/{login}/password`: shows the one-time password once.
-pub async fn reset_password(State(st): State<AppState>, caller: Caller, Path(login): Path<String>) -> AppResult<Response> {
+pub async fn reset_password(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> AppResult<Response> {
     match crate::api::reset_user_password(&st, &caller, &login).await {
         Ok(pw) => show(&st, &caller, &login, None, Some(pw)).await,
         Err(e) => then_show(&st, &caller, &login, Err(e)).await,
@@ -242,17 +357,36 @@ struct NewUserPage {
     created: Option<(String, String)>,
 }
 
-async fn new_page(st: &AppState, caller: &Caller, f: Option<&NewUserForm>, error: Option<String>, created: Option<(String, String)>) -> AppResult<Response> {
+async fn new_page(
+    st: &AppState,
+    caller: &Caller,
+    f: Option<&NewUserForm>,
+    error: Option<String>,
+    created: Option<(String, String)>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
-    let manage_orgs = orgs::list(&st.db, &caller.scope, &OrgFilter::default()).await.ctx(l, s)?;
+    let manage_orgs = orgs::list(&st.db, &caller.scope, &OrgFilter::default())
+        .await
+        .ctx(l, s)?;
     let org_id = f.map(|f| f.org_id);
     let page = NewUserPage {
         l: Layout::new(caller, "users.new", "/users"),
-        orgs: manage_orgs.into_iter().map(|o| Choice { value: o.id.to_string(), label: o.name, selected: Some(o.id) == org_id }).collect(),
+        orgs: manage_orgs
+            .into_iter()
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: o.name,
+                selected: Some(o.id) == org_id,
+            })
+            .collect(),
         grantable: Role::ALL
             .iter()
             .filter(|r| may_grant(&caller.roles(), **r))
-            .map(|r| Choice { value: r.code().into(), label: role_label(l, *r), selected: f.is_some_and(|f| f.role == r.code()) })
+            .map(|r| Choice {
+                value: r.code().into(),
+                label: role_label(l, *r),
+                selected: f.is_some_and(|f| f.role == r.code()),
+            })
             .collect(),
         login: f.map(|f| f.login.clone()).unwrap_or_default(),
         display_name: f.map(|f| f.display_name.clone()).unwrap_or_default(),
@@ -283,22 +417,51 @@ pub struct NewUserForm {
 }
 
 /// `POST /users`: creates the account and shows its one-time password once.
-pub async fn create(State(st): State<AppState>, caller: Caller, Form(f): Form<NewUserForm>) -> AppResult<Response> {
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Form(f): Form<NewUserForm>,
+) -> AppResult<Response> {
     let (l, s) = (caller.lang, caller.surface);
     let r = async {
         let login = Login::parse(&f.login).map_err(|e| text_error(e, l, s))?;
-        let display_name = Name::parse("display_name", &f.display_name).map_err(|e| text_error(e, l, s))?;
+        let display_name =
+            Name::parse("display_name", &f.display_name).map_err(|e| text_error(e, l, s))?;
         let roles = match f.role.as_str() {
             "" => vec![],
-            code => vec![RoleAt { role: Role::from_code(code).ok_or_else(|| AppError::invalid("role_unknown", l, s))?, org_id: f.org_id }],
+            code => vec![RoleAt {
+                role: Role::from_code(code)
+                    .ok_or_else(|| AppError::invalid("role_unknown", l, s))?,
+                org_id: f.org_id,
+            }],
         };
-        let new = NewUser { login, display_name, org_id: f.org_id, password_hash: None, must_change_password: true, roles };
-        users::create(&st.db, &caller.actor(), &caller.roles(), &caller.scope, new).await.ctx(l, s)
+        let new = NewUser {
+            login,
+            display_name,
+            org_id: f.org_id,
+            password_hash: None,
+            must_change_password: true,
+            roles,
+        };
+        users::create(&st.db, &caller.actor(), &caller.roles(), &caller.scope, new)
+            .await
+            .ctx(l, s)
     }
     .await;
     match r {
-        Ok((u, pw)) => new_page(&st, &caller, None, None, Some((u.login, pw.unwrap_or_default()))).await,
-        Err(e) if e.status.is_client_error() => new_page(&st, &caller, Some(&f), Some(e.message), None).await,
+        Ok((u, pw)) => {
+            new_page(
+                &st,
+                &caller,
+                None,
+                None,
+                Some((u.login, pw.unwrap_or_default())),
+            )
+            .await
+        }
+        Err(e) if e.status.is_client_error() => {
+            new_page(&st, &caller, Some(&f), Some(e.message), None).await
+        }
         Err(e) => Err(e),
     }
 }
