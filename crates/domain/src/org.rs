@@ -132,9 +132,10 @@ impl SchoolFacts {
     }
 }
 
-/// The materialised path of a node: its ancestors' ids and its own, e.g. `/1/5/23/`.
+/// The materialised path of a node: its ancestors' ids and its own, zero-padded so that
+/// sorting paths as text gives tree order, e.g. `/0000000001/0000000023/`.
 pub fn child_path(parent_path: Option<&str>, id: i64) -> String {
-    format!("{}{}/", parent_path.unwrap_or("/"), id)
+    format!("{}{:010}/", parent_path.unwrap_or("/"), id)
 }
 
 #[cfg(test)]
@@ -153,8 +154,11 @@ mod tests {
 
     #[test]
     fn paths_nest() {
-        assert_eq!(child_path(None, 1), "/1/");
-        assert_eq!(child_path(Some("/1/"), 23), "/1/23/");
+        assert_eq!(child_path(None, 1), "/0000000001/");
+        let child = child_path(Some("/0000000001/"), 23);
+        assert_eq!(child, "/0000000001/0000000023/");
+        // Text order is tree order: 2 sorts before 10.
+        assert!(child_path(Some("/0000000001/"), 2) < child_path(Some("/0000000001/"), 10));
     }
 
     #[test]

@@ -89,7 +89,7 @@ async fn user(db: &Db, login: &str, org_id: i64, roles: Vec<RoleAt>) -> users::U
 
 async fn tree_rules(db: &Db) {
     let t = tree(db).await;
-    assert_eq!(t.school1.path, format!("/{}/{}/{}/", t.bureau.id, t.centre_a.id, t.school1.id));
+    assert_eq!(t.school1.path, format!("/{:010}/{:010}/{:010}/", t.bureau.id, t.centre_a.id, t.school1.id));
     // A school under a section is refused and nothing is written.
     let bad = NewOrg {
         kind: OrgKind::School,
@@ -150,7 +150,7 @@ async fn moving_a_school_moves_access(db: &Db) {
     let after = scope_of(db, officer.id, xiaoan_domain::Permission::OrgRead).await;
     let moved = orgs::get(db, &after, t.school1.id).await.unwrap();
     assert_eq!(moved.parent_id, Some(t.centre_b.id));
-    assert_eq!(moved.path, format!("/{}/{}/{}/", t.bureau.id, t.centre_b.id, t.school1.id));
+    assert_eq!(moved.path, format!("/{:010}/{:010}/{:010}/", t.bureau.id, t.centre_b.id, t.school1.id));
     // A centre cannot move under its own school, nor a school under a section.
     let cyc = orgs::update(db, &actor(), &Scope::everything(), t.centre_b.id, OrgPatch { parent_id: Some(t.school1.id), ..Default::default() }).await;
     assert!(matches!(cyc, Err(StoreError::Invalid(_))));

@@ -174,10 +174,7 @@ pub async fn session_csrf(session: &Session) -> String {
 
 /// Signs the caller in from the session cookie; `None` when there is no live session.
 /// Returns the user id and when they signed in.
-async fn session_user(
-    state: &AppState,
-    session: &Session,
-) -> Result<Option<(i64, i64)>, AppError> {
+async fn session_user(state: &AppState, session: &Session) -> Result<Option<(i64, i64)>, AppError> {
     let uid = session.get::<i64>(USER_ID_KEY).await.ok().flatten();
     let login_at = session
         .get::<i64>(LOGIN_AT_KEY)

@@ -61,7 +61,8 @@ impl Lang {
     }
 }
 
-/// Picks the language of a request.
+/// Picks the language of a request: `?lang=`, then the `lang` cookie; then, for API
+/// clients only, `Accept-Language`. Pages default to Traditional Chinese.
 pub fn from_parts(parts: &Parts) -> Lang {
     if let Some(q) = parts.uri.query() {
         for pair in q.split('&') {
@@ -72,11 +73,8 @@ pub fn from_parts(parts: &Parts) -> Lang {
             }
         }
     }
-    if let Some(cookies) = parts
-        .headers
-        .get(axum::http::header::COOKIE)
-        .and_then(|v| v.to_str().ok())
-    {
+    let header = |name| parts.headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    if let Some(cookies) = header(axum::http::header::COOKIE) {
         for c in cookies.split(';') {
             if let Some(v) = c.trim().strip_prefix("lang=")
                 && let Some(l) = Lang::parse(v)
@@ -85,10 +83,8 @@ pub fn from_parts(parts: &Parts) -> Lang {
             }
         }
     }
-    if let Some(al) = parts
-        .headers
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
+    if parts.uri.path().starts_with("/api/")
+        && let Some(al) = header(axum::http::header::ACCEPT_LANGUAGE)
     {
         for tag in al.split(',') {
             if let Some(l) = Lang::parse(tag.split(';').next().unwrap_or("")) {
