@@ -5,13 +5,15 @@ use anyhow::Context;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::text::{Code, Login, Name};
 use xiaoan_domain::{OrgKind, Role, Scope};
+use xiaoan_store::Db;
 use xiaoan_store::orgs::{self, NewOrg};
 use xiaoan_store::users::{self, NewUser, RoleAt};
-use xiaoan_store::Db;
 
 /// Opens `url` and applies pending migrations.
 pub async fn open(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url).await.with_context(|| format!("cannot open database {}", redact(url)))?;
+    let db = Db::connect(url)
+        .await
+        .with_context(|| format!("cannot open database {}", redact(url)))?;
     db.migrate().await.context("cannot migrate database")?;
     Ok(db)
 }
@@ -41,7 +43,8 @@ pub async fn first_run(db: &Db, cfg: &AppConfig) -> anyhow::Result<Option<String
             let new = NewOrg {
                 kind: OrgKind::Bureau,
                 code: Code::parse(&cfg.district.bureau_code).context("district.bureau_code")?,
-                name: Name::parse("name", &cfg.district.bureau_name).context("district.bureau_name")?,
+                name: Name::parse("name", &cfg.district.bureau_name)
+                    .context("district.bureau_name")?,
                 parent_id: None,
                 school: None,
             };
@@ -54,9 +57,13 @@ pub async fn first_run(db: &Db, cfg: &AppConfig) -> anyhow::Result<Option<String
         org_id: bureau.id,
         password_hash: None,
         must_change_password: true,
-        roles: vec![RoleAt { role: Role::SystemAdmin, org_id: bureau.id }],
+        roles: vec![RoleAt {
+            role: Role::SystemAdmin,
+            org_id: bureau.id,
+        }],
     };
-    let (_, pw) = users::create(db, &actor, &[Role::SystemAdmin], &Scope::everything(), new).await?;
+    let (_, pw) =
+        users::create(db, &actor, &[Role::SystemAdmin], &Scope::everything(), new).await?;
     Ok(pw)
 }
 

@@ -45,10 +45,15 @@ pub struct DistrictConfig {
 /// Loads the configuration from the defaults, `file` (or `./xiaoan.toml`), and the
 /// environment (`XIAOAN_DATABASE__URL`, `XIAOAN_WEB__SESSION_IDLE_MINUTES`, …).
 pub fn load(file: Option<&Path>) -> anyhow::Result<AppConfig> {
-    let mut b = config::Config::builder().add_source(config::File::from_str(DEFAULT_TOML, config::FileFormat::Toml));
+    let mut b = config::Config::builder().add_source(config::File::from_str(
+        DEFAULT_TOML,
+        config::FileFormat::Toml,
+    ));
     match file {
         Some(p) => b = b.add_source(config::File::from(p).required(true)),
-        None if Path::new("xiaoan.toml").exists() => b = b.add_source(config::File::with_name("xiaoan.toml")),
+        None if Path::new("xiaoan.toml").exists() => {
+            b = b.add_source(config::File::with_name("xiaoan.toml"))
+        }
         None => {}
     }
     b = b.add_source(

@@ -27,8 +27,15 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
 }
 
 /// Binds `addr`, reports the URL, and serves until Ctrl-C / SIGTERM.
-pub async fn serve_on(db: Db, cfg: AppConfig, addr: &str, ready: impl FnOnce(&str)) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+pub async fn serve_on(
+    db: Db,
+    cfg: AppConfig,
+    addr: &str,
+    ready: impl FnOnce(&str),
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     ready(&format!("http://{local}/"));
     let state = xiaoan_web::AppState::new(db.clone(), cfg.web.clone());
@@ -43,7 +50,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

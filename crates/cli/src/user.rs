@@ -2,14 +2,14 @@
 //! acting as the system (whole-tree scope), with every change in the audit log.
 
 use crate::config::AppConfig;
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use serde::Serialize;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::text::{Login, Name};
 use xiaoan_domain::{Role, Scope};
+use xiaoan_store::Db;
 use xiaoan_store::orgs;
 use xiaoan_store::users::{self, NewUser, RoleAt, UserFilter};
-use xiaoan_store::Db;
 
 /// Options of `xiaoan user`.
 #[derive(clap::Args)]
@@ -89,40 +89,73 @@ fn parse_role(spec: &str, home: &str) -> anyhow::Result<(Role, String)> {
 }
 
 async fn org_id(db: &Db, code: &str) -> anyhow::Result<i64> {
-    orgs::by_code(db, &Scope::everything(), code).await.map(|o| o.id).map_err(|_| anyhow!("no org with code {code:?}"))
+    orgs::by_code(db, &Scope::everything(), code)
+        .await
+        .map(|o| o.id)
+        .map_err(|_| anyhow!("no org with code {code:?}"))
 }
 
 /// Runs the subcommand.
 pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
-    let db = crate::bootstrap::open(&args.database.unwrap_or_else(|| cfg.database.url.clone())).await?;
+    let db =
+        crate::bootstrap::open(&args.database.unwrap_or_else(|| cfg.database.url.clone())).await?;
     let actor = Actor::system("cli");
     let all = Scope::everything();
     match args.command {
-        Command::Add { login, name, org, roles, password } => {
+        Command::Add {
+            login,
+            name,
+            org,
+            roles,
+            password,
+        } => {
             let login = Login::parse(&login).map_err(|e| anyhow!("login: {e}"))?;
             let name = Name::parse("display_name", &name).map_err(|e| anyhow!("name: {e}"))?;
             let home = org_id(&db, &org).await?;
             let mut assigned = Vec::new();
             for spec in &roles {
                 let (role, code) = parse_role(spec, &org)?;
-                assigned.push(RoleAt { role, org_id: org_id(&db, &code).await? });
+                assigned.push(RoleAt {
+                    role,
+                    org_id: org_id(&db, &code).await?,
+                });
             }
             let password_hash = match &password {
                 Some(pw) => {
-                    cfg.web.password.check(pw, &[login.as_str(), name.as_str()]).map_err(|e| anyhow!("password refused: {e}"))?;
+                    cfg.web
+                        .password
+                        .check(pw, &[login.as_str(), name.as_str()])
+                        .map_err(|e| anyhow!("password refused: {e}"))?;
                     Some(users::hash_password(pw)?)
                 }
                 None => None,
             };
-            let new = NewUser { login, display_name: name, org_id: home, password_hash, must_change_password: false, roles: assigned };
-            let (u, pw) = users::create(&db, &actor, &[Role::SystemAdmin], &all, new).await.context("cannot create user")?;
+            let new = NewUser {
+                login,
+                display_name: name,
+                org_id: home,
+                password_hash,
+                must_change_password: false,
+                roles: assigned,
+            };
+            let (u, pw) = users::create(&db, &actor, &[Role::SystemAdmin], &all, new)
+                .await
+                .context("cannot create user")?;
             println!("created {}", u.login);
             if let Some(pw) = pw {
                 println!("one-time password: {pw}  (must be changed at first sign-in)");
             }
         }
         Command::List { json } => {
-            let list = users::list(&db, &all, &UserFilter { include_disabled: true, ..Default::default() }).await?;
+            let list = users::list(
+                &db,
+                &all,
+                &UserFilter {
+                    include_disabled: true,
+                    ..Default::default()
+                },
+            )
+            .await?;
             let org_list = orgs::list(&db, &all, &Default::default()).await?;
             let org = |id: i64| org_list.iter().find(|o| o.id == id);
             let out: Vec<UserJson> = list
@@ -133,7 +166,11 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
                     roles: u
                         .roles
                         .iter()
-                        .map(|r| RoleJson { role: r.role.code(), org_id: r.org_id, org_code: org(r.org_id).map(|o| o.code.clone()).unwrap_or_default() })
+                        .map(|r| RoleJson {
+                            role: r.role.code(),
+                            org_id: r.org_id,
+                            org_code: org(r.org_id).map(|o| o.code.clone()).unwrap_or_default(),
+                        })
                         .collect(),
                     login: u.login,
                     display_name: u.display_name,
@@ -146,33 +183,64 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 for u in out {
-                    let roles: Vec<String> = u.roles.iter().map(|r| format!("{}@{}", r.role, r.org_code)).collect();
+                    let roles: Vec<String> = u
+                        .roles
+                        .iter()
+                        .map(|r| format!("{}@{}", r.role, r.org_code))
+                        .collect();
                     let state = if u.disabled { " (disabled)" } else { "" };
-                    println!("{:<24} {:<12} {:<10} {}{}", u.login, u.display_name, u.org_code, roles.join(","), state);
+                    println!(
+                        "{:<24} {:<12} {:<10} {}{}",
+                        u.login,
+                        u.display_name,
+                        u.org_code,
+                        roles.join(","),
+                        state
+                    );
                 }
             }
         }
         Command::Passwd { login, password } => {
-            let u = users::by_login(&db, &all, &login).await.map_err(|_| anyhow!("no user {login:?}"))?;
+            let u = users::by_login(&db, &all, &login)
+                .await
+                .map_err(|_| anyhow!("no user {login:?}"))?;
             match password {
                 Some(pw) => {
-                    cfg.web.password.check(&pw, &[u.login.as_str(), u.display_name.as_str()]).map_err(|e| anyhow!("password refused: {e}"))?;
-                    users::set_password(&db, &actor, u.id, users::hash_password(&pw)?, false).await?;
+                    cfg.web
+                        .password
+                        .check(&pw, &[u.login.as_str(), u.display_name.as_str()])
+                        .map_err(|e| anyhow!("password refused: {e}"))?;
+                    users::set_password(&db, &actor, u.id, users::hash_password(&pw)?, false)
+                        .await?;
                     println!("password set for {}; their sessions have ended", u.login);
                 }
                 None => {
                     let pw = users::generate_password();
-                    users::set_password(&db, &actor, u.id, users::hash_password(&pw)?, true).await?;
-                    println!("one-time password for {}: {pw}  (must be changed at first sign-in)", u.login);
+                    users::set_password(&db, &actor, u.id, users::hash_password(&pw)?, true)
+                        .await?;
+                    println!(
+                        "one-time password for {}: {pw}  (must be changed at first sign-in)",
+                        u.login
+                    );
                 }
             }
         }
         Command::Disable { login, enable } => {
-            let u = users::set_disabled(&db, &actor, &all, &login, !enable).await.map_err(|e| match e {
-                xiaoan_store::StoreError::NotFound => anyhow!("no user {login:?}"),
-                e => anyhow!(e),
-            })?;
-            println!("{} is now {}", u.login, if u.disabled { "disabled; their sessions have ended" } else { "enabled" });
+            let u = users::set_disabled(&db, &actor, &all, &login, !enable)
+                .await
+                .map_err(|e| match e {
+                    xiaoan_store::StoreError::NotFound => anyhow!("no user {login:?}"),
+                    e => anyhow!(e),
+                })?;
+            println!(
+                "{} is now {}",
+                u.login,
+                if u.disabled {
+                    "disabled; their sessions have ended"
+                } else {
+                    "enabled"
+                }
+            );
         }
     }
     db.close().await;
@@ -185,9 +253,14 @@ mod tests {
 
     #[test]
     fn role_specs() {
-        assert_eq!(parse_role("principal", "S001").unwrap(), (Role::Principal, "S001".into()));
-        assert_eq!(parse_role("centre_officer@C01", "S001").unwrap(), (Role::CentreOfficer, "C01".into()));
+        assert_eq!(
+            parse_role("principal", "S001").unwrap(),
+            (Role::Principal, "S001".into())
+        );
+        assert_eq!(
+            parse_role("centre_officer@C01", "S001").unwrap(),
+            (Role::CentreOfficer, "C01".into())
+        );
         assert!(parse_role("king", "S001").is_err());
     }
 }
-

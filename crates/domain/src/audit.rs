@@ -23,7 +23,10 @@ pub struct Actor {
 impl Actor {
     /// The actor for command-line administration and background jobs.
     pub fn system(what: &str) -> Actor {
-        Actor { login: format!("system:{what}"), ..Actor::default() }
+        Actor {
+            login: format!("system:{what}"),
+            ..Actor::default()
+        }
     }
 }
 
@@ -93,13 +96,22 @@ pub fn verify_run(
     let mut hash = prev_hash.to_string();
     for e in entries {
         if e.seq != seq + 1 {
-            return Err(ChainBreak { seq: seq + 1, reason: "missing entry" });
+            return Err(ChainBreak {
+                seq: seq + 1,
+                reason: "missing entry",
+            });
         }
         if e.prev_hash != hash {
-            return Err(ChainBreak { seq: e.seq, reason: "link to previous entry broken" });
+            return Err(ChainBreak {
+                seq: e.seq,
+                reason: "link to previous entry broken",
+            });
         }
         if e.compute_hash() != e.hash {
-            return Err(ChainBreak { seq: e.seq, reason: "entry content altered" });
+            return Err(ChainBreak {
+                seq: e.seq,
+                reason: "entry content altered",
+            });
         }
         seq = e.seq;
         hash = e.hash.clone();
@@ -153,6 +165,12 @@ mod tests {
         }
         let mut c = chain(5);
         c.remove(2);
-        assert_eq!(verify_run(0, GENESIS, &c).unwrap_err(), ChainBreak { seq: 3, reason: "missing entry" });
+        assert_eq!(
+            verify_run(0, GENESIS, &c).unwrap_err(),
+            ChainBreak {
+                seq: 3,
+                reason: "missing entry"
+            }
+        );
     }
 }

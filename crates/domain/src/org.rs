@@ -15,7 +15,12 @@ pub enum OrgKind {
 
 impl OrgKind {
     /// Every kind, in tree order.
-    pub const ALL: [OrgKind; 4] = [OrgKind::Bureau, OrgKind::Section, OrgKind::Centre, OrgKind::School];
+    pub const ALL: [OrgKind; 4] = [
+        OrgKind::Bureau,
+        OrgKind::Section,
+        OrgKind::Centre,
+        OrgKind::School,
+    ];
 
     /// The stable code used in the API and the database.
     pub fn code(self) -> &'static str {

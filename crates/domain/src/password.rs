@@ -14,7 +14,10 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        PasswordPolicy { min_length: 12, min_classes: 3 }
+        PasswordPolicy {
+            min_length: 12,
+            min_classes: 3,
+        }
     }
 }
 
@@ -97,10 +100,19 @@ mod tests {
     fn policy_rules() {
         let p = PasswordPolicy::default();
         assert_eq!(p.check("Short1!", &[]), Err(PasswordError::TooShort));
-        assert_eq!(p.check("alllowercaseletters", &[]), Err(PasswordError::TooSimple));
+        assert_eq!(
+            p.check("alllowercaseletters", &[]),
+            Err(PasswordError::TooSimple)
+        );
         assert_eq!(p.check("Password123456!", &[]), Err(PasswordError::Common));
-        assert_eq!(p.check("Zhangwei-Blue-77", &["zhangwei"]), Err(PasswordError::Common));
-        assert_eq!(p.check(&"Ab1!".repeat(40), &[]), Err(PasswordError::TooLong));
+        assert_eq!(
+            p.check("Zhangwei-Blue-77", &["zhangwei"]),
+            Err(PasswordError::Common)
+        );
+        assert_eq!(
+            p.check(&"Ab1!".repeat(40), &[]),
+            Err(PasswordError::TooLong)
+        );
         assert_eq!(p.check("Tide-Lantern-42", &["zhangwei"]), Ok(()));
         // 64 characters are fine.
         assert_eq!(p.check(&format!("Rk7!{}", "m".repeat(60)), &[]), Ok(()));

@@ -28,7 +28,10 @@ pub enum Permission {
 pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = {
     use Permission::*;
     &[
-        (Role::SystemAdmin, &[OrgRead, OrgManage, UserRead, UserManage, AuditRead]),
+        (
+            Role::SystemAdmin,
+            &[OrgRead, OrgManage, UserRead, UserManage, AuditRead],
+        ),
         (Role::BureauSafety, &[OrgRead, UserRead]),
         (Role::SectionOfficer, &[OrgRead]),
         (Role::Supervisor, &[OrgRead, UserRead, AuditRead]),
@@ -61,7 +64,10 @@ impl Permission {
 /// administrator may grant bureau- or centre-level roles; others grant school roles only.
 pub fn may_grant(actor_roles: &[Role], role: Role) -> bool {
     actor_roles.contains(&Role::SystemAdmin)
-        || (role.is_school_role() && actor_roles.iter().any(|r| Permission::UserManage.granted_to(*r)))
+        || (role.is_school_role()
+            && actor_roles
+                .iter()
+                .any(|r| Permission::UserManage.granted_to(*r)))
 }
 
 #[cfg(test)]
@@ -71,14 +77,21 @@ mod tests {
     #[test]
     fn every_role_is_in_the_table_once() {
         for role in Role::ALL {
-            assert_eq!(ROLE_PERMISSIONS.iter().filter(|(r, _)| *r == role).count(), 1, "{role:?}");
+            assert_eq!(
+                ROLE_PERMISSIONS.iter().filter(|(r, _)| *r == role).count(),
+                1,
+                "{role:?}"
+            );
         }
     }
 
     #[test]
     fn only_admins_manage_orgs() {
         for role in Role::ALL {
-            assert_eq!(Permission::OrgManage.granted_to(role), role == Role::SystemAdmin);
+            assert_eq!(
+                Permission::OrgManage.granted_to(role),
+                role == Role::SystemAdmin
+            );
         }
     }
 

@@ -46,12 +46,16 @@ impl Scope {
 
     /// The whole tree below `root_path` (used by system jobs and command-line tools).
     pub fn subtree(root_path: &str) -> Scope {
-        Scope { roots: vec![root_path.to_string()] }
+        Scope {
+            roots: vec![root_path.to_string()],
+        }
     }
 
     /// Everything: the scope of the command-line administrator and background jobs.
     pub fn everything() -> Scope {
-        Scope { roots: vec!["/".to_string()] }
+        Scope {
+            roots: vec!["/".to_string()],
+        }
     }
 
     /// The paths of the subtree roots.
@@ -86,7 +90,15 @@ mod tests {
 
     #[test]
     fn school_roles_see_their_school_only() {
-        let s = Scope::for_permission(&[a(Role::Principal, OrgKind::School, "/1/3/7/", Some("/1/3/"))], Permission::OrgRead);
+        let s = Scope::for_permission(
+            &[a(
+                Role::Principal,
+                OrgKind::School,
+                "/1/3/7/",
+                Some("/1/3/"),
+            )],
+            Permission::OrgRead,
+        );
         assert!(s.contains("/1/3/7/"));
         assert!(!s.contains("/1/3/8/"));
         assert!(!s.contains("/1/3/"));
@@ -96,7 +108,15 @@ mod tests {
 
     #[test]
     fn section_roles_reach_the_bureau() {
-        let s = Scope::for_permission(&[a(Role::SectionOfficer, OrgKind::Section, "/1/2/", Some("/1/"))], Permission::OrgRead);
+        let s = Scope::for_permission(
+            &[a(
+                Role::SectionOfficer,
+                OrgKind::Section,
+                "/1/2/",
+                Some("/1/"),
+            )],
+            Permission::OrgRead,
+        );
         assert!(s.contains("/1/3/7/"));
     }
 
@@ -118,6 +138,9 @@ mod tests {
             a(Role::CentreOfficer, OrgKind::Centre, "/1/3/", Some("/1/")),
             a(Role::Principal, OrgKind::School, "/1/3/8/", Some("/1/3/")),
         ];
-        assert_eq!(Scope::for_permission(&roles, Permission::OrgRead).roots(), ["/1/3/"]);
+        assert_eq!(
+            Scope::for_permission(&roles, Permission::OrgRead).roots(),
+            ["/1/3/"]
+        );
     }
 }

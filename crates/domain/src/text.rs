@@ -22,13 +22,22 @@ pub enum TextErrorKind {
 fn check_len(field: &'static str, s: &str, max: usize) -> Result<String, TextError> {
     let t = s.trim();
     if t.is_empty() {
-        return Err(TextError { field, kind: TextErrorKind::Empty });
+        return Err(TextError {
+            field,
+            kind: TextErrorKind::Empty,
+        });
     }
     if t.chars().count() > max {
-        return Err(TextError { field, kind: TextErrorKind::TooLong { max } });
+        return Err(TextError {
+            field,
+            kind: TextErrorKind::TooLong { max },
+        });
     }
     if t.chars().any(|c| c.is_control()) {
-        return Err(TextError { field, kind: TextErrorKind::BadCharacters });
+        return Err(TextError {
+            field,
+            kind: TextErrorKind::BadCharacters,
+        });
     }
     Ok(t.to_string())
 }
@@ -41,8 +50,15 @@ impl Login {
     /// Validates and normalises (lower-case) a login.
     pub fn parse(s: &str) -> Result<Login, TextError> {
         let t = check_len("login", s, 32)?.to_lowercase();
-        if t.chars().count() < 3 || !t.chars().all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c)) {
-            return Err(TextError { field: "login", kind: TextErrorKind::BadCharacters });
+        if t.chars().count() < 3
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+        {
+            return Err(TextError {
+                field: "login",
+                kind: TextErrorKind::BadCharacters,
+            });
         }
         Ok(Login(t))
     }
@@ -77,8 +93,14 @@ impl Code {
     /// Validates an org code.
     pub fn parse(s: &str) -> Result<Code, TextError> {
         let t = check_len("code", s, 32)?;
-        if !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(TextError { field: "code", kind: TextErrorKind::BadCharacters });
+        if !t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(TextError {
+                field: "code",
+                kind: TextErrorKind::BadCharacters,
+            });
         }
         Ok(Code(t))
     }
@@ -104,7 +126,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(Name::parse("name", " 城關第一小學 ").unwrap().as_str(), "城關第一小學");
+        assert_eq!(
+            Name::parse("name", " 城關第一小學 ").unwrap().as_str(),
+            "城關第一小學"
+        );
         assert!(Name::parse("name", "").is_err());
         assert!(Name::parse("name", &"校".repeat(65)).is_err());
         assert!(Name::parse("name", "a\u{7}b").is_err());

@@ -5,7 +5,7 @@
 
 use crate::{Db, StoreResult};
 use sqlx::{Any, AnyConnection, FromRow, Transaction};
-use xiaoan_domain::audit::{verify_run, Actor, AuditEntry, ChainBreak, GENESIS};
+use xiaoan_domain::audit::{Actor, AuditEntry, ChainBreak, GENESIS, verify_run};
 
 /// What an audit entry says happened.
 pub struct Event<'a> {
@@ -18,8 +18,19 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     /// A successful action on an object.
-    pub fn ok(action: &'a str, object_type: &'a str, object_id: impl ToString, detail: serde_json::Value) -> Self {
-        Event { action, object_type, object_id: object_id.to_string(), result: "ok", detail }
+    pub fn ok(
+        action: &'a str,
+        object_type: &'a str,
+        object_id: impl ToString,
+        detail: serde_json::Value,
+    ) -> Self {
+        Event {
+            action,
+            object_type,
+            object_id: object_id.to_string(),
+            result: "ok",
+            detail,
+        }
     }
 }
 
@@ -136,10 +147,11 @@ pub async fn verify(db: &Db) -> StoreResult<Verification> {
     let mut seq = 0i64;
     let mut hash = GENESIS.to_string();
     loop {
-        let rows: Vec<Row> = sqlx::query_as("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000")
-            .bind(seq)
-            .fetch_all(db.pool())
-            .await?;
+        let rows: Vec<Row> =
+            sqlx::query_as("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000")
+                .bind(seq)
+                .fetch_all(db.pool())
+                .await?;
         if rows.is_empty() {
             break;
         }
@@ -152,24 +164,32 @@ pub async fn verify(db: &Db) -> StoreResult<Verification> {
             Err(b) => return Ok(Verification::Broken(b)),
         }
     }
-    let (head_seq, head_hash): (i64, String) = sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(db.pool())
-        .await?;
+    let (head_seq, head_hash): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(db.pool())
+            .await?;
     if head_seq != seq {
-        return Ok(Verification::Broken(ChainBreak { seq: seq + 1, reason: "missing entry" }));
+        return Ok(Verification::Broken(ChainBreak {
+            seq: seq + 1,
+            reason: "missing entry",
+        }));
     }
     if head_hash != hash {
-        return Ok(Verification::Broken(ChainBreak { seq, reason: "entry content altered" }));
+        return Ok(Verification::Broken(ChainBreak {
+            seq,
+            reason: "entry content altered",
+        }));
     }
     Ok(Verification::Intact { entries: seq })
 }
 
 /// The newest entries, newest first, before sequence `before` (exclusive) when given.
 pub async fn recent(db: &Db, before: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
-    let rows: Vec<Row> = sqlx::query_as("SELECT * FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2")
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(limit.clamp(1, 500))
-        .fetch_all(db.pool())
-        .await?;
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT * FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2")
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(limit.clamp(1, 500))
+            .fetch_all(db.pool())
+            .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }

@@ -54,7 +54,9 @@ impl Db {
                                 "PRAGMA busy_timeout=10000",
                                 "PRAGMA secure_delete=ON",
                             ] {
-                                sqlx::query(sqlx::AssertSqlSafe(pragma)).execute(&mut *conn).await?;
+                                sqlx::query(sqlx::AssertSqlSafe(pragma))
+                                    .execute(&mut *conn)
+                                    .await?;
                             }
                             Ok(())
                         })

@@ -10,7 +10,7 @@ use sqlx::FromRow;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::org::child_path;
 use xiaoan_domain::text::{Code, Name};
-use xiaoan_domain::{now_millis, OrgKind, SchoolFacts, SchoolType, Scope};
+use xiaoan_domain::{OrgKind, SchoolFacts, SchoolType, Scope, now_millis};
 
 /// An org node as callers see it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -62,7 +62,8 @@ const COLUMNS: &str = "id, kind, code, name, parent_id, path, school_type, addre
 
 impl Row {
     fn into_org(self) -> StoreResult<Org> {
-        let kind = OrgKind::from_code(&self.kind).ok_or(StoreError::Internal("bad org kind".into()))?;
+        let kind =
+            OrgKind::from_code(&self.kind).ok_or(StoreError::Internal("bad org kind".into()))?;
         let school = match self.school_type.as_deref().and_then(SchoolType::from_code) {
             Some(school_type) if kind == OrgKind::School => Some(SchoolFacts {
                 school_type,
@@ -104,7 +105,9 @@ pub struct OrgFilter {
 /// The org nodes inside `scope` that match `filter`, in tree order.
 pub async fn list(db: &Db, scope: &Scope, filter: &OrgFilter) -> StoreResult<Vec<Org>> {
     let mut sql = Sql::new("SELECT ");
-    sql.push(COLUMNS).push(" FROM orgs WHERE ").scope("path", scope);
+    sql.push(COLUMNS)
+        .push(" FROM orgs WHERE ")
+        .scope("path", scope);
     if let Some(kind) = filter.kind {
         sql.push(" AND kind = ").bind(kind.code().to_string());
     }
@@ -128,14 +131,20 @@ pub async fn list(db: &Db, scope: &Scope, filter: &OrgFilter) -> StoreResult<Vec
 /// One node, if it exists and lies inside `scope`; otherwise `NotFound`.
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Org> {
     let org = get_unscoped(db, id).await?;
-    if scope.contains(&org.path) { Ok(org) } else { Err(StoreError::NotFound) }
+    if scope.contains(&org.path) {
+        Ok(org)
+    } else {
+        Err(StoreError::NotFound)
+    }
 }
 
 async fn get_unscoped(db: &Db, id: i64) -> StoreResult<Org> {
     let mut sql = Sql::new("SELECT ");
     sql.push(COLUMNS).push(" FROM orgs WHERE id = ").bind(id);
     let (text, args) = sql.build();
-    let row: Option<Row> = sqlx::query_as_with(text, args).fetch_optional(db.pool()).await?;
+    let row: Option<Row> = sqlx::query_as_with(text, args)
+        .fetch_optional(db.pool())
+        .await?;
     row.ok_or(StoreError::NotFound)?.into_org()
 }
 
@@ -150,10 +159,11 @@ pub async fn by_code(db: &Db, scope: &Scope, code: &str) -> StoreResult<Org> {
 
 /// The first root bureau, if the tree has been created.
 pub async fn root(db: &Db) -> StoreResult<Option<Org>> {
-    let id: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM orgs WHERE parent_id IS NULL AND kind = 'bureau' ORDER BY id LIMIT 1")
-            .fetch_optional(db.pool())
-            .await?;
+    let id: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM orgs WHERE parent_id IS NULL AND kind = 'bureau' ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(db.pool())
+    .await?;
     match id {
         Some(id) => Ok(Some(get_unscoped(db, id).await?)),
         None => Ok(None),
@@ -166,7 +176,10 @@ pub async fn count_by_kind(db: &Db, scope: &Scope) -> StoreResult<Vec<(OrgKind, 
     sql.scope("path", scope).push(" GROUP BY kind");
     let (text, args) = sql.build();
     let rows: Vec<(String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
-    Ok(rows.into_iter().filter_map(|(k, n)| OrgKind::from_code(&k).map(|k| (k, n))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, n)| OrgKind::from_code(&k).map(|k| (k, n)))
+        .collect())
 }
 
 /// A node to create.
@@ -180,13 +193,19 @@ pub struct NewOrg {
     pub school: Option<SchoolFacts>,
 }
 
-fn check_shape(kind: OrgKind, parent: Option<&Org>, school: Option<&SchoolFacts>) -> StoreResult<()> {
+fn check_shape(
+    kind: OrgKind,
+    parent: Option<&Org>,
+    school: Option<&SchoolFacts>,
+) -> StoreResult<()> {
     if !kind.may_have_parent(parent.map(|p| p.kind)) {
         return Err(StoreError::Invalid("org_parent_kind"));
     }
     match (kind, school) {
         (OrgKind::School, None) => Err(StoreError::Invalid("school_facts_required")),
-        (OrgKind::School, Some(f)) => f.validate().map_err(|_| StoreError::Invalid("school_facts")),
+        (OrgKind::School, Some(f)) => f
+            .validate()
+            .map_err(|_| StoreError::Invalid("school_facts")),
         (_, Some(_)) => Err(StoreError::Invalid("school_facts_not_allowed")),
         _ => Ok(()),
     }
@@ -195,7 +214,11 @@ fn check_shape(kind: OrgKind, parent: Option<&Org>, school: Option<&SchoolFacts>
 /// Creates a node under a parent inside `scope`. A root bureau needs the whole-tree scope.
 pub async fn create(db: &Db, actor: &Actor, scope: &Scope, new: NewOrg) -> StoreResult<Org> {
     let parent = match new.parent_id {
-        Some(pid) => Some(get(db, scope, pid).await.map_err(|_| StoreError::Invalid("org_parent"))?),
+        Some(pid) => Some(
+            get(db, scope, pid)
+                .await
+                .map_err(|_| StoreError::Invalid("org_parent"))?,
+        ),
         None if scope.contains("/") => None,
         None => return Err(StoreError::Forbidden("org_root")),
     };
@@ -251,11 +274,19 @@ pub struct OrgPatch {
 
 /// Edits or moves a node inside `scope`. A move takes effect for access at once: the
 /// node's and its descendants' paths are rewritten in the same transaction.
-pub async fn update(db: &Db, actor: &Actor, scope: &Scope, id: i64, patch: OrgPatch) -> StoreResult<Org> {
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    scope: &Scope,
+    id: i64,
+    patch: OrgPatch,
+) -> StoreResult<Org> {
     let org = get(db, scope, id).await?;
     let new_parent = match patch.parent_id {
         Some(pid) if Some(pid) != org.parent_id => {
-            let p = get(db, scope, pid).await.map_err(|_| StoreError::Invalid("org_parent"))?;
+            let p = get(db, scope, pid)
+                .await
+                .map_err(|_| StoreError::Invalid("org_parent"))?;
             if p.path.starts_with(&org.path) {
                 return Err(StoreError::Invalid("org_parent_cycle"));
             }
@@ -270,7 +301,8 @@ pub async fn update(db: &Db, actor: &Actor, scope: &Scope, id: i64, patch: OrgPa
         if org.kind != OrgKind::School {
             return Err(StoreError::Invalid("school_facts_not_allowed"));
         }
-        f.validate().map_err(|_| StoreError::Invalid("school_facts"))?;
+        f.validate()
+            .map_err(|_| StoreError::Invalid("school_facts"))?;
     }
     let now = now_millis();
     let mut tx = db.begin_write().await?;

@@ -51,7 +51,8 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_i64());
         let mut tx = self.db.begin_write().await.map_err(backend)?;
         sqlx::query(
@@ -70,17 +71,21 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(key(id))
-                .bind(time::OffsetDateTime::now_utc().unix_timestamp())
-                .fetch_optional(self.db.pool())
-                .await
-                .map_err(backend)?;
-        let Some((data, expires_at)) = row else { return Ok(None) };
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(key(id))
+        .bind(time::OffsetDateTime::now_utc().unix_timestamp())
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(backend)?;
+        let Some((data, expires_at)) = row else {
+            return Ok(None);
+        };
         Ok(Some(Record {
             id: *id,
-            data: serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data: serde_json::from_str(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
             expiry_date: time::OffsetDateTime::from_unix_timestamp(expires_at).map_err(backend)?,
         }))
     }

@@ -16,7 +16,10 @@ pub struct Sql {
 impl Sql {
     /// Starts a statement with fixed text.
     pub fn new(text: &'static str) -> Sql {
-        Sql { text: text.to_string(), ..Sql::default() }
+        Sql {
+            text: text.to_string(),
+            ..Sql::default()
+        }
     }
 
     /// Appends fixed text.

@@ -5,7 +5,7 @@ use crate::{Db, StoreResult};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
-use xiaoan_domain::{now_millis, Millis};
+use xiaoan_domain::{Millis, now_millis};
 
 /// Prefix that makes a leaked token recognisable.
 pub const PREFIX: &str = "xa_";
@@ -63,7 +63,9 @@ pub async fn authenticate(db: &Db, secret: &str, idle_ms: i64) -> StoreResult<Op
     .bind(now)
     .fetch_optional(db.pool())
     .await?;
-    let Some((id, user_id, idle_expires_at)) = row else { return Ok(None) };
+    let Some((id, user_id, idle_expires_at)) = row else {
+        return Ok(None);
+    };
     if idle_expires_at - now < idle_ms - 60_000 {
         let mut tx = db.begin_write().await?;
         sqlx::query("UPDATE api_tokens SET idle_expires_at = $1 WHERE id = $2")

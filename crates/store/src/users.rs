@@ -4,10 +4,10 @@
 use crate::audit::{self, Event};
 use crate::error::unique_as;
 use crate::sql::Sql;
-use crate::{tokens, Db, StoreError, StoreResult};
+use crate::{Db, StoreError, StoreResult, tokens};
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use rand::Rng;
 use serde::Serialize;
 use sqlx::FromRow;
@@ -16,7 +16,7 @@ use xiaoan_domain::audit::Actor;
 use xiaoan_domain::permission::may_grant;
 use xiaoan_domain::scope::Assignment;
 use xiaoan_domain::text::{Login, Name};
-use xiaoan_domain::{now_millis, Millis, OrgKind, Role, Scope};
+use xiaoan_domain::{Millis, OrgKind, Role, Scope, now_millis};
 
 /// One role held at one org node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,8 +52,7 @@ struct Row {
     last_login_at: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "u.id, u.login, u.display_name, u.org_id, u.disabled, u.must_change_password, u.password_changed_at, u.last_login_at";
+const COLUMNS: &str = "u.id, u.login, u.display_name, u.org_id, u.disabled, u.must_change_password, u.password_changed_at, u.last_login_at";
 
 /// How long a one-time password (first-run, new account, administrator's reset) works.
 pub const ONE_TIME_PASSWORD_MS: i64 = 72 * 3_600_000;
@@ -68,7 +67,11 @@ pub fn hash_password(password: &str) -> StoreResult<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -112,7 +115,8 @@ async fn roles_of(db: &Db, user_ids: &[i64]) -> StoreResult<Vec<(i64, RoleAt)>> 
     }
     sql.push(") ORDER BY user_id, id");
     let (text, args) = sql.build();
-    let rows: Vec<(i64, String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    let rows: Vec<(i64, String, i64)> =
+        sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(u, r, o)| Role::from_code(&r).map(|role| (u, RoleAt { role, org_id: o })))
@@ -126,7 +130,10 @@ async fn with_roles(db: &Db, rows: Vec<Row>) -> StoreResult<Vec<User>> {
         .into_iter()
         .map(|r| User {
             id: r.id,
-            roles: roles.extract_if(.., |(u, _)| *u == r.id).map(|(_, ra)| ra).collect(),
+            roles: roles
+                .extract_if(.., |(u, _)| *u == r.id)
+                .map(|(_, ra)| ra)
+                .collect(),
             login: r.login,
             display_name: r.display_name,
             org_id: r.org_id,
@@ -141,10 +148,15 @@ async fn with_roles(db: &Db, rows: Vec<Row>) -> StoreResult<Vec<User>> {
 /// A user by id, without any scope check: for the signed-in user's own session only.
 pub async fn get_self(db: &Db, id: i64) -> StoreResult<User> {
     let mut sql = Sql::new("SELECT ");
-    sql.push(COLUMNS).push(" FROM users u WHERE u.id = ").bind(id);
+    sql.push(COLUMNS)
+        .push(" FROM users u WHERE u.id = ")
+        .bind(id);
     let (text, args) = sql.build();
     let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
-    with_roles(db, rows).await?.pop().ok_or(StoreError::NotFound)
+    with_roles(db, rows)
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
 }
 
 /// Filters for [`list`].
@@ -158,7 +170,9 @@ pub struct UserFilter {
 /// The users whose home org lies inside `scope`.
 pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Vec<User>> {
     let mut sql = Sql::new("SELECT ");
-    sql.push(COLUMNS).push(" FROM users u JOIN orgs o ON o.id = u.org_id WHERE ").scope("o.path", scope);
+    sql.push(COLUMNS)
+        .push(" FROM users u JOIN orgs o ON o.id = u.org_id WHERE ")
+        .scope("o.path", scope);
     if let Some(org) = filter.org_id {
         sql.push(" AND u.org_id = ").bind(org);
     }
@@ -168,7 +182,9 @@ pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Ve
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
         sql.push(" AND (LOWER(u.login) LIKE ").bind(pattern.clone());
-        sql.push(" OR LOWER(u.display_name) LIKE ").bind(pattern).push(")");
+        sql.push(" OR LOWER(u.display_name) LIKE ")
+            .bind(pattern)
+            .push(")");
     }
     sql.push(" ORDER BY o.path, u.login");
     let (text, args) = sql.build();
@@ -186,7 +202,10 @@ pub async fn by_login(db: &Db, scope: &Scope, login: &str) -> StoreResult<User> 
         .scope("o.path", scope);
     let (text, args) = sql.build();
     let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
-    with_roles(db, rows).await?.pop().ok_or(StoreError::NotFound)
+    with_roles(db, rows)
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
 }
 
 /// The role assignments of a user with the org facts the scope computation needs.
@@ -227,9 +246,16 @@ pub struct NewUser {
 
 /// Checks that every role may be held at its org, that the org lies inside `scope`, and
 /// that the actor may grant it.
-async fn check_roles(db: &Db, scope: &Scope, actor_roles: &[Role], roles: &[RoleAt]) -> StoreResult<()> {
+async fn check_roles(
+    db: &Db,
+    scope: &Scope,
+    actor_roles: &[Role],
+    roles: &[RoleAt],
+) -> StoreResult<()> {
     for ra in roles {
-        let org = crate::orgs::get(db, scope, ra.org_id).await.map_err(|_| StoreError::Invalid("role_org"))?;
+        let org = crate::orgs::get(db, scope, ra.org_id)
+            .await
+            .map_err(|_| StoreError::Invalid("role_org"))?;
         if !ra.role.assignable_at().contains(&org.kind) {
             return Err(StoreError::Invalid("role_org_kind"));
         }
@@ -240,7 +266,11 @@ async fn check_roles(db: &Db, scope: &Scope, actor_roles: &[Role], roles: &[Role
     Ok(())
 }
 
-async fn insert_roles(conn: &mut sqlx::AnyConnection, user_id: i64, roles: &[RoleAt]) -> StoreResult<()> {
+async fn insert_roles(
+    conn: &mut sqlx::AnyConnection,
+    user_id: i64,
+    roles: &[RoleAt],
+) -> StoreResult<()> {
     for ra in roles {
         sqlx::query("INSERT INTO role_assignments (user_id, role, org_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
             .bind(user_id)
@@ -261,7 +291,9 @@ pub async fn create(
     scope: &Scope,
     new: NewUser,
 ) -> StoreResult<(User, Option<String>)> {
-    crate::orgs::get(db, scope, new.org_id).await.map_err(|_| StoreError::Invalid("user_org"))?;
+    crate::orgs::get(db, scope, new.org_id)
+        .await
+        .map_err(|_| StoreError::Invalid("user_org"))?;
     check_roles(db, scope, actor_roles, &new.roles).await?;
     let (hash, one_time) = match new.password_hash {
         Some(h) => (h, None),
@@ -306,8 +338,17 @@ pub async fn set_roles(
     roles: Vec<RoleAt>,
 ) -> StoreResult<User> {
     let user = by_login(db, scope, login).await?;
-    let removed: Vec<RoleAt> = user.roles.iter().filter(|r| !roles.contains(r)).copied().collect();
-    let added: Vec<RoleAt> = roles.iter().filter(|r| !user.roles.contains(r)).copied().collect();
+    let removed: Vec<RoleAt> = user
+        .roles
+        .iter()
+        .filter(|r| !roles.contains(r))
+        .copied()
+        .collect();
+    let added: Vec<RoleAt> = roles
+        .iter()
+        .filter(|r| !user.roles.contains(r))
+        .copied()
+        .collect();
     check_roles(db, scope, actor_roles, &added).await?;
     check_roles(db, scope, actor_roles, &removed).await?;
     let mut tx = db.begin_write().await?;
@@ -317,7 +358,12 @@ pub async fn set_roles(
         .await?;
     insert_roles(&mut tx, user.id, &roles).await?;
     let detail = serde_json::json!({"added": added, "removed": removed});
-    audit::append(&mut tx, actor, Event::ok("user.roles", "user", user.id, detail)).await?;
+    audit::append(
+        &mut tx,
+        actor,
+        Event::ok("user.roles", "user", user.id, detail),
+    )
+    .await?;
     tx.commit().await?;
     get_self(db, user.id).await
 }
@@ -333,7 +379,9 @@ pub async fn update_profile(
 ) -> StoreResult<User> {
     let user = by_login(db, scope, login).await?;
     if let Some(org) = org_id {
-        crate::orgs::get(db, scope, org).await.map_err(|_| StoreError::Invalid("user_org"))?;
+        crate::orgs::get(db, scope, org)
+            .await
+            .map_err(|_| StoreError::Invalid("user_org"))?;
     }
     let mut tx = db.begin_write().await?;
     sqlx::query(
@@ -347,13 +395,24 @@ pub async fn update_profile(
     .execute(&mut *tx)
     .await?;
     let detail = serde_json::json!({"display_name": display_name, "org_id": org_id});
-    audit::append(&mut tx, actor, Event::ok("user.update", "user", user.id, detail)).await?;
+    audit::append(
+        &mut tx,
+        actor,
+        Event::ok("user.update", "user", user.id, detail),
+    )
+    .await?;
     tx.commit().await?;
     get_self(db, user.id).await
 }
 
 /// Disables or re-enables an account inside `scope`. Disabling ends its sessions and tokens.
-pub async fn set_disabled(db: &Db, actor: &Actor, scope: &Scope, login: &str, disabled: bool) -> StoreResult<User> {
+pub async fn set_disabled(
+    db: &Db,
+    actor: &Actor,
+    scope: &Scope,
+    login: &str,
+    disabled: bool,
+) -> StoreResult<User> {
     let user = by_login(db, scope, login).await?;
     if Some(user.id) == actor.user_id && disabled {
         return Err(StoreError::Invalid("disable_self"));
@@ -368,15 +427,30 @@ pub async fn set_disabled(db: &Db, actor: &Actor, scope: &Scope, login: &str, di
     if disabled {
         tokens::revoke_all(&mut tx, user.id).await?;
     }
-    let action = if disabled { "user.disable" } else { "user.enable" };
-    audit::append(&mut tx, actor, Event::ok(action, "user", user.id, serde_json::json!({}))).await?;
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    audit::append(
+        &mut tx,
+        actor,
+        Event::ok(action, "user", user.id, serde_json::json!({})),
+    )
+    .await?;
     tx.commit().await?;
     get_self(db, user.id).await
 }
 
 /// Sets a new password hash for user `user_id` and ends all their sessions and tokens.
 /// `must_change` marks it one-time (an administrator's reset).
-pub async fn set_password(db: &Db, actor: &Actor, user_id: i64, hash: String, must_change: bool) -> StoreResult<()> {
+pub async fn set_password(
+    db: &Db,
+    actor: &Actor,
+    user_id: i64,
+    hash: String,
+    must_change: bool,
+) -> StoreResult<()> {
     let now = now_millis();
     let mut tx = db.begin_write().await?;
     let n = sqlx::query(
@@ -395,8 +469,17 @@ pub async fn set_password(db: &Db, actor: &Actor, user_id: i64, hash: String, mu
         return Err(StoreError::NotFound);
     }
     tokens::revoke_all(&mut tx, user_id).await?;
-    let action = if must_change { "user.password_reset" } else { "user.password_change" };
-    audit::append(&mut tx, actor, Event::ok(action, "user", user_id, serde_json::json!({}))).await?;
+    let action = if must_change {
+        "user.password_reset"
+    } else {
+        "user.password_change"
+    };
+    audit::append(
+        &mut tx,
+        actor,
+        Event::ok(action, "user", user_id, serde_json::json!({})),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -420,7 +503,13 @@ pub struct Lockout {
 /// Checks a login and password. Unknown logins, wrong passwords, disabled and locked
 /// accounts all give `None` after the same work; the reason is only in the audit log.
 /// Five consecutive failures lock the account for the configured time.
-pub async fn sign_in(db: &Db, login: &str, password: &str, lockout: Lockout, request_id: &str) -> StoreResult<Option<User>> {
+pub async fn sign_in(
+    db: &Db,
+    login: &str,
+    password: &str,
+    lockout: Lockout,
+    request_id: &str,
+) -> StoreResult<Option<User>> {
     let login = login.trim().to_lowercase();
     let row: Option<(i64, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT id, password_hash, disabled, failed_logins, locked_until, password_expires_at FROM users WHERE login = $1",
@@ -429,15 +518,29 @@ pub async fn sign_in(db: &Db, login: &str, password: &str, lockout: Lockout, req
     .fetch_optional(db.pool())
     .await?;
     let now = now_millis();
-    let actor = Actor { login: login.chars().take(64).collect(), request_id: request_id.to_string(), ..Actor::default() };
+    let actor = Actor {
+        login: login.chars().take(64).collect(),
+        request_id: request_id.to_string(),
+        ..Actor::default()
+    };
     let Some((id, hash, disabled, failures, locked_until, expires_at)) = row else {
         verify_password(password, decoy_hash());
-        audit::record(db, &actor, Event { result: "unknown_user", ..Event::ok("auth.login", "user", "", serde_json::json!({})) })
-            .await?;
+        audit::record(
+            db,
+            &actor,
+            Event {
+                result: "unknown_user",
+                ..Event::ok("auth.login", "user", "", serde_json::json!({}))
+            },
+        )
+        .await?;
         return Ok(None);
     };
     let good = verify_password(password, &hash);
-    let actor = Actor { user_id: Some(id), ..actor };
+    let actor = Actor {
+        user_id: Some(id),
+        ..actor
+    };
     let refused = if locked_until > now {
         Some("locked")
     } else if disabled != 0 {
@@ -456,31 +559,54 @@ pub async fn sign_in(db: &Db, login: &str, password: &str, lockout: Lockout, req
             let lock = failures >= lockout.max_failures;
             sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
                 .bind(if lock { 0 } else { failures })
-                .bind(if lock { now + lockout.lock_ms } else { locked_until })
+                .bind(if lock {
+                    now + lockout.lock_ms
+                } else {
+                    locked_until
+                })
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
             if lock {
-                let e = Event { result: "locked", ..Event::ok("auth.lockout", "user", id, serde_json::json!({})) };
+                let e = Event {
+                    result: "locked",
+                    ..Event::ok("auth.lockout", "user", id, serde_json::json!({}))
+                };
                 audit::append(&mut tx, &actor, e).await?;
             }
         }
-        audit::append(&mut tx, &actor, Event { result: reason, ..Event::ok("auth.login", "user", id, serde_json::json!({})) })
-            .await?;
+        audit::append(
+            &mut tx,
+            &actor,
+            Event {
+                result: reason,
+                ..Event::ok("auth.login", "user", id, serde_json::json!({}))
+            },
+        )
+        .await?;
         tx.commit().await?;
         return Ok(None);
     }
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    audit::append(&mut tx, &actor, Event::ok("auth.login", "user", id, serde_json::json!({}))).await?;
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = $1 WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        &actor,
+        Event::ok("auth.login", "user", id, serde_json::json!({})),
+    )
+    .await?;
     tx.commit().await?;
     get_self(db, id).await.map(Some)
 }
 
 /// How many accounts exist (0 on a fresh install).
 pub async fn count(db: &Db) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db.pool()).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(db.pool())
+        .await?)
 }

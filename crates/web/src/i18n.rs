@@ -73,7 +73,12 @@ pub fn from_parts(parts: &Parts) -> Lang {
             }
         }
     }
-    let header = |name| parts.headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
     if let Some(cookies) = header(axum::http::header::COOKIE) {
         for c in cookies.split(';') {
             if let Some(v) = c.trim().strip_prefix("lang=")

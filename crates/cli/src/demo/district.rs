@@ -46,16 +46,38 @@ pub const SECTIONS: [(&str, &str, &str); 10] = [
     ("SEC-APPROVAL", "行政審批股", "shenpigu"),
 ];
 
-const TOWNS: [&str; 8] = ["城關鎮", "河口鎮", "青山鄉", "白沙鎮", "龍泉鎮", "石橋鄉", "金溪鎮", "柳林鄉"];
-const VILLAGES: [&str; 24] = [
-    "東村", "西灣", "南坪", "北嶺", "楊莊", "李家", "王堡", "馬坊", "高橋", "柏樹", "桃園", "新興", "紅旗", "太平", "雙河",
-    "三合", "五里", "長嶺", "清水", "茶園", "楓林", "黃土", "花園", "大坪",
+const TOWNS: [&str; 8] = [
+    "城關鎮",
+    "河口鎮",
+    "青山鄉",
+    "白沙鎮",
+    "龍泉鎮",
+    "石橋鄉",
+    "金溪鎮",
+    "柳林鄉",
 ];
-const ROADS: [&str; 8] = ["建設路", "人民路", "解放路", "文化路", "學府路", "新華路", "育才路", "和平路"];
-const SURNAMES: [&str; 20] = ["王", "李", "張", "劉", "陳", "楊", "黃", "趙", "吳", "周", "徐", "孫", "馬", "朱", "胡", "郭", "何", "高", "林", "羅"];
+const VILLAGES: [&str; 24] = [
+    "東村", "西灣", "南坪", "北嶺", "楊莊", "李家", "王堡", "馬坊", "高橋", "柏樹", "桃園", "新興",
+    "紅旗", "太平", "雙河", "三合", "五里", "長嶺", "清水", "茶園", "楓林", "黃土", "花園", "大坪",
+];
+const ROADS: [&str; 8] = [
+    "建設路",
+    "人民路",
+    "解放路",
+    "文化路",
+    "學府路",
+    "新華路",
+    "育才路",
+    "和平路",
+];
+const SURNAMES: [&str; 20] = [
+    "王", "李", "張", "劉", "陳", "楊", "黃", "趙", "吳", "周", "徐", "孫", "馬", "朱", "胡", "郭",
+    "何", "高", "林", "羅",
+];
 const GIVEN: [&str; 30] = [
-    "偉", "芳", "娜", "敏", "靜", "麗", "強", "磊", "軍", "洋", "勇", "艷", "傑", "娟", "濤", "明", "超", "秀英", "華", "慧",
-    "建國", "志強", "海燕", "春梅", "文博", "子涵", "國華", "曉東", "紅梅", "立新",
+    "偉", "芳", "娜", "敏", "靜", "麗", "強", "磊", "軍", "洋", "勇", "艷", "傑", "娟", "濤", "明",
+    "超", "秀英", "華", "慧", "建國", "志強", "海燕", "春梅", "文博", "子涵", "國華", "曉東",
+    "紅梅", "立新",
 ];
 
 /// School-level roles, and the login suffix each gets at the showcase schools.
@@ -72,7 +94,11 @@ pub const SCHOOL_ROLES: [(Role, &str); 9] = [
 ];
 
 fn person(rng: &mut ChaCha8Rng) -> String {
-    format!("{}{}", SURNAMES[rng.random_range(0..SURNAMES.len())], GIVEN[rng.random_range(0..GIVEN.len())])
+    format!(
+        "{}{}",
+        SURNAMES[rng.random_range(0..SURNAMES.len())],
+        GIVEN[rng.random_range(0..GIVEN.len())]
+    )
 }
 
 fn facts(rng: &mut ChaCha8Rng, t: SchoolType, town: usize, rural: bool) -> SchoolFacts {
@@ -84,8 +110,13 @@ fn facts(rng: &mut ChaCha8Rng, t: SchoolType, town: usize, rural: bool) -> Schoo
         SchoolType::Vocational => rng.random_range(800..3200),
     };
     let staff = (students / if t == SchoolType::Kindergarten { 8 } else { 14 }).max(6);
-    let boarding = matches!(t, SchoolType::Middle | SchoolType::NineYear | SchoolType::Vocational) && rng.random_bool(0.55);
-    let canteen = boarding || (t != SchoolType::Kindergarten && rng.random_bool(0.7)) || (t == SchoolType::Kindergarten && students > 150);
+    let boarding = matches!(
+        t,
+        SchoolType::Middle | SchoolType::NineYear | SchoolType::Vocational
+    ) && rng.random_bool(0.55);
+    let canteen = boarding
+        || (t != SchoolType::Kindergarten && rng.random_bool(0.7))
+        || (t == SchoolType::Kindergarten && students > 150);
     let labs = match t {
         SchoolType::Middle | SchoolType::NineYear | SchoolType::Vocational => true,
         SchoolType::Primary => rng.random_bool(0.35),
@@ -93,7 +124,12 @@ fn facts(rng: &mut ChaCha8Rng, t: SchoolType, town: usize, rural: bool) -> Schoo
     };
     SchoolFacts {
         school_type: t,
-        address: format!("{}{}{}號", TOWNS[town], ROADS[rng.random_range(0..ROADS.len())], rng.random_range(1..300)),
+        address: format!(
+            "{}{}{}號",
+            TOWNS[town],
+            ROADS[rng.random_range(0..ROADS.len())],
+            rng.random_range(1..300)
+        ),
         latitude: Some(30.45 + town as f64 * 0.031 + rng.random_range(-0.012..0.012)),
         longitude: Some(114.21 + (town % 4) as f64 * 0.047 + rng.random_range(-0.015..0.015)),
         students,
@@ -109,9 +145,21 @@ fn facts(rng: &mut ChaCha8Rng, t: SchoolType, town: usize, rural: bool) -> Schoo
 /// Generates a district with about `schools` schools (at least one of each type).
 pub fn generate(seed: u64, schools: usize) -> District {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut orgs = vec![DemoOrg { code: BUREAU.into(), name: "示範區教育局".into(), kind: OrgKind::Bureau, parent: None, school: None }];
+    let mut orgs = vec![DemoOrg {
+        code: BUREAU.into(),
+        name: "示範區教育局".into(),
+        kind: OrgKind::Bureau,
+        parent: None,
+        school: None,
+    }];
     for (code, name, _) in SECTIONS {
-        orgs.push(DemoOrg { code: code.into(), name: name.into(), kind: OrgKind::Section, parent: Some(BUREAU.into()), school: None });
+        orgs.push(DemoOrg {
+            code: code.into(),
+            name: name.into(),
+            kind: OrgKind::Section,
+            parent: Some(BUREAU.into()),
+            school: None,
+        });
     }
     for (i, town) in TOWNS.iter().enumerate() {
         orgs.push(DemoOrg {
@@ -137,7 +185,13 @@ pub fn generate(seed: u64, schools: usize) -> District {
     };
     for (name, t) in direct.iter().take(schools.max(5)) {
         let code = next_code(&mut n);
-        orgs.push(DemoOrg { code, name: (*name).into(), kind: OrgKind::School, parent: Some(BUREAU.into()), school: Some(facts(&mut rng, *t, 0, false)) });
+        orgs.push(DemoOrg {
+            code,
+            name: (*name).into(),
+            kind: OrgKind::School,
+            parent: Some(BUREAU.into()),
+            school: Some(facts(&mut rng, *t, 0, false)),
+        });
     }
     let mut used = std::collections::HashSet::new();
     let mut i = 0usize;
@@ -183,18 +237,33 @@ pub fn generate(seed: u64, schools: usize) -> District {
         });
     }
 
-    let mut users = vec![DemoUser { login: "admin".into(), name: "系統管理員".into(), org: BUREAU.into(), roles: vec![(Role::SystemAdmin, BUREAU.into())] }];
+    let mut users = vec![DemoUser {
+        login: "admin".into(),
+        name: "系統管理員".into(),
+        org: BUREAU.into(),
+        roles: vec![(Role::SystemAdmin, BUREAU.into())],
+    }];
     for (code, _, login) in SECTIONS {
         let role = match code {
             "SEC-SAFETY" => Role::BureauSafety,
             "SEC-INSPECT" | "SEC-SUPERVISE" => Role::Supervisor,
             _ => Role::SectionOfficer,
         };
-        users.push(DemoUser { login: login.into(), name: person(&mut rng), org: code.into(), roles: vec![(role, code.into())] });
+        users.push(DemoUser {
+            login: login.into(),
+            name: person(&mut rng),
+            org: code.into(),
+            roles: vec![(role, code.into())],
+        });
     }
     for i in 1..=TOWNS.len() {
         let code = format!("C{i:02}");
-        users.push(DemoUser { login: format!("centre{i:02}"), name: person(&mut rng), org: code.clone(), roles: vec![(Role::CentreOfficer, code)] });
+        users.push(DemoUser {
+            login: format!("centre{i:02}"),
+            name: person(&mut rng),
+            org: code.clone(),
+            roles: vec![(Role::CentreOfficer, code)],
+        });
     }
     // Every school has a principal and a safety officer; the first school of each type
     // has every school role, so each role can be tried at each kind of school.
@@ -205,7 +274,12 @@ pub fn generate(seed: u64, schools: usize) -> District {
         let prefix = o.code.to_lowercase();
         for (role, suffix) in SCHOOL_ROLES {
             if full || matches!(role, Role::Principal | Role::SafetyOfficer) {
-                users.push(DemoUser { login: format!("{prefix}.{suffix}"), name: person(&mut rng), org: o.code.clone(), roles: vec![(role, o.code.clone())] });
+                users.push(DemoUser {
+                    login: format!("{prefix}.{suffix}"),
+                    name: person(&mut rng),
+                    org: o.code.clone(),
+                    roles: vec![(role, o.code.clone())],
+                });
             }
         }
     }
@@ -220,14 +294,31 @@ mod tests {
     fn deterministic_and_complete() {
         let a = generate(7, 120);
         let b = generate(7, 120);
-        assert_eq!(a.orgs.iter().map(|o| &o.name).collect::<Vec<_>>(), b.orgs.iter().map(|o| &o.name).collect::<Vec<_>>());
-        let schools: Vec<&DemoOrg> = a.orgs.iter().filter(|o| o.kind == OrgKind::School).collect();
+        assert_eq!(
+            a.orgs.iter().map(|o| &o.name).collect::<Vec<_>>(),
+            b.orgs.iter().map(|o| &o.name).collect::<Vec<_>>()
+        );
+        let schools: Vec<&DemoOrg> = a
+            .orgs
+            .iter()
+            .filter(|o| o.kind == OrgKind::School)
+            .collect();
         assert_eq!(schools.len(), 120);
         for t in SchoolType::ALL {
-            assert!(schools.iter().any(|s| s.school.as_ref().unwrap().school_type == t), "{t:?} missing");
+            assert!(
+                schools
+                    .iter()
+                    .any(|s| s.school.as_ref().unwrap().school_type == t),
+                "{t:?} missing"
+            );
         }
         for role in Role::ALL {
-            assert!(a.users.iter().any(|u| u.roles.iter().any(|(r, _)| *r == role)), "{role:?} missing");
+            assert!(
+                a.users
+                    .iter()
+                    .any(|u| u.roles.iter().any(|(r, _)| *r == role)),
+                "{role:?} missing"
+            );
         }
         let codes: std::collections::HashSet<&String> = a.orgs.iter().map(|o| &o.code).collect();
         assert_eq!(codes.len(), a.orgs.len(), "codes unique");

@@ -4,15 +4,15 @@
 mod district;
 
 use crate::config::AppConfig;
-use anyhow::{anyhow, Context};
+use anyhow::{Context, anyhow};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::text::{Code, Login, Name};
 use xiaoan_domain::{Role, Scope};
+use xiaoan_store::Db;
 use xiaoan_store::orgs::{self, NewOrg};
 use xiaoan_store::users::{self, NewUser, RoleAt};
-use xiaoan_store::Db;
 
 /// Options of `xiaoan demo`.
 #[derive(clap::Args)]
@@ -38,7 +38,12 @@ pub struct Args {
 }
 
 /// Writes the district into `db`; returns one login per role, in role order.
-pub async fn populate(db: &Db, seed: u64, schools: usize, password: &str) -> anyhow::Result<Vec<(Role, String)>> {
+pub async fn populate(
+    db: &Db,
+    seed: u64,
+    schools: usize,
+    password: &str,
+) -> anyhow::Result<Vec<(Role, String)>> {
     let d = district::generate(seed, schools);
     let actor = Actor::system("demo");
     let all = Scope::everything();
@@ -55,7 +60,9 @@ pub async fn populate(db: &Db, seed: u64, schools: usize, password: &str) -> any
             parent_id,
             school: o.school,
         };
-        let created = orgs::create(db, &actor, &all, new).await.with_context(|| format!("creating {}", o.code))?;
+        let created = orgs::create(db, &actor, &all, new)
+            .await
+            .with_context(|| format!("creating {}", o.code))?;
         ids.insert(o.code, created.id);
     }
     // One hash for all demo accounts: they share the demo password anyway.
@@ -65,7 +72,14 @@ pub async fn populate(db: &Db, seed: u64, schools: usize, password: &str) -> any
         let roles = u
             .roles
             .iter()
-            .map(|(r, code)| ids.get(code).map(|id| RoleAt { role: *r, org_id: *id }).ok_or_else(|| anyhow!("org {code} missing")))
+            .map(|(r, code)| {
+                ids.get(code)
+                    .map(|id| RoleAt {
+                        role: *r,
+                        org_id: *id,
+                    })
+                    .ok_or_else(|| anyhow!("org {code} missing"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         for r in &roles {
             if !logins.iter().any(|(role, _)| *role == r.role) {
@@ -80,7 +94,9 @@ pub async fn populate(db: &Db, seed: u64, schools: usize, password: &str) -> any
             must_change_password: false,
             roles,
         };
-        users::create(db, &actor, &[Role::SystemAdmin], &all, new).await.with_context(|| format!("creating user {}", u.login))?;
+        users::create(db, &actor, &[Role::SystemAdmin], &all, new)
+            .await
+            .with_context(|| format!("creating user {}", u.login))?;
     }
     logins.sort_by_key(|(r, _)| Role::ALL.iter().position(|x| x == r));
     Ok(logins)
@@ -91,18 +107,23 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     if args.password.chars().count() < 8 {
         return Err(anyhow!("the demo password needs at least 8 characters"));
     }
-    std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("cannot create {}", args.data.display()))?;
     let file = args.data.join("xiaoan-demo.db");
     for suffix in ["", "-wal", "-shm"] {
         let p = PathBuf::from(format!("{}{suffix}", file.display()));
         if p.exists() {
-            std::fs::remove_file(&p).with_context(|| format!("cannot remove old demo database {}", p.display()))?;
+            std::fs::remove_file(&p)
+                .with_context(|| format!("cannot remove old demo database {}", p.display()))?;
         }
     }
     let db = crate::bootstrap::open(&format!("sqlite://{}", file.display())).await?;
     let logins = populate(&db, args.seed, args.schools, &args.password).await?;
     let print = |url: &str| {
-        println!("xiaoan demo district (seed {}, {} schools) at {url}", args.seed, args.schools);
+        println!(
+            "xiaoan demo district (seed {}, {} schools) at {url}",
+            args.seed, args.schools
+        );
         println!("Every account's password: {}", args.password);
         println!("{:<18} {}", "role", "login");
         for (role, login) in &logins {

@@ -12,7 +12,8 @@ pub struct TestDb {
 
 /// The server used for PostgreSQL tests.
 pub fn pg_admin_url() -> String {
-    std::env::var("XIAOAN_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+    std::env::var("XIAOAN_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
 }
 
 /// A fresh, migrated SQLite database in a temporary directory.
@@ -21,21 +22,31 @@ pub async fn sqlite() -> TestDb {
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
     let db = Db::connect(&url).await.expect("open sqlite");
     db.migrate().await.expect("migrate sqlite");
-    TestDb { db, _dir: Some(dir) }
+    TestDb {
+        db,
+        _dir: Some(dir),
+    }
 }
 
 /// A fresh, migrated PostgreSQL database with a random name.
 pub async fn postgres() -> TestDb {
     let admin_url = pg_admin_url();
-    let admin = Db::connect(&admin_url).await.expect("PostgreSQL must be reachable for the store tests (XIAOAN_TEST_PG)");
+    let admin = Db::connect(&admin_url)
+        .await
+        .expect("PostgreSQL must be reachable for the store tests (XIAOAN_TEST_PG)");
     let name = format!("xiaoan_t_{:016x}", rand::rng().random::<u64>());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(admin.pool())
         .await
         .expect("create database");
     admin.close().await;
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
-    let db = Db::connect(&format!("{base}/{name}")).await.expect("open postgres");
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url);
+    let db = Db::connect(&format!("{base}/{name}"))
+        .await
+        .expect("open postgres");
     db.migrate().await.expect("migrate postgres");
     TestDb { db, _dir: None }
 }
