@@ -56,12 +56,18 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<AppConfig> {
         }
         None => {}
     }
+    // Only `XIAOAN_<SECTION>__<KEY>` variables are settings; others such as XIAOAN_CONFIG
+    // (the config file flag) or test variables are not.
+    let settings: config::Map<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("XIAOAN_") && k.contains("__"))
+        .collect();
     b = b.add_source(
         config::Environment::with_prefix("XIAOAN")
             .prefix_separator("_")
             .separator("__")
             .try_parsing(true)
-            .ignore_empty(true),
+            .ignore_empty(true)
+            .source(Some(settings)),
     );
     b.build()
         .and_then(|c| c.try_deserialize())

@@ -47,6 +47,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Command::Config = cli.command {
+        // Printing the defaults must work even when the current settings are broken.
+        print!("{}", config::DEFAULT_TOML);
+        return Ok(());
+    }
     let cfg = config::load(cli.config.as_deref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -57,10 +62,7 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate(a) => migrate::run(cfg, a).await,
             Command::Demo(a) => demo::run(cfg, a).await,
             Command::User(a) => user::run(cfg, a).await,
-            Command::Config => {
-                print!("{}", config::DEFAULT_TOML);
-                Ok(())
-            }
+            Command::Config => Ok(()),
             Command::Audit(a) => audit::run(cfg, a).await,
         }
     })

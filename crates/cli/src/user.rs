@@ -226,7 +226,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
             }
         }
         Command::Disable { login, enable } => {
-            let u = users::set_disabled(&db, &actor, &all, &login, !enable)
+            let u = users::set_disabled(&db, &actor, &[Role::SystemAdmin], &all, &login, !enable)
                 .await
                 .map_err(|e| match e {
                     xiaoan_store::StoreError::NotFound => anyhow!("no user {login:?}"),

@@ -338,6 +338,7 @@ pub async fn set_roles(
     roles: Vec<RoleAt>,
 ) -> StoreResult<User> {
     let user = by_login(db, scope, login).await?;
+    ensure_manageable(actor_roles, &user)?;
     let removed: Vec<RoleAt> = user
         .roles
         .iter()
@@ -368,16 +369,28 @@ pub async fn set_roles(
     get_self(db, user.id).await
 }
 
+/// An actor may manage an account only if they could grant every role it holds: a
+/// principal cannot disable, rename or re-role an administrator homed at their school.
+pub fn ensure_manageable(actor_roles: &[Role], user: &User) -> StoreResult<()> {
+    if user.roles.iter().all(|r| may_grant(actor_roles, r.role)) {
+        Ok(())
+    } else {
+        Err(StoreError::Forbidden("role_grant"))
+    }
+}
+
 /// Changes a user's display name and home org inside `scope`.
 pub async fn update_profile(
     db: &Db,
     actor: &Actor,
+    actor_roles: &[Role],
     scope: &Scope,
     login: &str,
     display_name: Option<Name>,
     org_id: Option<i64>,
 ) -> StoreResult<User> {
     let user = by_login(db, scope, login).await?;
+    ensure_manageable(actor_roles, &user)?;
     if let Some(org) = org_id {
         crate::orgs::get(db, scope, org)
             .await
@@ -409,11 +422,13 @@ pub async fn update_profile(
 pub async fn set_disabled(
     db: &Db,
     actor: &Actor,
+    actor_roles: &[Role],
     scope: &Scope,
     login: &str,
     disabled: bool,
 ) -> StoreResult<User> {
     let user = by_login(db, scope, login).await?;
+    ensure_manageable(actor_roles, &user)?;
     if Some(user.id) == actor.user_id && disabled {
         return Err(StoreError::Invalid("disable_self"));
     }

@@ -349,9 +349,16 @@ async fn sign_in_and_lockout(db: &Db) {
         .unwrap();
     assert!(back.must_change_password);
     // Disabled accounts cannot sign in.
-    users::set_disabled(db, &actor(), &Scope::everything(), "teacher", true)
-        .await
-        .unwrap();
+    users::set_disabled(
+        db,
+        &actor(),
+        &[Role::SystemAdmin],
+        &Scope::everything(),
+        "teacher",
+        true,
+    )
+    .await
+    .unwrap();
     assert!(
         users::sign_in(db, "teacher", "New-Harbour-77", lock, "r")
             .await
@@ -457,6 +464,20 @@ async fn role_grants_are_checked(db: &Db) {
     .await;
     assert!(matches!(r, Err(StoreError::Invalid("role_org_kind"))));
     assert_eq!(users::get_self(db, staff.id).await.unwrap().roles.len(), 1);
+    // An administrator homed at the school is out of the principal's reach.
+    let boss = user(
+        db,
+        "boss",
+        t.school1.id,
+        vec![RoleAt {
+            role: Role::SystemAdmin,
+            org_id: t.bureau.id,
+        }],
+    )
+    .await;
+    let r = users::set_disabled(db, &me, &[Role::Principal], &scope, "boss", true).await;
+    assert!(matches!(r, Err(StoreError::Forbidden("role_grant"))));
+    assert!(!users::get_self(db, boss.id).await.unwrap().disabled);
 }
 both_backends!(role_grants_are_checked_t, role_grants_are_checked);
 

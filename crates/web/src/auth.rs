@@ -121,21 +121,35 @@ pub fn login_limiter(per_minute: u32) -> LoginLimiter {
     governor::RateLimiter::keyed(governor::Quota::per_minute(n))
 }
 
-/// The address of the connected peer (forwarded headers are not trusted); unspecified
-/// when unknown (in-process tests).
+/// The client's address: the connected peer, or, when the peer is a configured trusted
+/// proxy, the last address it appended to `X-Forwarded-For`. Unspecified when unknown
+/// (in-process tests).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub std::net::IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0.ip())
             .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        Ok(ClientIp(ip))
+        if state.config.trusted_proxies.contains(&peer)
+            && let Some(forwarded) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|v| v.trim().parse().ok())
+        {
+            return Ok(ClientIp(forwarded));
+        }
+        Ok(ClientIp(peer))
     }
 }
 

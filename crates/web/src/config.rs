@@ -21,6 +21,9 @@ pub struct WebConfig {
     pub api_token_hours: i64,
     /// Mark cookies `Secure` (and use the `__Host-` name): set when served over TLS.
     pub secure_cookies: bool,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is trusted for the client's
+    /// address (rate limits); requests from anyone else are keyed by their own address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Extra origins allowed to post forms (besides the request's own host).
     pub trusted_origins: Vec<String>,
     /// The password policy.
@@ -38,6 +41,7 @@ impl Default for WebConfig {
             api_token_hours: 12,
             secure_cookies: false,
             trusted_origins: vec![],
+            trusted_proxies: vec![],
             password: PasswordPolicy::default(),
         }
     }

@@ -69,6 +69,8 @@ pub const ROUTES: &[RouteRule] = &[
 ];
 
 /// The rule for a method and matched path, if the table has one.
+/// HEAD is answered wherever GET is, under the GET rule.
 pub fn lookup(method: &str, path: &str) -> Option<&'static RouteRule> {
+    let method = if method == "HEAD" { "GET" } else { method };
     ROUTES.iter().find(|r| r.method == method && r.path == path)
 }

@@ -116,8 +116,7 @@ pub fn wrap(app: Router, state: AppState) -> Router {
         }
     }
     let hsts = cfg.secure_cookies;
-    let app = app
-        .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
+    app.layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
         .layer(sessions)
         .layer(csrf)
         .layer(middleware::from_fn(explain_csrf))
@@ -153,6 +152,5 @@ pub fn wrap(app: Router, state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomId));
-    app
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomId))
 }

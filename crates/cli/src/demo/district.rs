@@ -203,7 +203,7 @@ pub fn generate(seed: u64, schools: usize) -> District {
             0 => SchoolType::Primary,
             1 => SchoolType::Kindergarten,
             2 => SchoolType::Middle,
-            3 if town_ix % 2 == 0 => SchoolType::NineYear,
+            3 if town_ix.is_multiple_of(2) => SchoolType::NineYear,
             _ => match rng.random_range(0..20) {
                 0..=9 => SchoolType::Primary,
                 10..=14 => SchoolType::Kindergarten,

@@ -125,7 +125,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
             args.seed, args.schools
         );
         println!("Every account's password: {}", args.password);
-        println!("{:<18} {}", "role", "login");
+        println!("{:<18} login", "role");
         for (role, login) in &logins {
             println!("{:<18} {login}", role.code());
         }

@@ -218,9 +218,17 @@ pub async fn update(
         .ctx(l, s)?;
     let actor = caller.actor();
     if name.is_some() || body.org_id.is_some() {
-        user = users::update_profile(&st.db, &actor, &caller.scope, &login, name, body.org_id)
-            .await
-            .ctx(l, s)?;
+        user = users::update_profile(
+            &st.db,
+            &actor,
+            &caller.roles(),
+            &caller.scope,
+            &login,
+            name,
+            body.org_id,
+        )
+        .await
+        .ctx(l, s)?;
     }
     if let Some(roles) = roles {
         user = users::set_roles(
@@ -235,9 +243,16 @@ pub async fn update(
         .ctx(l, s)?;
     }
     if let Some(disabled) = body.disabled {
-        user = users::set_disabled(&st.db, &actor, &caller.scope, &login, disabled)
-            .await
-            .ctx(l, s)?;
+        user = users::set_disabled(
+            &st.db,
+            &actor,
+            &caller.roles(),
+            &caller.scope,
+            &login,
+            disabled,
+        )
+        .await
+        .ctx(l, s)?;
     }
     Ok(Json(user.into()))
 }

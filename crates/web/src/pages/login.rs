@@ -31,10 +31,20 @@ pub struct NextQuery {
     changed: Option<String>,
 }
 
-/// Only local paths are followed after sign-in (no open redirect).
+/// Only local paths are followed after sign-in (no open redirect): a single leading
+/// slash, no backslash, no control characters (browsers drop tabs and newlines, which would
+/// turn `/\t/host` into `//host`), at most 1000 bytes.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() <= 1000 =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }

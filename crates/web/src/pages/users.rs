@@ -145,9 +145,10 @@ async fn show(
         .ctx(l, s)?;
     let names = org_names(st, caller).await?;
     let manage_scope = caller.scope_for(Permission::UserManage);
-    let can_manage = caller.can(Permission::UserManage)
-        && users::by_login(&st.db, &manage_scope, login).await.is_ok();
     let actor_roles = caller.roles();
+    let can_manage = caller.can(Permission::UserManage)
+        && users::by_login(&st.db, &manage_scope, login).await.is_ok()
+        && users::ensure_manageable(&actor_roles, &user).is_ok();
     let roles = user
         .roles
         .iter()
@@ -244,6 +245,7 @@ pub async fn update(
         users::update_profile(
             &st.db,
             &caller.actor(),
+            &caller.roles(),
             &caller.scope,
             &login,
             Some(name),
@@ -323,6 +325,7 @@ pub async fn status(
     let r = users::set_disabled(
         &st.db,
         &caller.actor(),
+        &caller.roles(),
         &caller.scope,
         &login,
         f.disabled == "1",
