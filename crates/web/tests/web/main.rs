@@ -1,0 +1,11 @@
+//! Integration tests of the web crate: the application is built over a fresh SQLite
+//! database and called in-process. One test binary, one module per topic.
+
+mod common;
+
+mod audit;
+mod input;
+mod matrix;
+mod pages;
+mod scope;
+mod signin;
