@@ -1,7 +1,6 @@
-//! Store tests, each run on a fresh SQLite file and a fresh PostgreSQL database.
+//! Org tree, users and roles, sign-in, tokens, audit chain, migrations.
 
-mod common;
-
+use crate::both_backends;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::text::{Code, Login, Name};
 use xiaoan_domain::{OrgKind, Role, SchoolFacts, SchoolType, Scope};
