@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod hazard;
 pub mod org;
 pub mod password;
 pub mod permission;

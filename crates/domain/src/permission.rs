@@ -22,29 +22,115 @@ pub enum Permission {
     UserManage,
     /// Read the audit log and verify its chain.
     AuditRead,
+    /// See hazards in one's scope.
+    HazardRead,
+    /// Report a hazard at a school in one's scope.
+    HazardReport,
+    /// Register, dismiss, plan and reopen hazards (the school's principal and safety officer).
+    HazardManage,
+    /// Verify and close out (銷賬) or send back rectifications.
+    HazardVerify,
+    /// Export the problem and rectification lists.
+    HazardExport,
 }
 
-/// Which permissions each role holds. The single source of truth.
-pub const ROLE_PERMISSIONS: &[(Role, &[Permission])] = {
-    use Permission::*;
+/// Which roles hold each permission: the single source of truth. One line per permission
+/// (`Public` and `SelfService` are held by everyone and are not listed).
+pub const PERMISSION_ROLES: &[(Permission, &[Role])] = {
+    use Role::*;
     &[
         (
-            Role::SystemAdmin,
-            &[OrgRead, OrgManage, UserRead, UserManage, AuditRead],
+            Permission::OrgRead,
+            &[
+                SystemAdmin,
+                BureauSafety,
+                SectionOfficer,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+                HeadTeacher,
+                Counsellor,
+                CanteenManager,
+                LabManager,
+                BusManager,
+                DutyStaff,
+                Staff,
+            ],
         ),
-        (Role::BureauSafety, &[OrgRead, UserRead]),
-        (Role::SectionOfficer, &[OrgRead]),
-        (Role::Supervisor, &[OrgRead, UserRead, AuditRead]),
-        (Role::CentreOfficer, &[OrgRead, UserRead]),
-        (Role::Principal, &[OrgRead, UserRead, UserManage]),
-        (Role::SafetyOfficer, &[OrgRead, UserRead]),
-        (Role::HeadTeacher, &[OrgRead]),
-        (Role::Counsellor, &[OrgRead]),
-        (Role::CanteenManager, &[OrgRead]),
-        (Role::LabManager, &[OrgRead]),
-        (Role::BusManager, &[OrgRead]),
-        (Role::DutyStaff, &[OrgRead]),
-        (Role::Staff, &[OrgRead]),
+        (Permission::OrgManage, &[SystemAdmin]),
+        (
+            Permission::UserRead,
+            &[
+                SystemAdmin,
+                BureauSafety,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+            ],
+        ),
+        (Permission::UserManage, &[SystemAdmin, Principal]),
+        (Permission::AuditRead, &[SystemAdmin, Supervisor]),
+        (
+            Permission::HazardRead,
+            &[
+                SystemAdmin,
+                BureauSafety,
+                SectionOfficer,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+                HeadTeacher,
+                Counsellor,
+                CanteenManager,
+                LabManager,
+                BusManager,
+                DutyStaff,
+                Staff,
+            ],
+        ),
+        (
+            Permission::HazardReport,
+            &[
+                BureauSafety,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+                HeadTeacher,
+                Counsellor,
+                CanteenManager,
+                LabManager,
+                BusManager,
+                DutyStaff,
+                Staff,
+            ],
+        ),
+        (Permission::HazardManage, &[Principal, SafetyOfficer]),
+        (
+            Permission::HazardVerify,
+            &[
+                BureauSafety,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+            ],
+        ),
+        (
+            Permission::HazardExport,
+            &[
+                SystemAdmin,
+                BureauSafety,
+                SectionOfficer,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+            ],
+        ),
     ]
 };
 
@@ -53,9 +139,9 @@ impl Permission {
     pub fn granted_to(self, role: Role) -> bool {
         match self {
             Permission::Public | Permission::SelfService => true,
-            _ => ROLE_PERMISSIONS
+            _ => PERMISSION_ROLES
                 .iter()
-                .any(|(r, perms)| *r == role && perms.contains(&self)),
+                .any(|(p, roles)| *p == self && roles.contains(&role)),
         }
     }
 }
@@ -75,13 +161,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_role_is_in_the_table_once() {
+    fn every_permission_is_in_the_table_once() {
+        let mut seen = std::collections::HashSet::new();
+        for (p, _) in PERMISSION_ROLES {
+            assert!(seen.insert(*p), "{p:?} twice");
+        }
+        // Every role can at least see the org tree.
         for role in Role::ALL {
-            assert_eq!(
-                ROLE_PERMISSIONS.iter().filter(|(r, _)| *r == role).count(),
-                1,
-                "{role:?}"
-            );
+            assert!(Permission::OrgRead.granted_to(role), "{role:?}");
         }
     }
 

@@ -36,9 +36,9 @@ pub struct MeOut {
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = MeOut), (status = 401, body = ErrorBody)))]
 pub async fn me(caller: Caller) -> Json<MeOut> {
-    use xiaoan_domain::Permission::*;
-    let permissions = [OrgRead, OrgManage, UserRead, UserManage, AuditRead]
-        .into_iter()
+    let permissions = xiaoan_domain::permission::PERMISSION_ROLES
+        .iter()
+        .map(|(p, _)| *p)
         .filter(|p| caller.can(*p))
         .map(|p| {
             serde_json::to_value(p)
