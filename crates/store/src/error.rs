@@ -15,6 +15,12 @@ pub enum StoreError {
     /// The caller may not do this.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
+    /// A step of a state machine that does not apply in the object's current state.
+    #[error("cannot {action} from {from}")]
+    Illegal {
+        from: &'static str,
+        action: &'static str,
+    },
     /// A database failure.
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
@@ -31,5 +37,19 @@ pub(crate) fn unique_as(code: &'static str) -> impl FnOnce(sqlx::Error) -> Store
     move |e| match e.as_database_error().map(|d| d.kind()) {
         Some(sqlx::error::ErrorKind::UniqueViolation) => StoreError::Conflict(code),
         _ => StoreError::Db(e),
+    }
+}
+
+impl From<xiaoan_domain::hazard::TransitionError> for StoreError {
+    fn from(e: xiaoan_domain::hazard::TransitionError) -> Self {
+        use xiaoan_domain::hazard::TransitionError::*;
+        match e {
+            Illegal { from, action } => StoreError::Illegal {
+                from: from.code(),
+                action,
+            },
+            Forbidden(code) => StoreError::Forbidden(code),
+            Invalid(code) => StoreError::Invalid(code),
+        }
     }
 }

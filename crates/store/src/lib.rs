@@ -4,9 +4,11 @@
 //! audit entry in the same transaction.
 #![forbid(unsafe_code)]
 
+pub mod attachments;
 pub mod audit;
 pub mod db;
 pub mod error;
+pub mod hazards;
 pub mod orgs;
 pub mod sessions;
 pub mod sql;

@@ -60,6 +60,14 @@ impl AppError {
             StoreError::Conflict(code) => Self::new(StatusCode::CONFLICT, code, lang, surface),
             StoreError::Invalid(code) => Self::new(StatusCode::BAD_REQUEST, code, lang, surface),
             StoreError::Forbidden(code) => Self::new(StatusCode::FORBIDDEN, code, lang, surface),
+            StoreError::Illegal { from, action } => {
+                let mut e = Self::new(StatusCode::CONFLICT, "illegal_transition", lang, surface);
+                e.message = e
+                    .message
+                    .replace("%{action}", &lang.t(&format!("hazard.action.{action}")))
+                    .replace("%{from}", &lang.t(&format!("hazard.status.{from}")));
+                e
+            }
             StoreError::Db(e) => {
                 tracing::error!(error = %e, "database error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", lang, surface)

@@ -1,0 +1,94 @@
+-- The hazard closed loop: hazards, their append-only history, attachments (photos) and
+-- per-school yearly numbering.
+
+CREATE TABLE attachments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    uploader_id BIGINT NOT NULL REFERENCES users (id),
+    stored_name TEXT NOT NULL UNIQUE,
+    original_name TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    size BIGINT NOT NULL,
+    width BIGINT NOT NULL,
+    height BIGINT NOT NULL,
+    -- SHA-256 of the bytes as uploaded: the same photo uploaded twice is recognised.
+    source_sha256 TEXT NOT NULL,
+    duplicate_of BIGINT REFERENCES attachments (id),
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX attachments_source ON attachments (source_sha256);
+
+CREATE TABLE hazard_counters (
+    school_id BIGINT NOT NULL REFERENCES orgs (id),
+    year BIGINT NOT NULL,
+    seq BIGINT NOT NULL,
+    PRIMARY KEY (school_id, year)
+);
+
+CREATE TABLE hazards (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    school_id BIGINT NOT NULL REFERENCES orgs (id),
+    number TEXT NOT NULL UNIQUE,
+    category TEXT NOT NULL,
+    grade TEXT NOT NULL,
+    source TEXT NOT NULL,
+    location TEXT NOT NULL,
+    location_key TEXT NOT NULL,
+    title TEXT NOT NULL,
+    description TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reporter_id BIGINT REFERENCES users (id),
+    found_by TEXT NOT NULL,
+    found_on TEXT NOT NULL,
+    owner_id BIGINT REFERENCES users (id),
+    measures TEXT NOT NULL DEFAULT '',
+    deadline TEXT,
+    on_plan SMALLINT NOT NULL DEFAULT 0,
+    interim_measures TEXT NOT NULL DEFAULT '',
+    rectifier_id BIGINT REFERENCES users (id),
+    rectification_note TEXT NOT NULL DEFAULT '',
+    verifier_id BIGINT REFERENCES users (id),
+    closed_at BIGINT,
+    escalation SMALLINT NOT NULL DEFAULT 0,
+    escalated_at BIGINT,
+    recurrence_of BIGINT REFERENCES hazards (id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX hazards_school_status ON hazards (school_id, status);
+CREATE INDEX hazards_status_deadline ON hazards (status, deadline);
+CREATE INDEX hazards_place ON hazards (school_id, category, location_key);
+CREATE INDEX hazards_escalation ON hazards (escalation, status);
+
+CREATE TABLE hazard_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hazard_id BIGINT NOT NULL REFERENCES hazards (id),
+    at BIGINT NOT NULL,
+    actor_id BIGINT REFERENCES users (id),
+    actor_login TEXT NOT NULL,
+    action TEXT NOT NULL,
+    from_status TEXT,
+    to_status TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX hazard_events_hazard ON hazard_events (hazard_id, id);
+
+CREATE TABLE hazard_attachments (
+    hazard_id BIGINT NOT NULL REFERENCES hazards (id),
+    event_id BIGINT NOT NULL REFERENCES hazard_events (id),
+    attachment_id BIGINT NOT NULL REFERENCES attachments (id),
+    -- Set when these bytes were already used on another step.
+    reused SMALLINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (event_id, attachment_id)
+);
+CREATE INDEX hazard_attachments_attachment ON hazard_attachments (attachment_id);
+CREATE INDEX hazard_attachments_hazard ON hazard_attachments (hazard_id);
+
+CREATE TRIGGER hazard_events_no_update BEFORE UPDATE ON hazard_events
+BEGIN
+    SELECT RAISE(ABORT, 'hazard history is append-only');
+END;
+CREATE TRIGGER hazard_events_no_delete BEFORE DELETE ON hazard_events
+BEGIN
+    SELECT RAISE(ABORT, 'hazard history is append-only');
+END;

@@ -1,0 +1,111 @@
+//! Metadata of uploaded files (photos). The bytes live on disk under random names; the
+//! store knows who uploaded them, what they are, and which hazard steps use them.
+
+use crate::{Db, StoreError, StoreResult};
+use serde::Serialize;
+use sqlx::FromRow;
+use xiaoan_domain::{Millis, Scope, now_millis};
+
+/// A stored file.
+#[derive(Debug, Clone, Serialize, FromRow)]
+pub struct Attachment {
+    pub id: i64,
+    pub uploader_id: i64,
+    #[serde(skip)]
+    pub stored_name: String,
+    pub original_name: String,
+    pub mime: String,
+    pub size: i64,
+    pub width: i64,
+    pub height: i64,
+    #[serde(skip)]
+    pub source_sha256: String,
+    /// An earlier upload of the same bytes.
+    pub duplicate_of: Option<i64>,
+    pub created_at: Millis,
+}
+
+/// A file to record.
+pub struct NewAttachment {
+    pub stored_name: String,
+    pub original_name: String,
+    pub mime: String,
+    pub size: i64,
+    pub width: i64,
+    pub height: i64,
+    pub source_sha256: String,
+}
+
+/// Records an upload (the file is already on disk); flags an earlier upload of the same
+/// bytes. Audited.
+pub async fn insert(
+    db: &Db,
+    actor: &xiaoan_domain::audit::Actor,
+    uploader_id: i64,
+    new: NewAttachment,
+) -> StoreResult<Attachment> {
+    let mut tx = db.begin_write().await?;
+    let duplicate_of: Option<i64> =
+        sqlx::query_scalar("SELECT MIN(id) FROM attachments WHERE source_sha256 = $1")
+            .bind(new.source_sha256.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO attachments (uploader_id, stored_name, original_name, mime, size, width, height, source_sha256, \
+         duplicate_of, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(uploader_id)
+    .bind(new.stored_name)
+    .bind(new.original_name)
+    .bind(new.mime)
+    .bind(new.size)
+    .bind(new.width)
+    .bind(new.height)
+    .bind(new.source_sha256)
+    .bind(duplicate_of)
+    .bind(now_millis())
+    .fetch_one(&mut *tx)
+    .await?;
+    let detail = serde_json::json!({"duplicate_of": duplicate_of});
+    crate::audit::append(
+        &mut tx,
+        actor,
+        crate::audit::Event::ok("attachment.upload", "attachment", id, detail),
+    )
+    .await?;
+    tx.commit().await?;
+    get_unchecked(db, id).await
+}
+
+async fn get_unchecked(db: &Db, id: i64) -> StoreResult<Attachment> {
+    let row: Option<Attachment> = sqlx::query_as(
+        "SELECT id, uploader_id, stored_name, original_name, mime, size, width, height, source_sha256, duplicate_of, \
+         created_at FROM attachments WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    row.ok_or(StoreError::NotFound)
+}
+
+/// A file the user may see: their own upload, or one attached to a hazard inside `scope`.
+pub async fn get(db: &Db, user_id: i64, scope: &Scope, id: i64) -> StoreResult<Attachment> {
+    let a = get_unchecked(db, id).await?;
+    if a.uploader_id == user_id {
+        return Ok(a);
+    }
+    let mut sql = crate::sql::Sql::new(
+        "SELECT COUNT(*) FROM hazard_attachments ha JOIN hazards h ON h.id = ha.hazard_id \
+         JOIN orgs o ON o.id = h.school_id WHERE ha.attachment_id = ",
+    );
+    sql.bind(id).push(" AND ").scope("o.path", scope);
+    let (text, args) = sql.build();
+    let n: i64 = sqlx::query_scalar_with(text, args)
+        .fetch_one(db.pool())
+        .await?;
+    if n > 0 {
+        Ok(a)
+    } else {
+        Err(StoreError::NotFound)
+    }
+}

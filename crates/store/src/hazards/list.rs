@@ -1,0 +1,213 @@
+//! Hazard lists for every level: filters, keyset pagination and counts per status.
+
+use super::{Hazard, Row, SELECT};
+use crate::sql::Sql;
+use crate::{Db, StoreResult};
+use chrono::NaiveDate;
+use serde::Serialize;
+use xiaoan_domain::Scope;
+use xiaoan_domain::hazard::{Category, Grade, Source, Status};
+
+/// What to list. Every field narrows the list; `None` leaves it open.
+#[derive(Debug, Clone, Default)]
+pub struct HazardFilter {
+    pub status: Option<Status>,
+    /// Only open hazards (not closed, not dismissed).
+    pub open: bool,
+    pub category: Option<Category>,
+    pub grade: Option<Grade>,
+    pub source: Option<Source>,
+    pub overdue: Option<bool>,
+    pub on_plan: Option<bool>,
+    /// At least this escalation (1: the centre was told, 2: listed by the bureau).
+    pub escalation_at_least: Option<i64>,
+    pub school_id: Option<i64>,
+    /// The materialised path of a centre (or any node) to list under.
+    pub under_path: Option<String>,
+    /// Found on or after / on or before.
+    pub found_from: Option<NaiveDate>,
+    pub found_to: Option<NaiveDate>,
+    /// Text in the number, title, description or location.
+    pub q: Option<String>,
+}
+
+/// A page of hazards, newest first, and the cursor of the next page.
+#[derive(Debug, Clone, Serialize)]
+pub struct HazardPage {
+    pub items: Vec<Hazard>,
+    pub next_cursor: Option<String>,
+}
+
+fn push_filters(
+    sql: &mut Sql,
+    scope: &Scope,
+    f: &HazardFilter,
+    today: NaiveDate,
+    with_status: bool,
+) {
+    sql.push(" WHERE ").scope("o.path", scope);
+    if with_status && let Some(s) = f.status {
+        sql.push(" AND h.status = ").bind(s.code().to_string());
+    }
+    if f.open {
+        sql.push(" AND h.status NOT IN ('closed', 'dismissed')");
+    }
+    if let Some(c) = f.category {
+        sql.push(" AND h.category = ").bind(c.code().to_string());
+    }
+    if let Some(g) = f.grade {
+        sql.push(" AND h.grade = ").bind(g.code().to_string());
+    }
+    if let Some(s) = f.source {
+        sql.push(" AND h.source = ").bind(s.code().to_string());
+    }
+    match f.overdue {
+        Some(true) => {
+            sql.push(" AND h.status IN ('registered', 'rectifying') AND h.deadline < ")
+                .bind(today.to_string());
+        }
+        Some(false) => {
+            sql.push(" AND NOT (h.status IN ('registered', 'rectifying') AND h.deadline < ")
+                .bind(today.to_string())
+                .push(")");
+        }
+        None => {}
+    }
+    if let Some(p) = f.on_plan {
+        sql.push(" AND h.on_plan = ").bind(p as i64);
+    }
+    if let Some(e) = f.escalation_at_least {
+        sql.push(" AND h.escalation >= ").bind(e);
+    }
+    if let Some(id) = f.school_id {
+        sql.push(" AND h.school_id = ").bind(id);
+    }
+    if let Some(p) = &f.under_path {
+        sql.push(" AND o.path LIKE ").bind(format!("{p}%"));
+    }
+    if let Some(d) = f.found_from {
+        sql.push(" AND h.found_on >= ").bind(d.to_string());
+    }
+    if let Some(d) = f.found_to {
+        sql.push(" AND h.found_on <= ").bind(d.to_string());
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pat = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        sql.push(" AND (LOWER(h.number) LIKE ").bind(pat.clone());
+        sql.push(" OR LOWER(h.title) LIKE ").bind(pat.clone());
+        sql.push(" OR LOWER(h.location) LIKE ").bind(pat.clone());
+        sql.push(" OR LOWER(h.description) LIKE ")
+            .bind(pat)
+            .push(")");
+    }
+}
+
+/// One page of the hazards in `scope` matching `f`, newest first. `cursor` is the
+/// `next_cursor` of the previous page; `limit` is clamped to 1–200.
+pub async fn list(
+    db: &Db,
+    scope: &Scope,
+    f: &HazardFilter,
+    cursor: Option<&str>,
+    limit: i64,
+    today: NaiveDate,
+) -> StoreResult<HazardPage> {
+    let limit = limit.clamp(1, 200);
+    let mut sql = Sql::new(SELECT);
+    push_filters(&mut sql, scope, f, today, true);
+    if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
+        sql.push(" AND h.id < ").bind(before);
+    }
+    sql.push(" ORDER BY h.id DESC LIMIT ").bind(limit);
+    let (text, args) = sql.build();
+    let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| r.into_hazard(today))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = (items.len() as i64 == limit)
+        .then(|| items.last().map(|h| h.id.to_string()))
+        .flatten();
+    Ok(HazardPage { items, next_cursor })
+}
+
+/// Every hazard in `scope` matching `f`, oldest first, in batches (for exports).
+pub async fn for_each(
+    db: &Db,
+    scope: &Scope,
+    f: &HazardFilter,
+    today: NaiveDate,
+    mut each: impl FnMut(Hazard) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let mut after = 0i64;
+    loop {
+        let mut sql = Sql::new(SELECT);
+        push_filters(&mut sql, scope, f, today, true);
+        sql.push(" AND h.id > ")
+            .bind(after)
+            .push(" ORDER BY h.id LIMIT 5000");
+        let (text, args) = sql.build();
+        let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+        let n = rows.len();
+        for r in rows {
+            let h = r.into_hazard(today)?;
+            after = h.id;
+            each(h)?;
+        }
+        if n < 5000 {
+            return Ok(());
+        }
+    }
+}
+
+/// How many hazards there are in each state, and how many are overdue, for a filter
+/// (its status field ignored).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusCounts {
+    pub by_status: Vec<(Status, i64)>,
+    pub overdue: i64,
+    pub listed: i64,
+}
+
+/// Counts for the list header and dashboards.
+pub async fn counts(
+    db: &Db,
+    scope: &Scope,
+    f: &HazardFilter,
+    today: NaiveDate,
+) -> StoreResult<StatusCounts> {
+    let mut sql =
+        Sql::new("SELECT h.status, COUNT(*) FROM hazards h JOIN orgs o ON o.id = h.school_id");
+    push_filters(&mut sql, scope, f, today, false);
+    sql.push(" GROUP BY h.status");
+    let (text, args) = sql.build();
+    let rows: Vec<(String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    let by_status = Status::ALL
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                rows.iter()
+                    .find(|(c, _)| c == s.code())
+                    .map_or(0, |(_, n)| *n),
+            )
+        })
+        .collect();
+    let mut sql = Sql::new(
+        "SELECT COALESCE(CAST(SUM(CASE WHEN h.status IN ('registered', 'rectifying') AND h.deadline < ",
+    );
+    sql.bind(today.to_string()).push(
+        " THEN 1 ELSE 0 END) AS BIGINT), 0), \
+         COALESCE(CAST(SUM(CASE WHEN h.escalation >= 2 AND h.status NOT IN ('closed', 'dismissed') \
+         THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h JOIN orgs o ON o.id = h.school_id",
+    );
+    push_filters(&mut sql, scope, f, today, true);
+    let (text, args) = sql.build();
+    let (overdue, listed): (i64, i64) =
+        sqlx::query_as_with(text, args).fetch_one(db.pool()).await?;
+    Ok(StatusCounts {
+        by_status,
+        overdue,
+        listed,
+    })
+}

@@ -1,0 +1,256 @@
+//! Hazards and their history. Reads are scoped through the school's org path; writes go
+//! through the domain's state machine inside one transaction with their history entry and
+//! audit entry.
+
+mod escalate;
+mod list;
+mod write;
+
+pub use escalate::escalate;
+pub use list::{HazardFilter, HazardPage, StatusCounts, counts, for_each, list};
+pub use write::{Created, NewHazard, Powers, create, transition};
+
+use crate::sql::Sql;
+use crate::{Db, StoreError, StoreResult};
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::FromRow;
+use xiaoan_domain::hazard::{Category, Grade, Source, Status, is_overdue};
+use xiaoan_domain::{Millis, Scope};
+
+/// A user as a hazard names them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UserRef {
+    pub id: i64,
+    pub login: String,
+    pub display_name: String,
+}
+
+/// A hazard as callers see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hazard {
+    pub id: i64,
+    pub number: String,
+    pub school_id: i64,
+    pub school_name: String,
+    #[serde(skip)]
+    pub school_path: String,
+    pub category: Category,
+    pub grade: Grade,
+    pub source: Source,
+    pub location: String,
+    pub title: String,
+    pub description: String,
+    pub status: Status,
+    pub found_by: String,
+    pub found_on: NaiveDate,
+    pub reporter: Option<UserRef>,
+    pub owner: Option<UserRef>,
+    pub measures: String,
+    pub deadline: Option<NaiveDate>,
+    pub on_plan: bool,
+    pub interim_measures: String,
+    pub rectifier: Option<UserRef>,
+    pub rectification_note: String,
+    pub verifier: Option<UserRef>,
+    pub closed_at: Option<Millis>,
+    /// 0 none, 1 the centre was told, 2 listed for bureau supervision (掛牌督辦).
+    pub escalation: i64,
+    pub recurrence_of: Option<i64>,
+    pub overdue: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(FromRow)]
+pub(crate) struct Row {
+    id: i64,
+    number: String,
+    school_id: i64,
+    school_name: String,
+    school_path: String,
+    category: String,
+    grade: String,
+    source: String,
+    location: String,
+    title: String,
+    description: String,
+    status: String,
+    found_by: String,
+    found_on: String,
+    reporter_id: Option<i64>,
+    reporter_login: Option<String>,
+    reporter_name: Option<String>,
+    owner_id: Option<i64>,
+    owner_login: Option<String>,
+    owner_name: Option<String>,
+    measures: String,
+    deadline: Option<String>,
+    on_plan: i64,
+    interim_measures: String,
+    rectifier_id: Option<i64>,
+    rectifier_login: Option<String>,
+    rectifier_name: Option<String>,
+    rectification_note: String,
+    verifier_id: Option<i64>,
+    verifier_login: Option<String>,
+    verifier_name: Option<String>,
+    closed_at: Option<i64>,
+    escalation: i64,
+    recurrence_of: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The SELECT list and joins every hazard read uses; `h` is the hazard, `o` its school.
+pub(crate) const SELECT: &str = "SELECT h.id, h.number, h.school_id, o.name AS school_name, o.path AS school_path, \
+     h.category, h.grade, h.source, h.location, h.title, h.description, h.status, h.found_by, h.found_on, \
+     h.reporter_id, ur.login AS reporter_login, ur.display_name AS reporter_name, \
+     h.owner_id, uo.login AS owner_login, uo.display_name AS owner_name, h.measures, h.deadline, h.on_plan, \
+     h.interim_measures, h.rectifier_id, uc.login AS rectifier_login, uc.display_name AS rectifier_name, \
+     h.rectification_note, h.verifier_id, uv.login AS verifier_login, uv.display_name AS verifier_name, \
+     h.closed_at, h.escalation, h.recurrence_of, h.created_at, h.updated_at \
+     FROM hazards h JOIN orgs o ON o.id = h.school_id \
+     LEFT JOIN users ur ON ur.id = h.reporter_id LEFT JOIN users uo ON uo.id = h.owner_id \
+     LEFT JOIN users uc ON uc.id = h.rectifier_id LEFT JOIN users uv ON uv.id = h.verifier_id";
+
+fn user_ref(id: Option<i64>, login: Option<String>, name: Option<String>) -> Option<UserRef> {
+    Some(UserRef {
+        id: id?,
+        login: login.unwrap_or_default(),
+        display_name: name.unwrap_or_default(),
+    })
+}
+
+fn date(s: &str) -> StoreResult<NaiveDate> {
+    s.parse()
+        .map_err(|_| StoreError::Internal(format!("bad date {s:?}")))
+}
+
+fn code<T>(v: Option<T>, what: &str) -> StoreResult<T> {
+    v.ok_or_else(|| StoreError::Internal(format!("bad {what} code")))
+}
+
+impl Row {
+    pub(crate) fn into_hazard(self, today: NaiveDate) -> StoreResult<Hazard> {
+        let status = code(Status::from_code(&self.status), "status")?;
+        let deadline = self.deadline.as_deref().map(date).transpose()?;
+        Ok(Hazard {
+            id: self.id,
+            number: self.number,
+            school_id: self.school_id,
+            school_name: self.school_name,
+            school_path: self.school_path,
+            category: code(Category::from_code(&self.category), "category")?,
+            grade: code(Grade::from_code(&self.grade), "grade")?,
+            source: code(Source::from_code(&self.source), "source")?,
+            location: self.location,
+            title: self.title,
+            description: self.description,
+            status,
+            found_by: self.found_by,
+            found_on: date(&self.found_on)?,
+            reporter: user_ref(self.reporter_id, self.reporter_login, self.reporter_name),
+            owner: user_ref(self.owner_id, self.owner_login, self.owner_name),
+            measures: self.measures,
+            deadline,
+            on_plan: self.on_plan != 0,
+            interim_measures: self.interim_measures,
+            rectifier: user_ref(self.rectifier_id, self.rectifier_login, self.rectifier_name),
+            rectification_note: self.rectification_note,
+            verifier: user_ref(self.verifier_id, self.verifier_login, self.verifier_name),
+            closed_at: self.closed_at,
+            escalation: self.escalation,
+            recurrence_of: self.recurrence_of,
+            overdue: is_overdue(status, deadline, today),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// One hazard inside `scope` (NotFound otherwise).
+pub async fn get(db: &Db, scope: &Scope, id: i64, today: NaiveDate) -> StoreResult<Hazard> {
+    let mut sql = Sql::new(SELECT);
+    sql.push(" WHERE h.id = ")
+        .bind(id)
+        .push(" AND ")
+        .scope("o.path", scope);
+    let (text, args) = sql.build();
+    let row: Option<Row> = sqlx::query_as_with(text, args)
+        .fetch_optional(db.pool())
+        .await?;
+    row.ok_or(StoreError::NotFound)?.into_hazard(today)
+}
+
+/// A photo or file attached to a step.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventAttachment {
+    pub id: i64,
+    /// These bytes were already used on another step (a re-used photo).
+    pub reused: bool,
+}
+
+/// One step of a hazard's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub id: i64,
+    pub at: Millis,
+    pub actor_login: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub note: String,
+    pub detail: serde_json::Value,
+    pub attachments: Vec<EventAttachment>,
+}
+
+/// The history of a hazard the caller may see, oldest first.
+pub async fn history(db: &Db, hazard: &Hazard) -> StoreResult<Vec<Event>> {
+    type EventRow = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+    );
+    let rows: Vec<EventRow> = sqlx::query_as(
+        "SELECT id, at, actor_login, action, from_status, to_status, note, detail FROM hazard_events \
+         WHERE hazard_id = $1 ORDER BY id",
+    )
+    .bind(hazard.id)
+    .fetch_all(db.pool())
+    .await?;
+    let links: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT event_id, attachment_id, reused FROM hazard_attachments WHERE hazard_id = $1 ORDER BY attachment_id",
+    )
+    .bind(hazard.id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, at, actor_login, action, from_status, to_status, note, detail)| Event {
+                attachments: links
+                    .iter()
+                    .filter(|(e, _, _)| *e == id)
+                    .map(|(_, a, r)| EventAttachment {
+                        id: *a,
+                        reused: *r != 0,
+                    })
+                    .collect(),
+                id,
+                at,
+                actor_login,
+                action,
+                from_status,
+                to_status,
+                note,
+                detail: serde_json::from_str(&detail).unwrap_or_default(),
+            },
+        )
+        .collect())
+}
