@@ -625,3 +625,14 @@ pub async fn count(db: &Db) -> StoreResult<i64> {
         .fetch_one(db.pool())
         .await?)
 }
+
+/// The id of the (enabled) account with this login, without any scope: only for checks that
+/// then confirm membership of a school (e.g. naming a hazard's owner).
+pub async fn id_by_login(db: &Db, login: &str) -> StoreResult<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE login = $1 AND disabled = 0")
+            .bind(login.trim().to_lowercase())
+            .fetch_optional(db.pool())
+            .await?,
+    )
+}

@@ -28,6 +28,13 @@ pub struct WebConfig {
     pub trusted_origins: Vec<String>,
     /// The password policy.
     pub password: PasswordPolicy,
+    /// Where uploaded files (photos) are kept; never served directly.
+    pub storage_dir: std::path::PathBuf,
+    /// The district's offset from UTC in minutes (480 = UTC+8): decides what "today" is
+    /// for deadlines and overdue hazards.
+    pub utc_offset_minutes: i32,
+    /// Days a hazard may be overdue before the bureau lists it for supervision (掛牌督辦).
+    pub listing_overdue_days: i64,
 }
 
 impl Default for WebConfig {
@@ -43,11 +50,27 @@ impl Default for WebConfig {
             trusted_origins: vec![],
             trusted_proxies: vec![],
             password: PasswordPolicy::default(),
+            storage_dir: "files".into(),
+            utc_offset_minutes: 480,
+            listing_overdue_days: 7,
         }
     }
 }
 
 impl WebConfig {
+    /// Today's date in the district.
+    pub fn today(&self) -> chrono::NaiveDate {
+        chrono::Utc::now()
+            .with_timezone(&self.offset())
+            .date_naive()
+    }
+
+    /// The district's time zone as a fixed offset.
+    pub fn offset(&self) -> chrono::FixedOffset {
+        chrono::FixedOffset::east_opt(self.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"))
+    }
+
     /// The lockout rule for the store.
     pub fn lockout(&self) -> xiaoan_store::users::Lockout {
         xiaoan_store::users::Lockout {

@@ -44,6 +44,14 @@ pub const ROUTES: &[RouteRule] = &[
     // API: audit log.
     r("GET", "/api/v1/audit", AuditRead),
     r("GET", "/api/v1/audit/verify", AuditRead),
+    // API: hazards and their photos.
+    r("POST", "/api/v1/hazards", HazardReport),
+    r("GET", "/api/v1/hazards", HazardRead),
+    r("GET", "/api/v1/hazards/counts", HazardRead),
+    r("GET", "/api/v1/hazards/{id}", HazardRead),
+    r("POST", "/api/v1/hazards/{id}/transitions", HazardRead),
+    r("POST", "/api/v1/attachments", HazardReport),
+    r("GET", "/api/v1/attachments/{id}", HazardRead),
     // Pages.
     r("GET", "/static/app.css", Public),
     r("GET", "/login", Public),

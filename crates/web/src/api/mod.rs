@@ -1,8 +1,10 @@
 //! The JSON API under `/api/v1`, described by an OpenAPI 3 document built from the
 //! handlers themselves (utoipa), so the document lists exactly the routes that exist.
 
+pub(crate) mod attachments;
 mod audit;
 mod auth;
+pub(crate) mod hazards;
 pub(crate) mod me;
 mod orgs;
 /// Input helpers shared with the org pages.
@@ -21,6 +23,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
 
 #[derive(utoipa::OpenApi)]
@@ -74,6 +77,16 @@ pub fn router() -> (Router<AppState>, OpenApi) {
         .routes(routes!(users::reset_password))
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
+        .routes(routes!(hazards::create, hazards::list))
+        .routes(routes!(hazards::counts))
+        .routes(routes!(hazards::get))
+        .routes(routes!(hazards::transition))
+        .routes(
+            routes!(attachments::upload).layer(axum::extract::DefaultBodyLimit::max(
+                crate::photos::MAX_BYTES + 64 * 1024,
+            )),
+        )
+        .routes(routes!(attachments::download))
         .split_for_parts();
     let json = std::sync::Arc::new(doc.to_json().unwrap_or_default());
     let router = router

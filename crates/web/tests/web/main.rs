@@ -4,6 +4,7 @@
 mod common;
 
 mod audit;
+mod hazards;
 mod input;
 mod matrix;
 mod pages;

@@ -50,6 +50,17 @@ const EXPECTED_API_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ),
     ("GET", "/api/v1/audit", Permission::AuditRead),
     ("GET", "/api/v1/audit/verify", Permission::AuditRead),
+    ("POST", "/api/v1/hazards", Permission::HazardReport),
+    ("GET", "/api/v1/hazards", Permission::HazardRead),
+    ("GET", "/api/v1/hazards/counts", Permission::HazardRead),
+    ("GET", "/api/v1/hazards/{id}", Permission::HazardRead),
+    (
+        "POST",
+        "/api/v1/hazards/{id}/transitions",
+        Permission::HazardRead,
+    ),
+    ("POST", "/api/v1/attachments", Permission::HazardReport),
+    ("GET", "/api/v1/attachments/{id}", Permission::HazardRead),
 ];
 
 #[test]

@@ -62,6 +62,10 @@ pub struct Fixture {
     pub app: Router,
     pub db: Db,
     pub tree: Tree,
+    /// A hazard reported at school A, with [`Fixture::attachment`] as its photo.
+    pub hazard: i64,
+    /// A photo stored on disk and attached to [`Fixture::hazard`].
+    pub attachment: i64,
     _dir: tempfile::TempDir,
 }
 
@@ -116,8 +120,9 @@ impl Fixture {
     }
 
     /// Like [`Fixture::new`] with web settings of the test's choosing.
-    pub async fn with_config(config: xiaoan_web::WebConfig) -> Fixture {
+    pub async fn with_config(mut config: xiaoan_web::WebConfig) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
+        config.storage_dir = dir.path().join("files");
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let db = Db::connect(&url).await.expect("connect");
         db.migrate().await.expect("migrate");
@@ -167,11 +172,14 @@ impl Fixture {
             school_a,
             school_b,
         };
+        let storage = config.storage_dir.clone();
         let app = xiaoan_web::router(xiaoan_web::AppState::new(db.clone(), config));
-        let f = Fixture {
+        let mut f = Fixture {
             app,
             db,
             tree,
+            hazard: 0,
+            attachment: 0,
             _dir: dir,
         };
         f.add_user(
@@ -190,6 +198,13 @@ impl Fixture {
             false,
         )
         .await;
+        let admin_id = users::id_by_login(&f.db, ADMIN)
+            .await
+            .expect("admin")
+            .expect("admin");
+        let (attachment, hazard) = hazard_with_photo(&f.db, &storage, admin_id, school_a).await;
+        f.attachment = attachment;
+        f.hazard = hazard;
         f
     }
 
@@ -234,10 +249,20 @@ impl Fixture {
             .await;
     }
 
-    /// `pattern` with `{id}` → school A's id and `{login}` → the target user's login.
+    /// `pattern` with `{id}` → the fixture's hazard, attachment or school A (by the path's
+    /// resource) and `{login}` → the target user's login.
     pub fn concrete(&self, pattern: &str) -> String {
+        let id = if pattern.starts_with("/api/v1/hazards/") || pattern.starts_with("/hazards/") {
+            self.hazard
+        } else if pattern.starts_with("/api/v1/attachments/")
+            || pattern.starts_with("/attachments/")
+        {
+            self.attachment
+        } else {
+            self.tree.school_a
+        };
         pattern
-            .replace("{id}", &self.tree.school_a.to_string())
+            .replace("{id}", &id.to_string())
             .replace("{login}", TARGET)
     }
 
@@ -313,4 +338,68 @@ pub fn ids(list: &Value) -> BTreeSet<i64> {
         .iter()
         .map(|o| o["id"].as_i64().expect("id"))
         .collect()
+}
+
+/// A small JPEG, as a phone would upload it.
+pub fn jpeg_bytes() -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(32, 24, |x, y| {
+        image::Rgb([(x * 7) as u8, (y * 9) as u8, 120])
+    }));
+    let mut out = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut out),
+        image::ImageFormat::Jpeg,
+    )
+    .expect("encode");
+    out
+}
+
+/// Stores a photo uploaded by `uploader` and reports a hazard at `school` with it.
+async fn hazard_with_photo(
+    db: &Db,
+    storage: &std::path::Path,
+    uploader: i64,
+    school: i64,
+) -> (i64, i64) {
+    let photo = xiaoan_web::photos::clean(&jpeg_bytes()).expect("clean");
+    let stored_name =
+        xiaoan_web::photos::save(storage, photo.extension, &photo.bytes).expect("save");
+    let actor = Actor {
+        user_id: Some(uploader),
+        login: ADMIN.into(),
+        ..Actor::default()
+    };
+    let new = xiaoan_store::attachments::NewAttachment {
+        stored_name,
+        original_name: "p.jpg".into(),
+        mime: photo.mime.into(),
+        size: photo.bytes.len() as i64,
+        width: photo.width.into(),
+        height: photo.height.into(),
+        source_sha256: photo.source_sha256,
+    };
+    let attachment = xiaoan_store::attachments::insert(db, &actor, uploader, new)
+        .await
+        .expect("attachment")
+        .id;
+    let report = xiaoan_store::hazards::NewHazard {
+        school_id: school,
+        category: xiaoan_domain::hazard::Category::FireHeating,
+        grade: xiaoan_domain::hazard::Grade::General,
+        source: xiaoan_domain::hazard::Source::BureauInspection,
+        location: "教學樓一樓走廊".into(),
+        title: "滅火器過期".into(),
+        description: "一樓走廊兩具滅火器壓力不足".into(),
+        found_by: "督導組".into(),
+        found_on: chrono::Utc::now().date_naive(),
+        attachments: vec![attachment],
+    };
+    let today = xiaoan_web::WebConfig::default().today();
+    let hazard =
+        xiaoan_store::hazards::create(db, &actor, uploader, &Scope::everything(), report, today)
+            .await
+            .expect("hazard")
+            .hazard
+            .id;
+    (attachment, hazard)
 }

@@ -1,0 +1,304 @@
+//! The hazard closed loop through the API: photos without metadata, every step, the
+//! rectifier who may not verify, illegal steps, scope and bad input.
+
+use crate::common::{Fixture, api_request, jpeg_bytes};
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use serde_json::{Value, json};
+use xiaoan_domain::Role;
+
+/// Uploads `bytes` as a multipart `file` field.
+async fn upload(f: &Fixture, token: &str, name: &str, bytes: &[u8]) -> crate::common::Resp {
+    let boundary = "xiaoan-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let req = api_request("POST", "/api/v1/attachments", Some(token))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .expect("request");
+    f.send(req).await
+}
+
+/// A JPEG carrying EXIF with a GPS position and a camera maker.
+fn jpeg_with_gps() -> Vec<u8> {
+    let plain = jpeg_bytes();
+    let mut tiff: Vec<u8> = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
+    tiff.extend_from_slice(&2u16.to_be_bytes());
+    tiff.extend_from_slice(&[0x01, 0x0F, 0x00, 0x02, 0, 0, 0, 8]);
+    tiff.extend_from_slice(&(8u32 + 2 + 24 + 4).to_be_bytes());
+    tiff.extend_from_slice(&[0x88, 0x25, 0x00, 0x04, 0, 0, 0, 1]);
+    tiff.extend_from_slice(&(8u32 + 2 + 24 + 4 + 8).to_be_bytes());
+    tiff.extend_from_slice(&0u32.to_be_bytes());
+    tiff.extend_from_slice(b"PHONEX\0\0");
+    tiff.extend_from_slice(&1u16.to_be_bytes());
+    tiff.extend_from_slice(&[0x00, 0x01, 0x00, 0x02, 0, 0, 0, 2, b'N', 0, 0, 0]);
+    tiff.extend_from_slice(&0u32.to_be_bytes());
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+struct People {
+    staff: String,
+    safety: String,
+    principal: String,
+    outsider: String,
+}
+
+async fn people(f: &Fixture) -> People {
+    f.add_role_user("hz-staff", "李老師", Role::Staff, f.tree.school_a)
+        .await;
+    f.add_role_user(
+        "hz-safety",
+        "安全專幹",
+        Role::SafetyOfficer,
+        f.tree.school_a,
+    )
+    .await;
+    f.add_role_user("hz-principal", "校長", Role::Principal, f.tree.school_a)
+        .await;
+    f.add_role_user("hz-outsider", "外校校長", Role::Principal, f.tree.school_b)
+        .await;
+    People {
+        staff: f.token("hz-staff").await,
+        safety: f.token("hz-safety").await,
+        principal: f.token("hz-principal").await,
+        outsider: f.token("hz-outsider").await,
+    }
+}
+
+fn step(action: &str, extra: Value) -> Value {
+    let mut v = json!({ "action": action });
+    if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        o.extend(e.clone());
+    }
+    v
+}
+
+#[tokio::test]
+async fn a_hazard_goes_round_the_whole_loop_and_the_rectifier_cannot_close_it() {
+    let f = Fixture::new().await;
+    let p = people(&f).await;
+    let photo = upload(&f, &p.staff, "before.jpg", &jpeg_bytes()).await;
+    assert_eq!(photo.status, StatusCode::CREATED, "{}", photo.text());
+    let photo_id = photo.json()["id"].as_i64().unwrap();
+    let report = json!({
+        "school_id": f.tree.school_a, "category": "fire_heating", "grade": "general", "source": "patrol",
+        "location": "食堂後廚", "title": "電線私拉亂接", "description": "後廚插座串接多個排插",
+        "attachments": [photo_id],
+    });
+    let created = f.post("/api/v1/hazards", &p.staff, &report).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let h = created.json();
+    assert_eq!(h["status"], "reported");
+    assert_eq!(h["category"], "fire_heating");
+    let id = h["id"].as_i64().unwrap();
+    let path = format!("/api/v1/hazards/{id}/transitions");
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(3)).to_string();
+
+    let r = f
+        .post(
+            &path,
+            &p.staff,
+            &step(
+                "register",
+                json!({"owner": "hz-staff", "measures": "x", "deadline": tomorrow}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "staff may not register");
+    let r = f.post(&path, &p.safety, &step("register", json!({"owner": "hz-staff", "measures": "拆除排插，增設專用插座", "deadline": tomorrow}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["status"], "registered");
+    assert_eq!(r.json()["owner"]["login"], "hz-staff");
+    let r = f.post(&path, &p.safety, &step("verify", json!({}))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.error_code(), "illegal_transition");
+    assert_eq!(
+        f.post(&path, &p.staff, &step("start", json!({})))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let after = upload(&f, &p.staff, "after.jpg", &jpeg_with_gps())
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let r = f
+        .post(
+            &path,
+            &p.staff,
+            &step(
+                "submit",
+                json!({"note": "已增設專用插座", "attachments": [after]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["status"], "submitted");
+    // The rectifier verifying their own work: refused, and nothing changes.
+    let r = f
+        .post(&path, &p.staff, &step("verify", json!({"note": "ok"})))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = f
+        .post(
+            &path,
+            &p.principal,
+            &step("verify", json!({"note": "驗收合格"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["status"], "closed");
+    assert_eq!(r.json()["verifier"]["login"], "hz-principal");
+    let detail = f
+        .get(&format!("/api/v1/hazards/{id}"), &p.safety)
+        .await
+        .json();
+    let actions: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["report", "register", "start", "submit", "verify"]);
+    assert_eq!(detail["history"][3]["attachments"][0]["id"], after);
+    // Listed as closed; counted.
+    let list = f
+        .get("/api/v1/hazards?status=closed", &p.safety)
+        .await
+        .json();
+    assert_eq!(list["items"][0]["id"], id);
+    assert!(list["next_cursor"].is_null());
+    let counts = f.get("/api/v1/hazards/counts", &p.principal).await.json();
+    assert_eq!(counts["by_status"]["closed"], 1);
+}
+
+#[tokio::test]
+async fn a_photo_with_gps_exif_comes_back_with_none() {
+    let f = Fixture::new().await;
+    let p = people(&f).await;
+    let src = jpeg_with_gps();
+    assert!(
+        exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(&src))
+            .is_ok()
+    );
+    let up = upload(&f, &p.staff, "../../etc/passwd.jpg", &src).await;
+    assert_eq!(up.status, StatusCode::CREATED, "{}", up.text());
+    let id = up.json()["id"].as_i64().unwrap();
+    let got = f.get(&format!("/api/v1/attachments/{id}"), &p.staff).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.header("content-type"), Some("image/jpeg"));
+    assert!(
+        got.header("content-disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert!(
+        exif::Reader::new()
+            .read_from_container(&mut std::io::Cursor::new(&got.body))
+            .is_err(),
+        "EXIF removed"
+    );
+    assert!(!got.body.windows(6).any(|w| w == b"PHONEX"));
+    // Someone else's unattached upload is invisible to others; a non-photo is refused.
+    assert_eq!(
+        f.get(&format!("/api/v1/attachments/{id}"), &p.outsider)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let svg = upload(
+        &f,
+        &p.staff,
+        "x.jpg",
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    )
+    .await;
+    assert_eq!(svg.status, StatusCode::BAD_REQUEST);
+    assert_eq!(svg.error_code(), "photo_type");
+}
+
+#[tokio::test]
+async fn out_of_scope_hazards_look_missing_and_bad_input_changes_nothing() {
+    let f = Fixture::new().await;
+    let p = people(&f).await;
+    let theirs = f
+        .get(&format!("/api/v1/hazards/{}", f.hazard), &p.outsider)
+        .await;
+    let missing = f.get("/api/v1/hazards/999999", &p.outsider).await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert_eq!(theirs.body, missing.body);
+    let path = format!("/api/v1/hazards/{}/transitions", f.hazard);
+    let r = f
+        .post(&path, &p.outsider, &step("dismiss", json!({"reason": "x"})))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = f
+        .post(
+            &path,
+            &p.safety,
+            &step("dismiss", json!({"reason": "x", "approved_by": "me"})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused"
+    );
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(2)).to_string();
+    let r = f
+        .post(
+            &path,
+            &p.safety,
+            &step(
+                "register",
+                json!({"owner": "hz-staff", "measures": "x", "deadline": yesterday}),
+            ),
+        )
+        .await;
+    assert_eq!(r.error_code(), "deadline_past");
+    let r = f
+        .post(
+            &path,
+            &p.safety,
+            &step(
+                "register",
+                json!({"owner": "hz-outsider", "measures": "x", "deadline": "2099-01-01"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.error_code(), "owner_not_at_school");
+    let r = f.post(&path, &p.safety, &step("fly", json!({}))).await;
+    assert_eq!(r.error_code(), "hazard_action");
+    let bad = json!({"school_id": f.tree.school_b, "category": "buildings", "location": "x", "title": "x", "description": "x"});
+    assert_eq!(
+        f.post("/api/v1/hazards", &p.staff, &bad).await.error_code(),
+        "hazard_school"
+    );
+    let bad = json!({"school_id": f.tree.school_a, "category": "weather", "location": "x", "title": "x", "description": "x"});
+    assert_eq!(
+        f.post("/api/v1/hazards", &p.staff, &bad).await.error_code(),
+        "hazard_category"
+    );
+    let h = f
+        .get(&format!("/api/v1/hazards/{}", f.hazard), &p.safety)
+        .await
+        .json();
+    assert_eq!(h["status"], "reported");
+    assert_eq!(h["history"].as_array().unwrap().len(), 1);
+}
