@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod exports;
 pub mod i18n;
 pub mod pages;
 pub mod photos;

@@ -48,6 +48,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/api/v1/hazards", HazardReport),
     r("GET", "/api/v1/hazards", HazardRead),
     r("GET", "/api/v1/hazards/counts", HazardRead),
+    r("GET", "/api/v1/hazards/export.xlsx", HazardExport),
     r("GET", "/api/v1/hazards/{id}", HazardRead),
     r("POST", "/api/v1/hazards/{id}/transitions", HazardRead),
     r("POST", "/api/v1/attachments", HazardReport),

@@ -29,6 +29,10 @@ pub struct HazardFilter {
     pub found_to: Option<NaiveDate>,
     /// Text in the number, title, description or location.
     pub q: Option<String>,
+    /// Leave out dismissed hazards.
+    pub not_dismissed: bool,
+    /// Only hazards that have been registered (have an owner): the rectification list.
+    pub registered: bool,
 }
 
 /// A page of hazards, newest first, and the cursor of the next page.
@@ -51,6 +55,12 @@ fn push_filters(
     }
     if f.open {
         sql.push(" AND h.status NOT IN ('closed', 'dismissed')");
+    }
+    if f.not_dismissed {
+        sql.push(" AND h.status <> 'dismissed'");
+    }
+    if f.registered {
+        sql.push(" AND h.owner_id IS NOT NULL");
     }
     if let Some(c) = f.category {
         sql.push(" AND h.category = ").bind(c.code().to_string());
@@ -131,33 +141,25 @@ pub async fn list(
     Ok(HazardPage { items, next_cursor })
 }
 
-/// Every hazard in `scope` matching `f`, oldest first, in batches (for exports).
-pub async fn for_each(
+/// Up to `limit` hazards in `scope` matching `f` with ids above `after`, oldest first:
+/// walk a whole list in batches (exports) by passing the last id back.
+pub async fn batch_after(
     db: &Db,
     scope: &Scope,
     f: &HazardFilter,
+    after: i64,
+    limit: i64,
     today: NaiveDate,
-    mut each: impl FnMut(Hazard) -> StoreResult<()>,
-) -> StoreResult<()> {
-    let mut after = 0i64;
-    loop {
-        let mut sql = Sql::new(SELECT);
-        push_filters(&mut sql, scope, f, today, true);
-        sql.push(" AND h.id > ")
-            .bind(after)
-            .push(" ORDER BY h.id LIMIT 5000");
-        let (text, args) = sql.build();
-        let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
-        let n = rows.len();
-        for r in rows {
-            let h = r.into_hazard(today)?;
-            after = h.id;
-            each(h)?;
-        }
-        if n < 5000 {
-            return Ok(());
-        }
-    }
+) -> StoreResult<Vec<Hazard>> {
+    let mut sql = Sql::new(SELECT);
+    push_filters(&mut sql, scope, f, today, true);
+    sql.push(" AND h.id > ")
+        .bind(after)
+        .push(" ORDER BY h.id LIMIT ")
+        .bind(limit.clamp(1, 10_000));
+    let (text, args) = sql.build();
+    let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    rows.into_iter().map(|r| r.into_hazard(today)).collect()
 }
 
 /// How many hazards there are in each state, and how many are overdue, for a filter

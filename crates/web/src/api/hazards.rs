@@ -362,6 +362,7 @@ pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<
             .map(|d| parse_date(d, "date_format", caller))
             .transpose()?,
         q: q.q.clone(),
+        ..HazardFilter::default()
     })
 }
 
@@ -567,4 +568,28 @@ pub async fn transition(
     .await
     .ctx(caller.lang, caller.surface)?;
     Ok(Json(h.into()))
+}
+
+/// Which list to export, and for which org.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// `problems` (every hazard found) or `rectifications` (registered hazards).
+    pub list: String,
+    /// A school, a centre or the bureau; default: everything in the caller's scope.
+    pub org_id: Option<i64>,
+}
+
+/// The problem list or the rectification list (兩個清單) as an xlsx file.
+#[utoipa::path(get, path = "/api/v1/hazards/export.xlsx", tag = "hazards", params(ExportQuery), security(("bearer" = [])),
+    responses((status = 200, description = "the xlsx file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 400, body = ErrorBody)))]
+pub async fn export(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> AppResult<axum::response::Response> {
+    let kind = crate::exports::ListKind::parse(&q.list)
+        .ok_or_else(|| AppError::invalid("hazard_list", caller.lang, caller.surface))?;
+    crate::exports::xlsx(&st, &caller, kind, q.org_id).await
 }

@@ -79,6 +79,7 @@ pub fn router() -> (Router<AppState>, OpenApi) {
         .routes(routes!(audit::verify))
         .routes(routes!(hazards::create, hazards::list))
         .routes(routes!(hazards::counts))
+        .routes(routes!(hazards::export))
         .routes(routes!(hazards::get))
         .routes(routes!(hazards::transition))
         .routes(

@@ -302,3 +302,57 @@ async fn out_of_scope_hazards_look_missing_and_bad_input_changes_nothing() {
     assert_eq!(h["status"], "reported");
     assert_eq!(h["history"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_two_lists_export_as_xlsx_with_chinese_text_intact() {
+    use calamine::{Data, Reader, Xlsx};
+    let f = Fixture::new().await;
+    let p = people(&f).await;
+    let path = format!(
+        "/api/v1/hazards/export.xlsx?list=problems&org_id={}",
+        f.tree.school_a
+    );
+    let r = f.get(&path, &p.safety).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(
+        r.header("content-disposition")
+            .unwrap()
+            .contains("filename*=UTF-8''")
+    );
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(r.body.clone())).unwrap();
+    let sheet = book
+        .worksheet_range("問題隱患清單")
+        .expect("the problem list sheet");
+    assert_eq!(sheet.get_value((2, 0)), Some(&Data::String("學校".into())));
+    assert_eq!(
+        sheet.get_value((3, 0)),
+        Some(&Data::String(crate::common::SCHOOL_A_NAME.into()))
+    );
+    assert_eq!(
+        sheet.get_value((3, 2)),
+        Some(&Data::String("消防取暖".into()))
+    );
+    assert_eq!(
+        sheet.get_value((3, 4)),
+        Some(&Data::String(
+            "滅火器過期：一樓走廊兩具滅火器壓力不足".into()
+        ))
+    );
+    // The rectification list holds only registered hazards: none yet.
+    let r = f
+        .get(&path.replace("problems", "rectifications"), &p.safety)
+        .await;
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(r.body.clone())).unwrap();
+    assert_eq!(book.worksheet_range("整改清單").unwrap().height(), 3);
+    // Another school's principal cannot export school A; staff cannot export at all.
+    assert_eq!(f.get(&path, &p.outsider).await.error_code(), "org_unknown");
+    assert_eq!(f.get(&path, &p.staff).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        f.get("/api/v1/hazards/export.xlsx?list=everything", &p.safety)
+            .await
+            .error_code(),
+        "hazard_list"
+    );
+}

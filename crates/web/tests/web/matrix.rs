@@ -53,6 +53,11 @@ const EXPECTED_API_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ("POST", "/api/v1/hazards", Permission::HazardReport),
     ("GET", "/api/v1/hazards", Permission::HazardRead),
     ("GET", "/api/v1/hazards/counts", Permission::HazardRead),
+    (
+        "GET",
+        "/api/v1/hazards/export.xlsx",
+        Permission::HazardExport,
+    ),
     ("GET", "/api/v1/hazards/{id}", Permission::HazardRead),
     (
         "POST",
