@@ -17,6 +17,26 @@ pub struct AppConfig {
     pub server: ServerConfig,
     pub district: DistrictConfig,
     pub web: WebConfig,
+    pub jobs: JobsConfig,
+}
+
+/// Background work.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Minutes between rounds of escalation and clean-up.
+    pub interval_minutes: u64,
+}
+
+impl AppConfig {
+    /// The settings the background jobs run with.
+    pub fn job_settings(&self) -> xiaoan_jobs::JobSettings {
+        xiaoan_jobs::JobSettings {
+            interval: std::time::Duration::from_secs(self.jobs.interval_minutes.max(1) * 60),
+            utc_offset_minutes: self.web.utc_offset_minutes,
+            listing_overdue_days: self.web.listing_overdue_days,
+        }
+    }
 }
 
 /// Where the data lives.

@@ -39,7 +39,21 @@ pub async fn serve_on(
     let local = listener.local_addr()?;
     ready(&format!("http://{local}/"));
     let state = xiaoan_web::AppState::new(db.clone(), cfg.web.clone());
-    xiaoan_web::serve(listener, state, shutdown_signal()).await?;
+    // Background jobs stop when the server does.
+    let (stop, mut stopped) = tokio::sync::watch::channel(());
+    let jobs = tokio::spawn(xiaoan_jobs::run(
+        db.clone(),
+        cfg.job_settings(),
+        async move {
+            let _ = stopped.changed().await;
+        },
+    ));
+    xiaoan_web::serve(listener, state, async move {
+        shutdown_signal().await;
+        let _ = stop.send(());
+    })
+    .await?;
+    let _ = jobs.await;
     db.close().await;
     Ok(())
 }

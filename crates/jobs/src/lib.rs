@@ -1,0 +1,63 @@
+//! Background work: each job is a step function (idempotent, tested by calling it) and
+//! [`run`] is the loop that calls the steps on a timer until shutdown.
+#![forbid(unsafe_code)]
+
+use std::time::Duration;
+use xiaoan_store::Db;
+
+/// What the jobs need to know about the district.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Time between rounds.
+    pub interval: Duration,
+    /// The district's offset from UTC in minutes: decides "today".
+    pub utc_offset_minutes: i32,
+    /// Days overdue before a hazard is listed for bureau supervision.
+    pub listing_overdue_days: i64,
+}
+
+impl JobSettings {
+    /// Today's date in the district.
+    pub fn today(&self) -> chrono::NaiveDate {
+        let offset = chrono::FixedOffset::east_opt(self.utc_offset_minutes * 60)
+            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
+        chrono::Utc::now().with_timezone(&offset).date_naive()
+    }
+}
+
+/// What one round did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RoundReport {
+    pub escalated: usize,
+    pub sessions_removed: u64,
+}
+
+/// One round of every job: escalate overdue and major hazards, drop expired sessions.
+pub async fn round(db: &Db, s: &JobSettings) -> xiaoan_store::StoreResult<RoundReport> {
+    let escalated = xiaoan_store::hazards::escalate(db, s.today(), s.listing_overdue_days).await?;
+    let sessions_removed = xiaoan_store::sessions::delete_expired(db).await?;
+    Ok(RoundReport {
+        escalated,
+        sessions_removed,
+    })
+}
+
+/// Runs a round now and then every `interval` until `shutdown` resolves. A failed round is
+/// logged and retried at the next tick; nothing is lost because every step is idempotent.
+pub async fn run(db: Db, s: JobSettings, shutdown: impl std::future::Future<Output = ()>) {
+    let mut tick = tokio::time::interval(s.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {
+                match round(&db, &s).await {
+                    Ok(r) if r != RoundReport::default() => tracing::info!(escalated = r.escalated, sessions_removed = r.sessions_removed, "background round"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "background round failed"),
+                }
+            }
+        }
+    }
+}
