@@ -3,10 +3,13 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod calendar;
+pub mod compliance;
 pub mod hazard;
 pub mod org;
 pub mod password;
 pub mod permission;
+pub mod plan;
 pub mod role;
 pub mod scope;
 pub mod text;

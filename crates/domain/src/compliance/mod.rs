@@ -1,0 +1,343 @@
+//! The compliance engine: for an org, an obligation and a period, the status (met, due,
+//! overdue, missed, not applicable) and the numbers behind it. Pure functions of the
+//! obligation, the school calendar, the stored measures (or the records themselves) and
+//! the day it is.
+
+pub mod measure;
+pub mod occurrence;
+pub mod period;
+#[cfg(test)]
+mod tests;
+
+pub use measure::{Evidence, Measure, measure, needs_fields, target};
+pub use occurrence::{Occurrence, bucket_of, occurrences, window};
+pub use period::Period;
+
+use crate::calendar::SchoolCalendar;
+use crate::plan::{Cadence, Level, Obligation, Plan, Threshold, Unit};
+use crate::{OrgKind, SchoolFacts};
+use chrono::{Days, NaiveDate};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Where an obligation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Met,
+    Due,
+    Overdue,
+    Missed,
+    NotApplicable,
+}
+
+impl Status {
+    /// Every status, in display order.
+    pub const ALL: [Status; 5] = [
+        Status::Overdue,
+        Status::Missed,
+        Status::Due,
+        Status::Met,
+        Status::NotApplicable,
+    ];
+
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::Due => "due",
+            Status::Overdue => "overdue",
+            Status::Missed => "missed",
+            Status::NotApplicable => "not_applicable",
+        }
+    }
+
+    /// Parses a stable code.
+    pub fn from_code(code: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// How bad it is: the worst occurrence decides a cell.
+    fn severity(self) -> u8 {
+        match self {
+            Status::NotApplicable => 0,
+            Status::Met => 1,
+            Status::Due => 2,
+            Status::Overdue => 3,
+            Status::Missed => 4,
+        }
+    }
+}
+
+/// One occurrence with its status and numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct OccurrenceStatus {
+    #[serde(flatten)]
+    pub occurrence: Occurrence,
+    pub status: Status,
+    pub measured: f64,
+    pub target: f64,
+}
+
+/// The answer for one org × obligation × period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub status: Status,
+    /// For one occurrence, its measure (hours, records, people); for several, how many
+    /// were met.
+    pub measured: f64,
+    /// For one occurrence, its target; for several, how many have opened.
+    pub target: f64,
+    pub unit: Unit,
+    pub occurrences: Vec<OccurrenceStatus>,
+}
+
+impl Cell {
+    /// The cell of an obligation that does not apply.
+    pub fn not_applicable(unit: Unit) -> Cell {
+        Cell {
+            status: Status::NotApplicable,
+            measured: 0.0,
+            target: 0.0,
+            unit,
+            occurrences: vec![],
+        }
+    }
+
+    /// The earliest due day among occurrences not yet met, if any.
+    pub fn next_due(&self) -> Option<NaiveDate> {
+        self.occurrences
+            .iter()
+            .filter(|o| matches!(o.status, Status::Due | Status::Overdue))
+            .map(|o| o.occurrence.due)
+            .min()
+    }
+}
+
+/// The fixed inputs of an evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub campaign: (NaiveDate, NaiveDate),
+    pub calendar: &'a SchoolCalendar,
+    pub today: NaiveDate,
+}
+
+impl<'a> Context<'a> {
+    /// The context of `plan` on `today`.
+    pub fn new(plan: &Plan, calendar: &'a SchoolCalendar, today: NaiveDate) -> Self {
+        Context {
+            campaign: (plan.starts_on, plan.ends_on),
+            calendar,
+            today,
+        }
+    }
+}
+
+/// Whether `ob` applies to an org of `kind` with `facts` (schools only).
+pub fn applies(ob: &Obligation, kind: OrgKind, facts: Option<&SchoolFacts>) -> bool {
+    use crate::plan::Fact;
+    match (ob.applies.level, kind, facts) {
+        (Level::School, OrgKind::School, Some(f)) => {
+            (ob.applies.school_types.is_empty() || ob.applies.school_types.contains(&f.school_type))
+                && ob.applies.facts.iter().all(|fact| match fact {
+                    Fact::Boarding => f.boarding,
+                    Fact::Canteen => f.canteen,
+                    Fact::Buses => f.buses,
+                    Fact::Labs => f.labs,
+                    Fact::SpecialEquipment => f.special_equipment,
+                })
+        }
+        (Level::Centre, OrgKind::Centre, _) | (Level::Bureau, OrgKind::Bureau, _) => true,
+        _ => false,
+    }
+}
+
+/// The unit of one occurrence's numbers.
+pub fn unit(ob: &Obligation, plan: &Plan) -> Unit {
+    match (&ob.cadence, &ob.threshold) {
+        (Cadence::SchoolDay, _) => Unit::Days,
+        (_, Threshold::Sum { field, .. }) => plan
+            .kind(&ob.record)
+            .and_then(|k| k.field(field).and_then(|f| f.unit))
+            .unwrap_or(Unit::Records),
+        (_, Threshold::Coverage { .. } | Threshold::Share { .. }) => Unit::People,
+        _ => Unit::Records,
+    }
+}
+
+fn many_unit(c: &Cadence) -> Unit {
+    match c {
+        Cadence::SchoolDay => Unit::Days,
+        Cadence::Week => Unit::Weeks,
+        Cadence::Month { .. } => Unit::Months,
+        Cadence::Quarter => Unit::Quarters,
+        Cadence::Term { .. } => Unit::Terms,
+        Cadence::SchoolYear | Cadence::Year { .. } => Unit::Years,
+        Cadence::Once { .. } | Cadence::Standing { .. } => Unit::Records,
+    }
+}
+
+/// The status of one occurrence on `today`, given the day its threshold was met.
+pub fn occurrence_status(o: &Occurrence, met_on: Option<NaiveDate>, today: NaiveDate) -> Status {
+    match met_on {
+        Some(m) if m <= today => Status::Met,
+        _ if today <= o.due => Status::Due,
+        _ if today <= o.end => Status::Overdue,
+        _ => Status::Missed,
+    }
+}
+
+fn standing(
+    ob: &Obligation,
+    ctx: &Context,
+    period: &Period,
+    m: Option<&Measure>,
+    valid_days: u32,
+    grace_days: u32,
+) -> Vec<OccurrenceStatus> {
+    let w = window(ob, ctx.campaign);
+    let (start, end) = (period.start.max(w.0), period.end.min(w.1));
+    if start > end {
+        return vec![];
+    }
+    let reference = end.min(ctx.today);
+    let since = reference
+        .checked_sub_days(Days::new(valid_days.into()))
+        .unwrap_or(reference);
+    let valid = m.is_some_and(|m| m.dates.iter().any(|d| *d <= reference && *d > since));
+    let grace_end =
+        w.0.checked_add_days(Days::new(grace_days.into()))
+            .unwrap_or(w.0);
+    let status = if valid {
+        Status::Met
+    } else if start > ctx.today || reference < grace_end {
+        Status::Due
+    } else if reference == ctx.today {
+        Status::Overdue
+    } else {
+        Status::Missed
+    };
+    let o = Occurrence {
+        key: "standing".into(),
+        bucket: "standing".into(),
+        start,
+        due: grace_end.max(start).min(end),
+        end,
+    };
+    vec![OccurrenceStatus {
+        occurrence: o,
+        status,
+        measured: f64::from(u8::from(valid)),
+        target: 1.0,
+    }]
+}
+
+/// Evaluates `ob` for one org over `period`, looking stored measures up by bucket key.
+/// `target` comes from [`target`] for the org; `unit` from [`unit`].
+pub fn evaluate<'m>(
+    ob: &Obligation,
+    ctx: &Context,
+    period: &Period,
+    target: f64,
+    unit: Unit,
+    lookup: impl Fn(&str) -> Option<&'m Measure>,
+) -> Cell {
+    let occs: Vec<OccurrenceStatus> = match &ob.cadence {
+        Cadence::Standing {
+            valid_days,
+            grace_days,
+        } => standing(
+            ob,
+            ctx,
+            period,
+            lookup("standing"),
+            *valid_days,
+            *grace_days,
+        ),
+        _ => occurrences(ob, ctx.campaign, ctx.calendar, period.start, period.end)
+            .into_iter()
+            .map(|o| {
+                let m = lookup(&o.bucket);
+                let (met_on, measured) = match (&ob.cadence, m) {
+                    (Cadence::SchoolDay, Some(m)) => {
+                        let hit = m.mask & (1 << chrono::Datelike::day0(&o.start)) != 0;
+                        (hit.then_some(o.start), f64::from(u8::from(hit)))
+                    }
+                    (_, Some(m)) => (m.met_on, m.measured),
+                    (_, None) => (None, 0.0),
+                };
+                let status = occurrence_status(&o, met_on, ctx.today);
+                let target = if matches!(ob.cadence, Cadence::SchoolDay) {
+                    1.0
+                } else {
+                    target
+                };
+                OccurrenceStatus {
+                    occurrence: o,
+                    status,
+                    measured,
+                    target,
+                }
+            })
+            .collect(),
+    };
+    summarise(ob, occs, unit, ctx.today)
+}
+
+fn summarise(ob: &Obligation, occs: Vec<OccurrenceStatus>, unit: Unit, today: NaiveDate) -> Cell {
+    let Some(worst) = occs.iter().map(|o| o.status).max_by_key(|s| s.severity()) else {
+        return Cell::not_applicable(unit);
+    };
+    let (measured, target, unit) = if occs.len() == 1 {
+        let unit = match ob.cadence {
+            Cadence::SchoolDay => Unit::Days,
+            _ => unit,
+        };
+        (occs[0].measured, occs[0].target, unit)
+    } else {
+        let met = occs.iter().filter(|o| o.status == Status::Met).count();
+        let opened = occs.iter().filter(|o| o.occurrence.start <= today).count();
+        let target = if opened == 0 {
+            occs.len()
+        } else {
+            opened.max(met)
+        };
+        (met as f64, target as f64, many_unit(&ob.cadence))
+    };
+    Cell {
+        status: worst,
+        measured,
+        target,
+        unit,
+        occurrences: occs,
+    }
+}
+
+/// Evaluates `ob` straight from records (no stored measures): buckets the records, measures
+/// each bucket and evaluates. The reference the stored path must agree with.
+pub fn evaluate_records(
+    plan: &Plan,
+    ob: &Obligation,
+    ctx: &Context,
+    kind: OrgKind,
+    facts: Option<&SchoolFacts>,
+    period: &Period,
+    records: &[Evidence],
+) -> Cell {
+    let unit = unit(ob, plan);
+    if !applies(ob, kind, facts) {
+        return Cell::not_applicable(unit);
+    }
+    let target = target(ob, facts);
+    let mut buckets: HashMap<String, Vec<Evidence>> = HashMap::new();
+    for r in records.iter().filter(|r| r.day <= ctx.today) {
+        if let Some((key, _, _)) = bucket_of(ob, ctx.campaign, ctx.calendar, r.day) {
+            buckets.entry(key).or_default().push(r.clone());
+        }
+    }
+    let measures: HashMap<String, Measure> = buckets
+        .into_iter()
+        .map(|(k, rs)| (k, measure(ob, target, &rs)))
+        .collect();
+    evaluate(ob, ctx, period, target, unit, |k| measures.get(k))
+}
