@@ -208,13 +208,26 @@ async fn session_user(state: &AppState, session: &Session) -> Result<Option<(i64
 /// Checks the form token of a page post and strips it from the body handed on.
 async fn check_form_token(req: Request, expected: &str, lang: Lang) -> Result<Request, AppError> {
     let (parts, body) = req.into_parts();
-    let is_form = parts
+    let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .unwrap_or("");
     let refuse = || AppError::new(StatusCode::FORBIDDEN, "csrf", lang, Surface::Page);
-    if !is_form {
+    // File uploads (multipart) carry the token in the form's action URL, so that the body
+    // can stream to the handler untouched.
+    if content_type.starts_with("multipart/form-data") {
+        let token = parts.uri.query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == CSRF_FIELD)
+                .map(|(_, v)| v.into_owned())
+        });
+        if token.as_deref() != Some(expected) || expected.is_empty() {
+            return Err(refuse());
+        }
+        return Ok(Request::from_parts(parts, body));
+    }
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err(refuse());
     }
     let bytes = axum::body::to_bytes(body, 2 * 1024 * 1024)

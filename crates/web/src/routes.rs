@@ -75,6 +75,14 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/users/{login}/status", UserManage),
     r("POST", "/users/{login}/password", UserManage),
     r("GET", "/audit", AuditRead),
+    r("GET", "/hazards", HazardRead),
+    r("POST", "/hazards", HazardReport),
+    r("GET", "/hazards/new", HazardReport),
+    r("GET", "/hazards/lists", HazardExport),
+    r("GET", "/hazards/export.xlsx", HazardExport),
+    r("GET", "/hazards/{id}", HazardRead),
+    r("POST", "/hazards/{id}/transitions", HazardRead),
+    r("GET", "/attachments/{id}", HazardRead),
 ];
 
 /// The rule for a method and matched path, if the table has one.

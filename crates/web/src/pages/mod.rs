@@ -3,9 +3,10 @@
 
 mod account;
 mod audit;
+mod hazards;
 mod home;
 mod login;
-mod orgs;
+pub(crate) mod orgs;
 mod users;
 
 use crate::AppState;
@@ -17,6 +18,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use xiaoan_domain::Permission;
+
+/// The most a page form with photos may send: five photos and the text.
+const PAGE_UPLOAD_LIMIT: usize = 5 * crate::photos::MAX_BYTES + 256 * 1024;
 
 /// The page routes.
 pub fn router() -> Router<AppState> {
@@ -37,6 +41,22 @@ pub fn router() -> Router<AppState> {
         .route("/users/{login}/status", post(users::status))
         .route("/users/{login}/password", post(users::reset_password))
         .route("/audit", get(audit::page))
+        .route(
+            "/hazards",
+            get(hazards::list)
+                .post(hazards::create)
+                .layer(axum::extract::DefaultBodyLimit::max(PAGE_UPLOAD_LIMIT)),
+        )
+        .route("/hazards/new", get(hazards::new_form))
+        .route("/hazards/lists", get(hazards::print))
+        .route("/hazards/export.xlsx", get(hazards::export))
+        .route("/hazards/{id}", get(hazards::detail))
+        .route(
+            "/hazards/{id}/transitions",
+            post(hazards::transition)
+                .layer(axum::extract::DefaultBodyLimit::max(PAGE_UPLOAD_LIMIT)),
+        )
+        .route("/attachments/{id}", get(hazards::photo))
 }
 
 async fn stylesheet() -> Response {
@@ -73,22 +93,23 @@ impl Layout {
     /// The frame for a signed-in caller; `active` is the navigation entry to highlight.
     pub fn new(caller: &Caller, title_key: &str, active: &str) -> Layout {
         let lang = caller.lang;
-        let entries: [(&'static str, &str, Option<Permission>); 5] = [
+        let entries: &[(&'static str, &str, Option<Permission>)] = &[
             ("/", "nav.home", None),
             ("/orgs", "nav.orgs", Some(Permission::OrgRead)),
             ("/users", "nav.users", Some(Permission::UserRead)),
+            ("/hazards", "nav.hazards", Some(Permission::HazardRead)),
             ("/audit", "nav.audit", Some(Permission::AuditRead)),
             ("/account", "nav.account", None),
         ];
         let nav = entries
-            .into_iter()
+            .iter()
             .filter(|(_, _, p)| {
                 p.is_none_or(|p| caller.can(p)) && !caller.user.must_change_password
             })
             .map(|(href, key, _)| NavItem {
                 href,
                 label: lang.t(key),
-                active: href == active,
+                active: *href == active,
             })
             .collect();
         Layout {

@@ -4,6 +4,7 @@
 mod common;
 
 mod audit;
+mod hazard_pages;
 mod hazards;
 mod input;
 mod matrix;

@@ -1,0 +1,260 @@
+//! The hazard pages as a phone user meets them: report with a photo, register, rectify with
+//! an after-photo, verify by someone else, and the printable lists.
+
+use crate::common::{Fixture, PW, SESSION, jpeg_bytes, page, sign_in_page};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use xiaoan_domain::Role;
+
+/// The form token of a page (the multipart forms carry it in their action URL).
+fn token_in_action(html: &str) -> String {
+    let marker = "?_csrf=";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no form with a token in: {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// Posts a multipart form (text fields and optional photos) to `path`.
+async fn post_multipart(
+    f: &Fixture,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    photos: &[Vec<u8>],
+) -> crate::common::Resp {
+    let boundary = "page-boundary-7";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for p in photos {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"IMG_0001.JPG\"\r\nContent-Type: image/jpeg\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(p);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::COOKIE, format!("{SESSION}={cookie}"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    f.send(req).await
+}
+
+async fn open(f: &Fixture, path: &str, cookie: &str) -> String {
+    let r = f.send(page(path, Some(cookie))).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+    r.text()
+}
+
+#[tokio::test]
+async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
+    let f = Fixture::new().await;
+    f.add_role_user("pg-staff", "李老師", Role::Staff, f.tree.school_a)
+        .await;
+    f.add_role_user(
+        "pg-safety",
+        "安全專幹",
+        Role::SafetyOfficer,
+        f.tree.school_a,
+    )
+    .await;
+    f.add_role_user("pg-principal", "張校長", Role::Principal, f.tree.school_a)
+        .await;
+    let staff = sign_in_page(&f, "pg-staff", PW).await;
+    let safety = sign_in_page(&f, "pg-safety", PW).await;
+    let principal = sign_in_page(&f, "pg-principal", PW).await;
+
+    // Report from the phone form, with a photo.
+    let form = open(&f, "/hazards/new", &staff).await;
+    assert!(form.contains("capture=\"environment\""));
+    let token = token_in_action(&form);
+    let fields = [
+        ("school_id", f.tree.school_a.to_string()),
+        ("category", "buildings".to_string()),
+        ("grade", "major".to_string()),
+        ("source", "patrol".to_string()),
+        ("location", "操場東側圍牆".to_string()),
+        ("title", "圍牆傾斜開裂".to_string()),
+        ("description", "圍牆向外傾斜約 5 度，有多處裂縫".to_string()),
+        ("found_by", "李老師".to_string()),
+        ("found_on", "".to_string()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_multipart(&f, "/hazards", &staff, &fields, &[jpeg_bytes()]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no form token, no hazard");
+    let r = post_multipart(
+        &f,
+        &format!("/hazards?_csrf={token}"),
+        &staff,
+        &fields,
+        &[jpeg_bytes()],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
+    let at = r.header("location").unwrap().to_string();
+    let html = open(&f, &at, &staff).await;
+    assert!(html.contains("圍牆傾斜開裂") && html.contains("<img src=\"/attachments/"));
+    assert!(
+        !html.contains("name=\"action\" value=\"register\""),
+        "staff cannot register"
+    );
+
+    // The safety officer registers it with the staff member as owner.
+    let html = open(&f, &at, &safety).await;
+    assert!(html.contains("name=\"action\" value=\"register\""));
+    let t = token_in_action(&html);
+    let deadline = (chrono::Utc::now().date_naive() + chrono::Days::new(14)).to_string();
+    let step = format!("{at}/transitions?_csrf={t}");
+    let r = post_multipart(
+        &f,
+        &step,
+        &safety,
+        &[
+            ("action", "register"),
+            ("owner", "pg-staff"),
+            ("measures", "設置圍擋，拆除重建"),
+            ("deadline", &deadline),
+            ("grade", "major"),
+        ],
+        &[],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+
+    // The owner starts and submits with an after-photo; a submission without one is refused.
+    let t = token_in_action(&open(&f, &at, &staff).await);
+    let step = format!("{at}/transitions?_csrf={t}");
+    assert!(
+        post_multipart(&f, &step, &staff, &[("action", "start")], &[])
+            .await
+            .status
+            .is_redirection()
+    );
+    let r = post_multipart(
+        &f,
+        &step,
+        &staff,
+        &[("action", "submit"), ("note", "已重建")],
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text().contains("整改後照片"),
+        "the message says what is missing"
+    );
+    let r = post_multipart(
+        &f,
+        &step,
+        &staff,
+        &[("action", "submit"), ("note", "已重建圍牆")],
+        &[jpeg_bytes()],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let html = open(&f, &at, &staff).await;
+    assert!(
+        !html.contains("value=\"verify\""),
+        "the rectifier is not offered verification"
+    );
+    // The same photo bytes as the report's: flagged.
+    assert!(html.contains("照片曾在其他步驟使用過"));
+
+    // The principal closes it out.
+    let t = token_in_action(&open(&f, &at, &principal).await);
+    let r = post_multipart(
+        &f,
+        &format!("{at}/transitions?_csrf={t}"),
+        &principal,
+        &[("action", "verify"), ("note", "驗收合格")],
+        &[],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let html = open(&f, &at, &principal).await;
+    assert!(html.contains("已銷賬"));
+
+    // Lists: the list page, filters, the printable rectification list and its xlsx.
+    let list = open(&f, "/hazards?view=all&category=buildings", &safety).await;
+    assert!(list.contains("圍牆傾斜開裂"));
+    let list = open(&f, "/hazards?status=reported", &safety).await;
+    assert!(!list.contains("圍牆傾斜開裂"));
+    let printed = open(
+        &f,
+        &format!(
+            "/hazards/lists?list=rectifications&org_id={}",
+            f.tree.school_a
+        ),
+        &safety,
+    )
+    .await;
+    assert!(
+        printed.contains("整改清單")
+            && printed.contains("設置圍擋，拆除重建")
+            && printed.contains("張校長")
+    );
+    let x = f
+        .send(page("/hazards/export.xlsx?list=problems", Some(&safety)))
+        .await;
+    assert_eq!(x.status, StatusCode::OK);
+    assert!(x.header("content-type").unwrap().contains("spreadsheetml"));
+    // Staff can see hazards but not export lists.
+    assert_eq!(
+        f.send(page("/hazards/lists?list=problems", Some(&staff)))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn bad_filters_and_bad_photos_get_clear_messages() {
+    let f = Fixture::new().await;
+    f.add_role_user("pg-staff2", "王老師", Role::Staff, f.tree.school_a)
+        .await;
+    let staff = sign_in_page(&f, "pg-staff2", PW).await;
+    let r = f
+        .send(page("/hazards?category=weather", Some(&staff)))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("隱患類別不正確"));
+    let t = token_in_action(&open(&f, "/hazards/new", &staff).await);
+    let fields = [
+        ("school_id", f.tree.school_a.to_string()),
+        ("category", "other".into()),
+        ("location", "x".into()),
+        ("title", "x".into()),
+        ("description", "x".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_multipart(
+        &f,
+        &format!("/hazards?_csrf={t}"),
+        &staff,
+        &fields,
+        &[b"%PDF-1.4 not a photo".to_vec()],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("只接受 JPEG 或 PNG"));
+    let list = open(&f, "/hazards", &staff).await;
+    assert!(
+        list.contains("滅火器過期"),
+        "the fixture's hazard is listed"
+    );
+    assert!(!list.contains(">x<"), "nothing was created");
+}
