@@ -2,6 +2,7 @@
 //! and one login per role, and serve it.
 
 mod district;
+mod hazards;
 
 use crate::config::AppConfig;
 use anyhow::{Context, anyhow};
@@ -103,7 +104,7 @@ pub async fn populate(
 }
 
 /// Runs the subcommand.
-pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
+pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     if args.password.chars().count() < 8 {
         return Err(anyhow!("the demo password needs at least 8 characters"));
     }
@@ -119,6 +120,18 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     }
     let db = crate::bootstrap::open(&format!("sqlite://{}", file.display())).await?;
     let logins = populate(&db, args.seed, args.schools, &args.password).await?;
+    // Demo photos live beside the demo database, and are recreated with it.
+    cfg.web.storage_dir = args.data.join("files");
+    let _ = std::fs::remove_dir_all(&cfg.web.storage_dir);
+    let today = cfg.job_settings().today();
+    hazards::populate(
+        &db,
+        &cfg.web.storage_dir,
+        args.seed,
+        today,
+        cfg.web.listing_overdue_days,
+    )
+    .await?;
     let print = |url: &str| {
         println!(
             "xiaoan demo district (seed {}, {} schools) at {url}",

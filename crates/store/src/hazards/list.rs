@@ -33,6 +33,8 @@ pub struct HazardFilter {
     pub not_dismissed: bool,
     /// Only hazards that have been registered (have an owner): the rectification list.
     pub registered: bool,
+    /// Only hazards this user is responsible for.
+    pub owner_id: Option<i64>,
 }
 
 /// A page of hazards, newest first, and the cursor of the next page.
@@ -61,6 +63,9 @@ fn push_filters(
     }
     if f.registered {
         sql.push(" AND h.owner_id IS NOT NULL");
+    }
+    if let Some(o) = f.owner_id {
+        sql.push(" AND h.owner_id = ").bind(o);
     }
     if let Some(c) = f.category {
         sql.push(" AND h.category = ").bind(c.code().to_string());

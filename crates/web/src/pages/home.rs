@@ -26,6 +26,8 @@ struct HomePage {
     counts: Vec<(String, i64)>,
     /// (label, count) per school type in scope.
     school_types: Vec<(String, i64)>,
+    /// What needs attention among the hazards in scope.
+    hazards: Option<Vec<super::hazards::Tile>>,
 }
 
 /// The caller's roles with org names.
@@ -90,6 +92,7 @@ pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Respo
         roles: role_lines(&st, &caller).await?,
         counts,
         school_types,
+        hazards: super::hazards::summary(&st, &caller).await?,
     };
     Ok(render(&page))
 }

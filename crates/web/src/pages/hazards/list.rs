@@ -159,7 +159,11 @@ pub async fn list(
         .ctx(l, s)?;
     let (page, counts, error) = match pq.to_api(&caller) {
         Ok(q) => match filter(&st, &caller, &q).await {
-            Ok(f) => {
+            Ok(mut f) => {
+                if blank(&pq.view) == Some("mine") {
+                    f.owner_id = Some(caller.user.id);
+                    f.open = true;
+                }
                 let page = hazards::list(&st.db, &caller.scope, &f, q.cursor.as_deref(), 50, today)
                     .await
                     .ctx(l, s)?;
@@ -188,7 +192,7 @@ pub async fn list(
     };
     let view = blank(&pq.view).unwrap_or("").to_string();
     let base = pq.query_without(&["view"]);
-    let tabs = ["", "open", "overdue", "escalated", "listed", "plan"]
+    let tabs = ["", "open", "mine", "overdue", "escalated", "listed", "plan"]
         .iter()
         .map(|v| Tab {
             href: format!(

@@ -6,11 +6,13 @@ mod form;
 mod list;
 mod lists;
 mod new;
+mod summary;
 
 pub use detail::{detail, photo, transition};
 pub use list::list;
 pub use lists::{export, print};
 pub use new::{create, new_form};
+pub use summary::{Tile, summary};
 
 use crate::i18n::Lang;
 use xiaoan_store::hazards::Hazard;
