@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod bench;
 mod bootstrap;
 mod config;
 mod demo;
@@ -36,6 +37,8 @@ enum Command {
     Config,
     /// Audit-log tools.
     Audit(audit::Args),
+    /// Benchmarks on synthetic data (figures printed, never asserted).
+    Bench(bench::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -64,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             Command::User(a) => user::run(cfg, a).await,
             Command::Config => Ok(()),
             Command::Audit(a) => audit::run(cfg, a).await,
+            Command::Bench(a) => bench::run(cfg, a).await,
         }
     })
 }

@@ -1,0 +1,432 @@
+//! The hazard benchmark: a district of `--schools` schools with `--hazards` hazards on
+//! SQLite (or the database given), then the filtered list API and the bureau's hazard page
+//! under `--clients` concurrent clients, the same page of the list straight from the store,
+//! and the district-wide xlsx export.
+
+use super::percentiles;
+use crate::config::AppConfig;
+use axum::body::Body;
+use axum::http::{Request, header};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+use std::time::Instant;
+use tower::ServiceExt;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::hazard::{Category, Status};
+use xiaoan_domain::text::{Code, Login, Name};
+use xiaoan_domain::{OrgKind, Role, SchoolFacts, SchoolType, Scope};
+use xiaoan_store::Db;
+use xiaoan_store::hazards::HazardFilter;
+use xiaoan_store::orgs::{self, NewOrg};
+use xiaoan_store::users::{self, NewUser, RoleAt};
+
+/// Options of `xiaoan bench hazards`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value_t = 300)]
+    schools: usize,
+    #[arg(long, default_value_t = 200_000)]
+    hazards: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Requests per measurement, spread over the clients.
+    #[arg(long, default_value_t = 3200)]
+    requests: usize,
+    /// Database URL (default: a fresh SQLite file in a temporary directory).
+    #[arg(long)]
+    database: Option<String>,
+}
+
+const PASSWORD: &str = "Bench-Xiaoan-2026!";
+
+async fn org(
+    db: &Db,
+    kind: OrgKind,
+    code: &str,
+    name: &str,
+    parent: Option<i64>,
+    school: Option<SchoolFacts>,
+) -> anyhow::Result<i64> {
+    let new = NewOrg {
+        kind,
+        code: Code::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?,
+        name: Name::parse("name", name).map_err(|e| anyhow::anyhow!("{e}"))?,
+        parent_id: parent,
+        school,
+    };
+    Ok(
+        orgs::create(db, &Actor::system("bench"), &Scope::everything(), new)
+            .await?
+            .id,
+    )
+}
+
+/// Builds the district and returns the school ids.
+async fn build(
+    db: &Db,
+    schools: usize,
+    hazards: usize,
+    today: chrono::NaiveDate,
+) -> anyhow::Result<Vec<i64>> {
+    let bureau = org(db, OrgKind::Bureau, "BENCH", "基準測試區教育局", None, None).await?;
+    let mut centres = vec![];
+    for c in 0..10 {
+        centres.push(
+            org(
+                db,
+                OrgKind::Centre,
+                &format!("BC{c:02}"),
+                &format!("測試鎮{c}教管中心"),
+                Some(bureau),
+                None,
+            )
+            .await?,
+        );
+    }
+    let mut ids = vec![];
+    for s in 0..schools {
+        let facts = SchoolFacts {
+            school_type: SchoolType::ALL[s % 5],
+            address: String::new(),
+            latitude: None,
+            longitude: None,
+            students: 500,
+            staff: 40,
+            boarding: false,
+            canteen: true,
+            buses: false,
+            labs: true,
+            special_equipment: false,
+        };
+        ids.push(
+            org(
+                db,
+                OrgKind::School,
+                &format!("BS{s:04}"),
+                &format!("測試第{s}學校"),
+                Some(centres[s % 10]),
+                Some(facts),
+            )
+            .await?,
+        );
+    }
+    let hash = users::hash_password(PASSWORD)?;
+    let new = NewUser {
+        login: Login::parse("bench-bureau").map_err(|e| anyhow::anyhow!("{e}"))?,
+        display_name: Name::parse("display_name", "基準測試")
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        org_id: bureau,
+        password_hash: Some(hash),
+        must_change_password: false,
+        roles: vec![RoleAt {
+            role: Role::BureauSafety,
+            org_id: bureau,
+        }],
+    };
+    let owner = users::create(
+        db,
+        &Actor::system("bench"),
+        &[Role::SystemAdmin],
+        &Scope::everything(),
+        new,
+    )
+    .await?
+    .0
+    .id;
+    // Synthetic hazards go straight into the table in large transactions: this is test data,
+    // not a workload to audit.
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let now = xiaoan_domain::now_millis();
+    let mut done = 0;
+    while done < hazards {
+        let mut tx = db.begin_write().await?;
+        for _ in 0..5000.min(hazards - done) {
+            done += 1;
+            let school = ids[rng.random_range(0..ids.len())];
+            let status = Status::ALL[rng.random_range(0..Status::ALL.len())];
+            let category = Category::ALL[rng.random_range(0..Category::ALL.len())];
+            let found = today - chrono::Days::new(rng.random_range(0..700));
+            let deadline = (status != Status::Reported)
+                .then(|| (found + chrono::Days::new(rng.random_range(5..60))).to_string());
+            sqlx::query(
+                "INSERT INTO hazards (school_id, number, category, grade, source, location, location_key, title, description, \
+                 status, reporter_id, found_by, found_on, owner_id, measures, deadline, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'patrol', $5, $5, $6, $7, $8, $9, '巡查員', $10, $11, $12, $13, $14, $14)",
+            )
+            .bind(school)
+            .bind(format!("B-{done:07}"))
+            .bind(category.code().to_string())
+            .bind(if rng.random_bool(0.05) { "major" } else { "general" }.to_string())
+            .bind(format!("教學樓{}樓", rng.random_range(1..6)))
+            .bind(format!("隱患{done}"))
+            .bind("樓梯扶手鬆動，需要加固並設置警示標誌".to_string())
+            .bind(status.code().to_string())
+            .bind(owner)
+            .bind(found.to_string())
+            .bind((status != Status::Reported).then_some(owner))
+            .bind("加固".to_string())
+            .bind(deadline)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(ids)
+}
+
+fn random_query(rng: &mut ChaCha8Rng, schools: &[i64]) -> String {
+    match rng.random_range(0..6) {
+        0 => "limit=50".into(),
+        1 => format!(
+            "status={}&limit=50",
+            Status::ALL[rng.random_range(0..Status::ALL.len())].code()
+        ),
+        2 => format!(
+            "category={}&limit=50",
+            Category::ALL[rng.random_range(0..Category::ALL.len())].code()
+        ),
+        3 => format!(
+            "school_id={}&limit=50",
+            schools[rng.random_range(0..schools.len())]
+        ),
+        4 => "overdue=true&limit=50".into(),
+        _ => format!(
+            "status=rectifying&category={}&limit=50",
+            Category::ALL[rng.random_range(0..Category::ALL.len())].code()
+        ),
+    }
+}
+
+/// Sends `total` requests from `clients` concurrent tasks; returns the latencies in ms.
+async fn load(
+    app: &axum::Router,
+    clients: usize,
+    total: usize,
+    make: Arc<dyn Fn(usize) -> Request<Body> + Send + Sync>,
+) -> anyhow::Result<Vec<f64>> {
+    let mut tasks = vec![];
+    for c in 0..clients {
+        let (app, make) = (app.clone(), make.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = vec![];
+            for i in (c..total).step_by(clients) {
+                let t = Instant::now();
+                let res = app
+                    .clone()
+                    .oneshot(make(i))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let status = res.status();
+                let _ = axum::body::to_bytes(res.into_body(), usize::MAX).await;
+                if !status.is_success() {
+                    anyhow::bail!("request {i} failed with {status}");
+                }
+                out.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, anyhow::Error>(out)
+        }));
+    }
+    let mut all = vec![];
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(all)
+}
+
+/// Runs the benchmark and prints the figures.
+pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let url = args
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let db = crate::bootstrap::open(&url).await?;
+    let today = cfg.job_settings().today();
+    let t = Instant::now();
+    let schools = build(&db, args.schools, args.hazards, today).await?;
+    println!(
+        "built {} schools and {} hazards in {:.1} s ({})",
+        args.schools,
+        args.hazards,
+        t.elapsed().as_secs_f64(),
+        crate::bootstrap::redact(&url)
+    );
+
+    let mut web = cfg.web.clone();
+    web.storage_dir = dir.path().join("files");
+    web.login_attempts_per_minute = 1000;
+    let app = xiaoan_web::router(xiaoan_web::AppState::new(db.clone(), web));
+    let login = Request::post("/api/v1/auth/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(format!(
+            r#"{{"username":"bench-bureau","password":"{PASSWORD}"}}"#
+        )))?;
+    let res = app.clone().oneshot(login).await?;
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
+    let token: String = serde_json::from_slice::<serde_json::Value>(&body)?["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let queries: Arc<Vec<String>> = Arc::new(
+        (0..args.requests)
+            .map(|_| random_query(&mut rng, &schools))
+            .collect(),
+    );
+
+    // 1. The list API under concurrent clients.
+    let (q, tok) = (queries.clone(), token.clone());
+    let make: Arc<dyn Fn(usize) -> Request<Body> + Send + Sync> = Arc::new(move |i| {
+        Request::get(format!("/api/v1/hazards?{}", q[i]))
+            .header(header::AUTHORIZATION, format!("Bearer {tok}"))
+            .body(Body::empty())
+            .expect("request")
+    });
+    let _ = load(&app, args.clients, args.clients * 4, make.clone()).await?; // warm-up
+    let t = Instant::now();
+    let mut api = load(&app, args.clients, args.requests, make).await?;
+    let api_secs = t.elapsed().as_secs_f64();
+    let (api50, api99) = percentiles(&mut api);
+
+    // 2. The same pages straight from the store (the query and row decoding, no HTTP).
+    let scope = Scope::subtree(
+        &orgs::root(&db)
+            .await?
+            .map(|o| o.path)
+            .unwrap_or_else(|| "/".into()),
+    );
+    let mut bare = vec![];
+    for q in queries.iter() {
+        let mut f = HazardFilter::default();
+        for pair in q.split('&') {
+            match pair.split_once('=') {
+                Some(("status", v)) => f.status = Status::from_code(v),
+                Some(("category", v)) => f.category = Category::from_code(v),
+                Some(("school_id", v)) => f.school_id = v.parse().ok(),
+                Some(("overdue", _)) => f.overdue = Some(true),
+                _ => {}
+            }
+        }
+        let t = Instant::now();
+        xiaoan_store::hazards::list(&db, &scope, &f, None, 50, today).await?;
+        bare.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (bare50, bare99) = percentiles(&mut bare);
+
+    // 3. The bureau's hazard page (session sign-in, then the first page with counts).
+    let form = app
+        .clone()
+        .oneshot(Request::get("/login").body(Body::empty())?)
+        .await?;
+    let cookie = form
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("xiaoan_session="))
+                .map(String::from)
+        })
+        .unwrap_or_default();
+    let html = String::from_utf8(
+        axum::body::to_bytes(form.into_body(), usize::MAX)
+            .await?
+            .to_vec(),
+    )?;
+    let csrf = html
+        .split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let signed = app
+        .clone()
+        .oneshot(
+            Request::post("/login")
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "_csrf={csrf}&login=bench-bureau&password={PASSWORD}"
+                )))?,
+        )
+        .await?;
+    let cookie = signed
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("xiaoan_session="))
+                .map(String::from)
+        })
+        .unwrap_or(cookie);
+    let page: Arc<dyn Fn(usize) -> Request<Body> + Send + Sync> = Arc::new(move |_| {
+        Request::get("/hazards")
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::empty())
+            .expect("request")
+    });
+    let mut overview = load(
+        &app,
+        args.clients,
+        (args.requests / 4).max(args.clients),
+        page,
+    )
+    .await?;
+    let (page50, page99) = percentiles(&mut overview);
+
+    // 4. The district's problem list as xlsx.
+    let t = Instant::now();
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/hazards/export.xlsx?list=problems")
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())?,
+        )
+        .await?;
+    let xlsx = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
+    let export_secs = t.elapsed().as_secs_f64();
+
+    println!("\n{:<44} {:>10} {:>10}", "measure", "median ms", "p99 ms");
+    println!(
+        "{:<44} {:>10.2} {:>10.2}",
+        format!(
+            "list API, {} clients ({:.0} req/s)",
+            args.clients,
+            api.len() as f64 / api_secs
+        ),
+        api50,
+        api99
+    );
+    println!(
+        "{:<44} {:>10.2} {:>10.2}",
+        "same pages straight from the store", bare50, bare99
+    );
+    println!(
+        "{:<44} {:>10.2} {:>10.2}",
+        format!("bureau hazard page, {} clients", args.clients),
+        page50,
+        page99
+    );
+    println!(
+        "{:<44} {:>10.2} s ({} bytes)",
+        "district problem list xlsx",
+        export_secs,
+        xlsx.len()
+    );
+    println!(
+        "list API p99 / store p99: {:.1}x",
+        if bare99 > 0.0 { api99 / bare99 } else { 0.0 }
+    );
+    db.close().await;
+    Ok(())
+}
