@@ -6,10 +6,14 @@
 
 pub mod attachments;
 pub mod audit;
+pub mod calendar;
+pub mod compliance;
 pub mod db;
 pub mod error;
 pub mod hazards;
 pub mod orgs;
+pub mod plans;
+pub mod records;
 pub mod sessions;
 pub mod sql;
 pub mod tokens;

@@ -307,6 +307,14 @@ impl Plan {
         v
     }
 
+    /// The district's calendar date at the instant `millis` (UTC milliseconds).
+    pub fn local_date(&self, millis: crate::Millis) -> NaiveDate {
+        let shifted = millis + i64::from(self.utc_offset_minutes) * 60_000;
+        chrono::DateTime::from_timestamp_millis(shifted)
+            .map(|t| t.date_naive())
+            .unwrap_or_default()
+    }
+
     /// The phase containing `d`, the last one when phases overlap.
     pub fn phase_on(&self, d: NaiveDate) -> Option<&Phase> {
         self.phases

@@ -1,5 +1,6 @@
 //! Store tests, each run on a fresh SQLite file and a fresh PostgreSQL database.
 
 mod common;
+mod compliance;
 mod foundation;
 mod hazards;

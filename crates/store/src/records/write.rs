@@ -1,0 +1,232 @@
+//! Entering, correcting and withdrawing records. Each write runs in one transaction with
+//! its audit entry and the refresh of the compliance measures it affects, so the matrix is
+//! current the moment the write is acknowledged.
+
+use super::{Record, get, parse_day};
+use crate::audit::{self, Event};
+use crate::compliance::refresh;
+use crate::orgs;
+use crate::plans::StoredPlan;
+use crate::{Db, StoreError, StoreResult};
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+use xiaoan_domain::Scope;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::calendar::SchoolCalendar;
+use xiaoan_domain::now_millis;
+use xiaoan_domain::plan::kinds::validate;
+
+/// A record to enter. `fields` are checked against the kind again here.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    pub org_id: i64,
+    pub kind: String,
+    pub occurred_on: NaiveDate,
+    pub fields: Map<String, Value>,
+    pub note: String,
+    pub attachment_ids: Vec<i64>,
+}
+
+/// A correction or a withdrawal; `reason` is required and kept in the history.
+#[derive(Debug, Clone, Default)]
+pub struct RecordPatch {
+    pub occurred_on: Option<NaiveDate>,
+    pub fields: Option<Map<String, Value>>,
+    pub note: Option<String>,
+    /// Withdraw the record (it stays, marked withdrawn, and no longer counts).
+    pub withdraw: bool,
+    pub reason: String,
+}
+
+const MAX_ATTACHMENTS: usize = 20;
+
+fn clean_note(note: &str, max: usize, code: &'static str) -> StoreResult<String> {
+    let t = note.trim();
+    if t.chars().count() > max || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(StoreError::Invalid(code));
+    }
+    Ok(t.to_string())
+}
+
+fn check_date(plan: &StoredPlan, day: NaiveDate) -> StoreResult<()> {
+    if day > plan.plan.local_date(now_millis()) {
+        return Err(StoreError::Invalid("record_date_future"));
+    }
+    if day < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(day) {
+        return Err(StoreError::Invalid("record_date_range"));
+    }
+    Ok(())
+}
+
+fn check_fields(
+    plan: &StoredPlan,
+    kind: &str,
+    fields: &Map<String, Value>,
+) -> StoreResult<Map<String, Value>> {
+    let k = plan
+        .plan
+        .kind(kind)
+        .ok_or(StoreError::Invalid("record_kind"))?;
+    validate(&k, fields).map_err(|_| StoreError::Invalid("record_fields"))
+}
+
+/// Enters a record for an org the actor may write for (`writable`), refreshing the
+/// measures of the obligations it counts for.
+pub async fn create(
+    db: &Db,
+    actor: &Actor,
+    writable: &[i64],
+    plan: &StoredPlan,
+    calendar: &SchoolCalendar,
+    new: NewRecord,
+) -> StoreResult<Record> {
+    if !writable.contains(&new.org_id) {
+        return Err(StoreError::Forbidden("record_org"));
+    }
+    let fields = check_fields(plan, &new.kind, &new.fields)?;
+    check_date(plan, new.occurred_on)?;
+    let note = clean_note(&new.note, 1000, "record_note")?;
+    let mut attachments = new.attachment_ids.clone();
+    attachments.sort_unstable();
+    attachments.dedup();
+    if attachments.len() > MAX_ATTACHMENTS {
+        return Err(StoreError::Invalid("record_attachment"));
+    }
+    let org = orgs::get(db, &Scope::everything(), new.org_id).await?;
+    let now = now_millis();
+    let mut tx = db.begin_write().await?;
+    for a in &attachments {
+        let uploader: Option<i64> =
+            sqlx::query_scalar("SELECT uploader_id FROM attachments WHERE id = $1")
+                .bind(*a)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if uploader.is_none() || uploader != actor.user_id {
+            return Err(StoreError::Invalid("record_attachment"));
+        }
+    }
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO records (org_id, kind, occurred_on, fields, note, author_id, author_login, revision, withdrawn, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 1, 0, $8, $8) RETURNING id",
+    )
+    .bind(new.org_id)
+    .bind(new.kind.clone())
+    .bind(new.occurred_on.to_string())
+    .bind(Value::Object(fields.clone()).to_string())
+    .bind(note)
+    .bind(actor.user_id)
+    .bind(actor.login.clone())
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    for a in &attachments {
+        sqlx::query("INSERT INTO record_attachments (record_id, attachment_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(*a)
+            .execute(&mut *tx)
+            .await?;
+    }
+    refresh(&mut tx, plan, calendar, &org, &new.kind, &[new.occurred_on]).await?;
+    let detail = serde_json::json!({"org_id": new.org_id, "kind": new.kind, "occurred_on": new.occurred_on,
+        "fields": fields, "attachments": attachments});
+    audit::append(
+        &mut tx,
+        actor,
+        Event::ok("record.create", "record", id, detail),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, &Scope::everything(), id).await
+}
+
+/// Corrects or withdraws a record. Only its author may, within the plan's editing window;
+/// the version replaced is kept with the reason.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    scope: &Scope,
+    plan: &StoredPlan,
+    calendar: &SchoolCalendar,
+    id: i64,
+    patch: RecordPatch,
+) -> StoreResult<Record> {
+    let current = get(db, scope, id).await?;
+    if current.author_id.is_none() || current.author_id != actor.user_id {
+        return Err(StoreError::Forbidden("record_not_author"));
+    }
+    let window = i64::from(plan.plan.record_edit_hours) * 3_600_000;
+    if now_millis() - current.created_at > window {
+        return Err(StoreError::Forbidden("record_edit_window"));
+    }
+    if current.withdrawn {
+        return Err(StoreError::Conflict("record_withdrawn"));
+    }
+    let reason = clean_note(&patch.reason, 500, "record_reason")?;
+    if reason.is_empty() {
+        return Err(StoreError::Invalid("record_reason"));
+    }
+    let fields = match &patch.fields {
+        Some(f) => check_fields(plan, &current.kind, f)?,
+        None => current.fields.as_object().cloned().unwrap_or_default(),
+    };
+    let day = patch.occurred_on.unwrap_or(current.occurred_on);
+    check_date(plan, day)?;
+    let note = match &patch.note {
+        Some(n) => clean_note(n, 1000, "record_note")?,
+        None => current.note.clone(),
+    };
+    let org = orgs::get(db, &Scope::everything(), current.org_id).await?;
+    let now = now_millis();
+    let mut tx = db.begin_write().await?;
+    // The revision check makes a concurrent correction of the same version fail cleanly.
+    let stale: Option<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT occurred_on, fields, note, withdrawn FROM records WHERE id = $1 AND revision = $2",
+    )
+    .bind(id)
+    .bind(current.revision)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((old_day, old_fields, old_note, old_withdrawn)) = stale else {
+        return Err(StoreError::Conflict("record_changed"));
+    };
+    sqlx::query(
+        "INSERT INTO record_revisions (record_id, revision, occurred_on, fields, note, withdrawn, reason, changed_by, \
+         changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(id)
+    .bind(current.revision)
+    .bind(old_day.clone())
+    .bind(old_fields)
+    .bind(old_note)
+    .bind(old_withdrawn)
+    .bind(reason.clone())
+    .bind(actor.login.clone())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE records SET occurred_on = $1, fields = $2, note = $3, withdrawn = $4, revision = revision + 1, \
+         updated_at = $5 WHERE id = $6",
+    )
+    .bind(day.to_string())
+    .bind(Value::Object(fields.clone()).to_string())
+    .bind(note)
+    .bind(i64::from(patch.withdraw))
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let days = [parse_day(&old_day)?, day];
+    refresh(&mut tx, plan, calendar, &org, &current.kind, &days).await?;
+    let (action, detail) = if patch.withdraw {
+        ("record.withdraw", serde_json::json!({"reason": reason}))
+    } else {
+        (
+            "record.correct",
+            serde_json::json!({"reason": reason, "occurred_on": day, "fields": fields}),
+        )
+    };
+    audit::append(&mut tx, actor, Event::ok(action, "record", id, detail)).await?;
+    tx.commit().await?;
+    get(db, scope, id).await
+}
