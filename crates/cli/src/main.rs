@@ -7,6 +7,7 @@ mod bootstrap;
 mod config;
 mod demo;
 mod migrate;
+mod plan;
 mod serve;
 mod user;
 
@@ -39,6 +40,8 @@ enum Command {
     Audit(audit::Args),
     /// Benchmarks on synthetic data (figures printed, never asserted).
     Bench(bench::Args),
+    /// Campaign plan files: check, load, list versions, recompute compliance.
+    Plan(plan::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +71,7 @@ fn main() -> anyhow::Result<()> {
             Command::Config => Ok(()),
             Command::Audit(a) => audit::run(cfg, a).await,
             Command::Bench(a) => bench::run(cfg, a).await,
+            Command::Plan(a) => plan::run(cfg, a).await,
         }
     })
 }

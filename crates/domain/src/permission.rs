@@ -32,6 +32,16 @@ pub enum Permission {
     HazardVerify,
     /// Export the problem and rectification lists.
     HazardExport,
+    /// See the campaign plan, its obligations and compliance in one's scope.
+    PlanRead,
+    /// Rebuild compliance from the records (the plan itself is loaded from the command line).
+    PlanManage,
+    /// Edit the school calendar (terms, holidays, make-up days).
+    CalendarManage,
+    /// See records (the evidence behind compliance) in one's scope.
+    RecordRead,
+    /// Enter records for one's own org, and correct or withdraw one's own.
+    RecordWrite,
 }
 
 /// Which roles hold each permission: the single source of truth. One line per permission
@@ -129,6 +139,62 @@ pub const PERMISSION_ROLES: &[(Permission, &[Role])] = {
                 CentreOfficer,
                 Principal,
                 SafetyOfficer,
+            ],
+        ),
+        (
+            Permission::PlanRead,
+            &[
+                SystemAdmin,
+                BureauSafety,
+                SectionOfficer,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+                HeadTeacher,
+                Counsellor,
+                CanteenManager,
+                LabManager,
+                BusManager,
+                DutyStaff,
+                Staff,
+            ],
+        ),
+        (Permission::PlanManage, &[SystemAdmin, BureauSafety]),
+        (Permission::CalendarManage, &[SystemAdmin, BureauSafety]),
+        (
+            Permission::RecordRead,
+            &[
+                SystemAdmin,
+                BureauSafety,
+                SectionOfficer,
+                Supervisor,
+                CentreOfficer,
+                Principal,
+                SafetyOfficer,
+                HeadTeacher,
+                Counsellor,
+                CanteenManager,
+                LabManager,
+                BusManager,
+                DutyStaff,
+                Staff,
+            ],
+        ),
+        (
+            Permission::RecordWrite,
+            &[
+                BureauSafety,
+                SectionOfficer,
+                Principal,
+                SafetyOfficer,
+                HeadTeacher,
+                Counsellor,
+                CanteenManager,
+                LabManager,
+                BusManager,
+                DutyStaff,
+                Staff,
             ],
         ),
     ]

@@ -53,6 +53,14 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/api/v1/hazards/{id}/transitions", HazardRead),
     r("POST", "/api/v1/attachments", HazardReport),
     r("GET", "/api/v1/attachments/{id}", HazardRead),
+    // API: campaign plan, records and compliance.
+    r("GET", "/api/v1/obligations", PlanRead),
+    r("GET", "/api/v1/record-kinds", RecordRead),
+    r("GET", "/api/v1/records", RecordRead),
+    r("POST", "/api/v1/records", RecordWrite),
+    r("PATCH", "/api/v1/records/{id}", RecordWrite),
+    r("GET", "/api/v1/compliance", PlanRead),
+    r("POST", "/api/v1/compliance/recompute", PlanManage),
     // Pages.
     r("GET", "/static/app.css", Public),
     r("GET", "/login", Public),
@@ -83,6 +91,23 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/hazards/{id}", HazardRead),
     r("POST", "/hazards/{id}/transitions", HazardRead),
     r("GET", "/attachments/{id}", HazardRead),
+    r("GET", "/due", PlanRead),
+    r("GET", "/compliance", PlanRead),
+    r("GET", "/compliance/cell", PlanRead),
+    r("POST", "/compliance/recompute", PlanManage),
+    r("GET", "/campaign", PlanRead),
+    r("GET", "/campaign/sections", PlanRead),
+    r("GET", "/calendar", PlanRead),
+    r("POST", "/calendar/terms", CalendarManage),
+    r("POST", "/calendar/terms/remove", CalendarManage),
+    r("POST", "/calendar/days", CalendarManage),
+    r("POST", "/calendar/days/remove", CalendarManage),
+    r("GET", "/records", RecordRead),
+    r("POST", "/records", RecordWrite),
+    r("GET", "/records/new", RecordWrite),
+    r("GET", "/records/{id}", RecordRead),
+    r("POST", "/records/{id}", RecordWrite),
+    r("POST", "/records/{id}/withdraw", RecordWrite),
 ];
 
 /// The rule for a method and matched path, if the table has one.

@@ -1,7 +1,9 @@
 //! `xiaoan demo`: build a synthetic district in a fresh embedded database, print the URL
 //! and one login per role, and serve it.
 
+mod campaign;
 mod district;
+pub(crate) mod evidence;
 mod hazards;
 
 use crate::config::AppConfig;
@@ -132,10 +134,20 @@ pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
         cfg.web.listing_overdue_days,
     )
     .await?;
+    let plan = campaign::populate(&db, args.seed, today).await?;
     let print = |url: &str| {
         println!(
             "xiaoan demo district (seed {}, {} schools) at {url}",
             args.seed, args.schools
+        );
+        println!(
+            "Campaign: {} ({}..{}), today {today} falls in its phase \"{}\"",
+            plan.plan.name.zh_tw,
+            plan.plan.starts_on,
+            plan.plan.ends_on,
+            plan.plan
+                .phase_on(today)
+                .map_or("—", |p| p.title.zh_tw.as_str())
         );
         println!("Every account's password: {}", args.password);
         println!("{:<18} login", "role");

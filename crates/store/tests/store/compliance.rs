@@ -491,8 +491,11 @@ both_backends!(
     records_keep_measures_current
 );
 
+/// Records as (kind, day, fields).
+type Synthetic = Vec<(String, NaiveDate, Map<String, Value>)>;
+
 /// Deterministic synthetic records for one school.
-fn synthetic(org: &Org, seed: u64) -> Vec<(String, NaiveDate, Map<String, Value>)> {
+fn synthetic(org: &Org, seed: u64) -> Synthetic {
     let mut out = Vec::new();
     let mut x = seed;
     let mut next = move || {
@@ -535,7 +538,7 @@ async fn the_matrix_matches_a_hand_count(db: &Db) {
     let cal = calendar::load(db).await.unwrap();
     let schools = [&w.primary, &w.kindergarten];
     let mut bulk = Vec::new();
-    let mut by_school: Vec<Vec<(String, NaiveDate, Map<String, Value>)>> = Vec::new();
+    let mut by_school: Vec<Synthetic> = Vec::new();
     for (i, s) in schools.iter().enumerate() {
         let rs = synthetic(s, 0x9E37_79B9_7F4A_7C15 + i as u64);
         for (kind, day, fields) in &rs {

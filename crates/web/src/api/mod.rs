@@ -4,14 +4,17 @@
 pub(crate) mod attachments;
 mod audit;
 mod auth;
+pub(crate) mod compliance;
 pub(crate) mod hazards;
 pub(crate) mod me;
+pub(crate) mod obligations;
 mod orgs;
 /// Input helpers shared with the org pages.
 pub(crate) mod orgs_input {
     pub use super::orgs::SchoolIn;
 }
 pub(crate) use orgs::parse_id;
+pub(crate) mod records;
 pub(crate) mod users;
 
 use crate::AppState;
@@ -88,6 +91,12 @@ pub fn router() -> (Router<AppState>, OpenApi) {
             )),
         )
         .routes(routes!(attachments::download))
+        .routes(routes!(obligations::list))
+        .routes(routes!(obligations::kinds))
+        .routes(routes!(records::create, records::list))
+        .routes(routes!(records::update))
+        .routes(routes!(compliance::list))
+        .routes(routes!(compliance::recompute))
         .split_for_parts();
     let json = std::sync::Arc::new(doc.to_json().unwrap_or_default());
     let router = router

@@ -28,6 +28,8 @@ struct HomePage {
     school_types: Vec<(String, i64)>,
     /// What needs attention among the hazards in scope.
     hazards: Option<Vec<super::hazards::Tile>>,
+    /// Obligations overdue, due this week or just missed (until notifications exist).
+    reminders: Option<super::due::Reminders>,
 }
 
 /// The caller's roles with org names.
@@ -93,6 +95,7 @@ pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Respo
         counts,
         school_types,
         hazards: super::hazards::summary(&st, &caller).await?,
+        reminders: super::due::reminders(&st, &caller).await?,
     };
     Ok(render(&page))
 }

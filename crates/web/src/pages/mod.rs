@@ -3,10 +3,15 @@
 
 mod account;
 mod audit;
+mod calendar;
+mod campaign;
+pub(crate) mod compliance;
+mod due;
 mod hazards;
 mod home;
 mod login;
 pub(crate) mod orgs;
+pub(crate) mod records;
 mod users;
 
 use crate::AppState;
@@ -57,6 +62,21 @@ pub fn router() -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(PAGE_UPLOAD_LIMIT)),
         )
         .route("/attachments/{id}", get(hazards::photo))
+        .route("/due", get(due::page))
+        .route("/compliance", get(compliance::matrix))
+        .route("/compliance/cell", get(compliance::cell))
+        .route("/compliance/recompute", post(compliance::recompute))
+        .route("/campaign", get(campaign::overview))
+        .route("/campaign/sections", get(campaign::sections))
+        .route("/calendar", get(calendar::page))
+        .route("/calendar/terms", post(calendar::set_term))
+        .route("/calendar/terms/remove", post(calendar::remove_term))
+        .route("/calendar/days", post(calendar::set_day))
+        .route("/calendar/days/remove", post(calendar::remove_day))
+        .route("/records", get(records::list).post(records::create))
+        .route("/records/new", get(records::new_form))
+        .route("/records/{id}", get(records::detail).post(records::correct))
+        .route("/records/{id}/withdraw", post(records::withdraw))
 }
 
 async fn stylesheet() -> Response {
@@ -98,6 +118,10 @@ impl Layout {
             ("/orgs", "nav.orgs", Some(Permission::OrgRead)),
             ("/users", "nav.users", Some(Permission::UserRead)),
             ("/hazards", "nav.hazards", Some(Permission::HazardRead)),
+            ("/due", "nav.due", Some(Permission::PlanRead)),
+            ("/compliance", "nav.compliance", Some(Permission::PlanRead)),
+            ("/campaign", "nav.campaign", Some(Permission::PlanRead)),
+            ("/records", "nav.records", Some(Permission::RecordRead)),
             ("/audit", "nav.audit", Some(Permission::AuditRead)),
             ("/account", "nav.account", None),
         ];

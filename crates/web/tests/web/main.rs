@@ -4,6 +4,7 @@
 mod common;
 
 mod audit;
+mod compliance;
 mod hazard_pages;
 mod hazards;
 mod input;

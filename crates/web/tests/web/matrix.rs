@@ -66,6 +66,17 @@ const EXPECTED_API_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ),
     ("POST", "/api/v1/attachments", Permission::HazardReport),
     ("GET", "/api/v1/attachments/{id}", Permission::HazardRead),
+    ("GET", "/api/v1/obligations", Permission::PlanRead),
+    ("GET", "/api/v1/record-kinds", Permission::RecordRead),
+    ("GET", "/api/v1/records", Permission::RecordRead),
+    ("POST", "/api/v1/records", Permission::RecordWrite),
+    ("PATCH", "/api/v1/records/{id}", Permission::RecordWrite),
+    ("GET", "/api/v1/compliance", Permission::PlanRead),
+    (
+        "POST",
+        "/api/v1/compliance/recompute",
+        Permission::PlanManage,
+    ),
 ];
 
 #[test]

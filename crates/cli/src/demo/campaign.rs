@@ -1,0 +1,123 @@
+//! The demo district's campaign: a school calendar around today, the seed's plan moved by
+//! whole years so that today falls in its third phase (concentrated attack), evidence from
+//! every school (diligent, average and struggling ones, so the matrix shows every status),
+//! and the measures computed from it.
+
+use super::evidence::{Setting, Subject, generate};
+use chrono::{Datelike, NaiveDate};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::calendar::{DayKind, SchoolCalendar, Term};
+use xiaoan_domain::plan::{Plan, parse};
+use xiaoan_domain::{OrgKind, Scope, now_millis};
+use xiaoan_store::Db;
+use xiaoan_store::orgs::{self, OrgFilter};
+use xiaoan_store::plans::StoredPlan;
+use xiaoan_store::{calendar, compliance, plans, records};
+
+/// The seed's plan as shipped in `plans/`.
+pub const SEED_PLAN: &str = include_str!("../../../../plans/edu-safety-3yr.toml");
+
+/// The seed's plan moved so that its concentrated-attack year (its second calendar year)
+/// is the year of `today`.
+pub fn rebased_seed(today: NaiveDate) -> anyhow::Result<Plan> {
+    let plan =
+        parse(SEED_PLAN).map_err(|e| anyhow::anyhow!("the shipped plan is invalid: {e:?}"))?;
+    Ok(plan.rebased(today.year() - plan.starts_on.year() - 1))
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
+}
+
+/// Terms for the school years around `today` (autumn: 1 September to mid-January; spring:
+/// late February to early July) and the public holidays that fall in them.
+pub fn demo_calendar(today: NaiveDate) -> Vec<(Term, Vec<(NaiveDate, &'static str)>)> {
+    let mut out = Vec::new();
+    for y in today.year() - 3..=today.year() + 1 {
+        let autumn = Term {
+            school_year: y,
+            number: 1,
+            starts_on: d(y, 9, 1),
+            ends_on: d(y + 1, 1, 16),
+        };
+        let national: Vec<(NaiveDate, &str)> =
+            (1..=7).map(|day| (d(y, 10, day), "國慶節")).collect();
+        out.push((autumn, national));
+        let spring = Term {
+            school_year: y,
+            number: 2,
+            starts_on: d(y + 1, 2, 23),
+            ends_on: d(y + 1, 7, 10),
+        };
+        let mut holidays: Vec<(NaiveDate, &str)> = vec![(d(y + 1, 4, 5), "清明節")];
+        holidays.extend((1..=5).map(|day| (d(y + 1, 5, day), "勞動節")));
+        out.push((spring, holidays));
+    }
+    out
+}
+
+/// Writes the calendar, loads the rebased plan, invents the evidence and computes the
+/// measures. Returns the active plan.
+pub async fn populate(db: &Db, seed: u64, today: NaiveDate) -> anyhow::Result<StoredPlan> {
+    let actor = Actor::system("demo");
+    for (term, holidays) in demo_calendar(today) {
+        calendar::set_term(db, &actor, term).await?;
+        for (day, note) in holidays {
+            if day.weekday().num_days_from_monday() < 5 {
+                calendar::set_day(db, &actor, day, DayKind::Holiday, note).await?;
+            }
+        }
+    }
+    let plan = rebased_seed(today)?;
+    let stored = plans::load(db, &actor, &plan, SEED_PLAN)
+        .await?
+        .plan()
+        .clone();
+    let cal: SchoolCalendar = calendar::load(db).await?;
+    let all = orgs::list(db, &Scope::everything(), &OrgFilter::default()).await?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0c0f_fee0);
+    let set = Setting {
+        plan: &stored.plan,
+        calendar: &cal,
+        today,
+        created_at: now_millis(),
+    };
+    let mut batch = Vec::new();
+    for o in all
+        .iter()
+        .filter(|o| matches!(o.kind, OrgKind::School | OrgKind::Bureau))
+    {
+        // A fifth of the schools are exemplary, a quarter struggle, the rest in between.
+        let diligence = match rng.random_range(0..20) {
+            0..=3 => 0.99,
+            4..=8 => 0.72,
+            _ => 0.9,
+        };
+        let author = format!("{}.safety", o.code.to_lowercase());
+        let s = Subject {
+            id: o.id,
+            kind: o.kind,
+            facts: o.school.as_ref(),
+            author: if o.kind == OrgKind::Bureau {
+                "xiaoanban"
+            } else {
+                &author
+            },
+            diligence: if o.kind == OrgKind::Bureau {
+                0.95
+            } else {
+                diligence
+            },
+        };
+        generate(&mut batch, &set, &s, &mut rng);
+        if batch.len() > 20_000 {
+            records::insert_bulk(db, &actor, &batch).await?;
+            batch.clear();
+        }
+    }
+    records::insert_bulk(db, &actor, &batch).await?;
+    compliance::recompute(db, &actor, &stored, &cal, None).await?;
+    Ok(stored)
+}

@@ -1,0 +1,361 @@
+//! The bureau's compliance matrix: schools × obligations for a period, coloured by status,
+//! filtered by centre, school type, task and section (and by status), with a drill-in to
+//! each cell's occurrences and evidence, and the full recompute for those allowed to run it.
+
+mod cell;
+pub(crate) mod view;
+
+pub use cell::cell;
+
+use super::orgs::Choice;
+use super::{Layout, kind_label, render};
+use crate::AppState;
+use crate::api::obligations::{Active, active};
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult, StoreCtx};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use view::{
+    cell_text, obligation_ids, period_choices, period_label, short_code, status_label, title,
+};
+use xiaoan_domain::compliance::{Period, Status};
+use xiaoan_domain::{OrgKind, Permission, SchoolType};
+use xiaoan_store::compliance::{self, MatrixQuery};
+use xiaoan_store::orgs::{self, OrgFilter};
+
+/// One cell as the page shows it.
+pub struct CellView {
+    pub status: &'static str,
+    pub label: String,
+    pub text: String,
+    pub href: String,
+}
+
+/// A column: one obligation.
+pub struct Column {
+    pub code: String,
+    pub title: String,
+}
+
+/// A row: one org.
+pub struct RowView {
+    pub org_id: i64,
+    pub name: String,
+    pub kind: String,
+    pub cells: Vec<CellView>,
+}
+
+#[derive(Template)]
+#[template(path = "compliance_matrix.html")]
+struct MatrixPage {
+    l: Layout,
+    no_plan: bool,
+    period_label: String,
+    periods: Vec<Choice>,
+    centres: Vec<Choice>,
+    types: Vec<Choice>,
+    tasks: Vec<Choice>,
+    sections: Vec<Choice>,
+    statuses: Vec<Choice>,
+    columns: Vec<Column>,
+    rows: Vec<RowView>,
+    /// (status code, label, count) over every matching org.
+    counts: Vec<(&'static str, String, i64)>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    query: String,
+    can_recompute: bool,
+}
+
+/// The matrix's filters.
+#[derive(Deserialize, Default)]
+pub struct MatrixForm {
+    period: Option<String>,
+    centre_id: Option<String>,
+    school_type: Option<String>,
+    task: Option<String>,
+    section: Option<String>,
+    status: Option<String>,
+    page: Option<i64>,
+    done: Option<String>,
+}
+
+const PAGE: i64 = 50;
+/// Above this many orgs, counts and the status filter cover the shown page only.
+const FULL_LIMIT: i64 = 3000;
+
+fn blank(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn choices(items: Vec<(String, String)>, selected: Option<&str>) -> Vec<Choice> {
+    items
+        .into_iter()
+        .map(|(value, label)| Choice {
+            selected: selected == Some(value.as_str()),
+            value,
+            label,
+        })
+        .collect()
+}
+
+/// Parses the period of a page query (default: this month).
+pub(crate) fn page_period(caller: &Caller, a: &Active, raw: Option<&str>) -> AppResult<Period> {
+    match raw {
+        Some(p) => {
+            Period::parse(p).ok_or_else(|| AppError::invalid("period", caller.lang, caller.surface))
+        }
+        None => Ok(Period::month_of(a.today)),
+    }
+}
+
+/// `GET /compliance`.
+pub async fn matrix(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(f): Query<MatrixForm>,
+) -> AppResult<Response> {
+    let (l, s) = (caller.lang, caller.surface);
+    let mut layout = Layout::new(&caller, "compliance.title", "/compliance");
+    if f.done.as_deref() == Some("recompute") {
+        layout.notice = Some(l.t("compliance.recomputed"));
+    }
+    let Some(a) = active(&st, &caller).await? else {
+        return Ok(render(&empty_page(layout)));
+    };
+    let plan = &a.plan.plan;
+    let period = page_period(&caller, &a, blank(&f.period))?;
+    let centre = match blank(&f.centre_id) {
+        Some(id) => {
+            let id = id.parse().map_err(|_| AppError::not_found(l, s))?;
+            Some(orgs::get(&st.db, &caller.scope, id).await.ctx(l, s)?)
+        }
+        None => None,
+    };
+    let school_type = match blank(&f.school_type) {
+        Some(t) => {
+            Some(SchoolType::from_code(t).ok_or_else(|| AppError::invalid("school_type", l, s))?)
+        }
+        None => None,
+    };
+    let task = blank(&f.task).filter(|t| plan.task(t).is_some());
+    let section = blank(&f.section).filter(|x| plan.sections.iter().any(|s| s.id == *x));
+    let status = blank(&f.status).and_then(Status::from_code);
+    let mut q = MatrixQuery {
+        period: period.clone(),
+        under: centre.as_ref().map(|c| c.path.clone()),
+        school_type,
+        obligations: if task.is_some() || section.is_some() {
+            obligation_ids(plan, task, section)
+        } else {
+            vec![]
+        },
+        offset: 0,
+        limit: FULL_LIMIT,
+    };
+    if (task.is_some() || section.is_some()) && q.obligations.is_empty() {
+        q.obligations = vec!["-".into()];
+    }
+    let page = f.page.unwrap_or(1).max(1);
+    let first = compliance::matrix(
+        &st.db,
+        &caller.scope,
+        &a.plan,
+        &a.calendar,
+        a.today,
+        &MatrixQuery {
+            limit: 1,
+            ..q.clone()
+        },
+    )
+    .await
+    .ctx(l, s)?;
+    let whole = first.total <= FULL_LIMIT;
+    let m = if whole {
+        compliance::matrix(&st.db, &caller.scope, &a.plan, &a.calendar, a.today, &q)
+            .await
+            .ctx(l, s)?
+    } else {
+        q.offset = (page - 1) * PAGE;
+        q.limit = PAGE;
+        compliance::matrix(&st.db, &caller.scope, &a.plan, &a.calendar, a.today, &q)
+            .await
+            .ctx(l, s)?
+    };
+    let mut counts = [0i64; 5];
+    let mut rows: Vec<_> = m
+        .rows
+        .iter()
+        .filter(|r| status.is_none_or(|st| r.cells.iter().any(|c| c.status == st)))
+        .collect();
+    for r in &rows {
+        for c in &r.cells {
+            if let Some(i) = Status::ALL.iter().position(|x| *x == c.status) {
+                counts[i] += 1;
+            }
+        }
+    }
+    let total = if whole { rows.len() as i64 } else { m.total };
+    if whole {
+        rows = rows
+            .into_iter()
+            .skip(((page - 1) * PAGE) as usize)
+            .take(PAGE as usize)
+            .collect();
+    }
+    let cell_href = |org: i64, ob: &str| {
+        format!(
+            "/compliance/cell?org_id={org}&obligation={ob}&period={}",
+            period.key
+        )
+    };
+    let centres = orgs::list(
+        &st.db,
+        &caller.scope,
+        &OrgFilter {
+            kind: Some(OrgKind::Centre),
+            ..Default::default()
+        },
+    )
+    .await
+    .ctx(l, s)?;
+    let page_view = MatrixPage {
+        no_plan: false,
+        period_label: period_label(l, &period),
+        periods: period_choices(l, plan, a.today, &period.key),
+        centres: choices(
+            centres
+                .into_iter()
+                .map(|c| (c.id.to_string(), c.name))
+                .collect(),
+            blank(&f.centre_id),
+        ),
+        types: choices(
+            SchoolType::ALL
+                .iter()
+                .map(|t| (t.code().to_string(), kind_label(l, t.code())))
+                .collect(),
+            blank(&f.school_type),
+        ),
+        tasks: choices(
+            plan.tasks
+                .iter()
+                .map(|t| {
+                    (
+                        t.id.clone(),
+                        format!("({}) {}", t.numeral, t.title.get(l.code())),
+                    )
+                })
+                .collect(),
+            task,
+        ),
+        sections: choices(
+            plan.sections
+                .iter()
+                .map(|x| (x.id.clone(), x.name.get(l.code()).to_string()))
+                .collect(),
+            section,
+        ),
+        statuses: choices(
+            Status::ALL
+                .iter()
+                .map(|x| (x.code().to_string(), status_label(l, *x)))
+                .collect(),
+            status.map(|x| x.code()),
+        ),
+        columns: m
+            .obligations
+            .iter()
+            .map(|o| Column {
+                code: short_code(plan, o),
+                title: title(l, o),
+            })
+            .collect(),
+        rows: rows
+            .iter()
+            .map(|r| RowView {
+                org_id: r.org.id,
+                name: r.org.name.clone(),
+                kind: r.org.school.as_ref().map_or_else(
+                    || kind_label(l, r.org.kind.code()),
+                    |f| kind_label(l, f.school_type.code()),
+                ),
+                cells: m
+                    .obligations
+                    .iter()
+                    .zip(&r.cells)
+                    .map(|(o, c)| CellView {
+                        status: c.status.code(),
+                        label: status_label(l, c.status),
+                        text: cell_text(l, c),
+                        href: cell_href(r.org.id, &o.id),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        counts: Status::ALL
+            .iter()
+            .zip(counts)
+            .map(|(x, n)| (x.code(), status_label(l, *x), n))
+            .collect(),
+        total,
+        page,
+        pages: ((total + PAGE - 1) / PAGE).max(1),
+        query: filter_query(&f),
+        can_recompute: caller.can(Permission::PlanManage),
+        l: layout,
+    };
+    Ok(render(&page_view))
+}
+
+fn empty_page(l: Layout) -> MatrixPage {
+    MatrixPage {
+        l,
+        no_plan: true,
+        period_label: String::new(),
+        periods: vec![],
+        centres: vec![],
+        types: vec![],
+        tasks: vec![],
+        sections: vec![],
+        statuses: vec![],
+        columns: vec![],
+        rows: vec![],
+        counts: vec![],
+        total: 0,
+        page: 1,
+        pages: 1,
+        query: String::new(),
+        can_recompute: false,
+    }
+}
+
+/// The filters as a query string (without the page), for the pager's links.
+fn filter_query(f: &MatrixForm) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("period", &f.period),
+        ("centre_id", &f.centre_id),
+        ("school_type", &f.school_type),
+        ("task", &f.task),
+        ("section", &f.section),
+        ("status", &f.status),
+    ] {
+        if let Some(v) = blank(v) {
+            q.append_pair(k, v);
+        }
+    }
+    q.finish()
+}
+
+/// `POST /compliance/recompute`: rebuilds every measure, then back to the matrix.
+pub async fn recompute(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
+    let a = crate::api::obligations::require_active(&st, &caller).await?;
+    compliance::recompute(&st.db, &caller.actor(), &a.plan, &a.calendar, None)
+        .await
+        .ctx(caller.lang, caller.surface)?;
+    Ok(Redirect::to("/compliance?done=recompute").into_response())
+}

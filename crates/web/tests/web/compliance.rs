@@ -1,0 +1,552 @@
+//! Obligations, records and compliance over the API and the pages: the contract's routes,
+//! field validation with clear errors, corrections by the author only, the matrix, the
+//! drill-in, "what is due", the campaign pages, the calendar and the record forms, in the
+//! three languages.
+
+use crate::common::PW;
+use crate::common::{Fixture, SCHOOL_A_NAME, csrf_of, page, post_form, sign_in_page};
+use axum::http::StatusCode;
+use chrono::{Datelike, Days, NaiveDate};
+use serde_json::{Value, json};
+use xiaoan_domain::Role;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::calendar::Term;
+use xiaoan_domain::plan::parse;
+use xiaoan_store::plans::StoredPlan;
+use xiaoan_store::{calendar, compliance, plans};
+
+const SEED: &str = include_str!("../../../../plans/edu-safety-3yr.toml");
+
+/// Loads the seed's plan moved so that today falls in its second year, with a calendar of
+/// terms around today; returns it and today's date in the district.
+async fn with_plan(f: &Fixture) -> (StoredPlan, NaiveDate) {
+    let seed = parse(SEED).expect("seed plan");
+    let now = xiaoan_domain::now_millis();
+    let today = seed.local_date(now);
+    let plan = seed.rebased(today.year() - seed.starts_on.year() - 1);
+    let admin = Actor::system("test");
+    for y in today.year() - 2..=today.year() {
+        let t = |n: u8, s: (i32, u32, u32), e: (i32, u32, u32)| Term {
+            school_year: y,
+            number: n,
+            starts_on: NaiveDate::from_ymd_opt(s.0, s.1, s.2).unwrap(),
+            ends_on: NaiveDate::from_ymd_opt(e.0, e.1, e.2).unwrap(),
+        };
+        calendar::set_term(&f.db, &admin, t(1, (y, 9, 1), (y + 1, 1, 16)))
+            .await
+            .unwrap();
+        calendar::set_term(&f.db, &admin, t(2, (y + 1, 2, 23), (y + 1, 7, 10)))
+            .await
+            .unwrap();
+    }
+    let stored = plans::load(&f.db, &admin, &plan, SEED)
+        .await
+        .unwrap()
+        .plan()
+        .clone();
+    let cal = calendar::load(&f.db).await.unwrap();
+    compliance::recompute(&f.db, &admin, &stored, &cal, None)
+        .await
+        .unwrap();
+    (stored, today)
+}
+
+fn drill(day: NaiveDate) -> Value {
+    json!({"kind": "drill", "occurred_on": day.to_string(),
+           "fields": {"drill_type": "fire", "participants": 280, "evacuation_seconds": 116, "problems": ["三樓東梯擁堵"]}})
+}
+
+async fn drill_row(f: &Fixture, token: &str, today: NaiveDate) -> Value {
+    let path = format!(
+        "/api/v1/compliance?org_id={}&period={}&obligation=drill-school",
+        f.tree.school_a,
+        &today.to_string()[..7]
+    );
+    let r = f.get(&path, token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let rows = r.json();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    rows[0].clone()
+}
+
+#[tokio::test]
+async fn the_api_lists_obligations_takes_records_and_reports_compliance() {
+    let f = Fixture::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    f.add_role_user("bureau", "校安辦", Role::BureauSafety, f.tree.bureau)
+        .await;
+    let token = f.token("safety-a").await;
+    // Before a plan is loaded: empty lists, and records are refused clearly.
+    assert_eq!(f.get("/api/v1/obligations", &token).await.json(), json!([]));
+    let r = f
+        .post(
+            "/api/v1/records",
+            &token,
+            &drill(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (StatusCode::CONFLICT, "no_active_plan".into())
+    );
+
+    let (plan, today) = with_plan(&f).await;
+    let obs = f.get("/api/v1/obligations", &token).await.json();
+    let obs = obs.as_array().unwrap();
+    assert_eq!(obs.len(), plan.plan.obligations.len());
+    let hours = obs
+        .iter()
+        .find(|o| o["id"] == "edu-hours")
+        .expect("edu-hours");
+    assert_eq!(
+        hours["threshold"],
+        json!({"type": "sum", "field": "hours", "target": 12.0})
+    );
+    assert_eq!(hours["unit"], "hours");
+    assert_eq!(hours["task_numeral"], "四");
+    let kinds = f.get("/api/v1/record-kinds", &token).await.json();
+    let drill_kind = kinds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["code"] == "drill")
+        .unwrap()
+        .clone();
+    assert!(
+        drill_kind["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == "evacuation_seconds" && x["required"] == true)
+    );
+
+    // Nothing yet this month: the monthly drill is due.
+    let row = drill_row(&f, &token, today).await;
+    assert_eq!(
+        (
+            row["status"].as_str(),
+            row["measured"].as_f64(),
+            row["target"].as_f64()
+        ),
+        (Some("due"), Some(0.0), Some(1.0))
+    );
+    // A drill today: 201, and the matrix is current at once.
+    let r = f.post("/api/v1/records", &token, &drill(today)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let rec = r.json();
+    assert_eq!(
+        (rec["org_id"].as_i64(), rec["revision"].as_i64()),
+        (Some(f.tree.school_a), Some(1))
+    );
+    let row = drill_row(&f, &token, today).await;
+    assert_eq!(
+        (row["status"].as_str(), row["measured"].as_f64()),
+        (Some("met"), Some(1.0))
+    );
+
+    // Fields are validated against the kind; each refusal names its field.
+    let bad = |fields: Value| json!({"kind": "drill", "occurred_on": today.to_string(), "fields": fields});
+    for (body, code, field) in [
+        (
+            bad(
+                json!({"drill_type": "fire", "participants": 1, "evacuation_seconds": 1, "colour": "red"}),
+            ),
+            "record_field_unknown",
+            "colour",
+        ),
+        (
+            bad(json!({"drill_type": "fire", "participants": 1})),
+            "record_field_missing",
+            "evacuation_seconds",
+        ),
+        (
+            bad(json!({"drill_type": "fire", "participants": 1, "evacuation_seconds": 99999})),
+            "record_field_range",
+            "evacuation_seconds",
+        ),
+        (
+            bad(json!({"drill_type": "picnic", "participants": 1, "evacuation_seconds": 9})),
+            "record_field_choice",
+            "drill_type",
+        ),
+        (
+            bad(json!({"drill_type": "fire", "participants": "many", "evacuation_seconds": 9})),
+            "record_field_type",
+            "participants",
+        ),
+    ] {
+        let r = f.post("/api/v1/records", &token, &body).await;
+        assert_eq!(
+            (r.status, r.error_code()),
+            (StatusCode::BAD_REQUEST, code.to_string()),
+            "{}",
+            r.text()
+        );
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(field),
+            "{}",
+            r.text()
+        );
+    }
+    // Unknown top-level fields, unknown kinds, future dates, other schools.
+    let mut extra = drill(today);
+    extra["colour"] = json!("red");
+    assert_eq!(
+        f.post("/api/v1/records", &token, &extra).await.error_code(),
+        "bad_fields"
+    );
+    let mut kind = drill(today);
+    kind["kind"] = json!("picnic");
+    assert_eq!(
+        f.post("/api/v1/records", &token, &kind).await.error_code(),
+        "record_kind"
+    );
+    let r = f
+        .post("/api/v1/records", &token, &drill(today + Days::new(3)))
+        .await;
+    assert_eq!(r.error_code(), "record_date_future");
+    let mut other = drill(today);
+    other["org_id"] = json!(f.tree.school_b);
+    let r = f.post("/api/v1/records", &token, &other).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (StatusCode::FORBIDDEN, "record_org".into())
+    );
+    let mut bad_day = drill(today);
+    bad_day["occurred_on"] = json!("2026-13-01");
+    let r = f.post("/api/v1/records", &token, &bad_day).await;
+    assert_eq!(r.error_code(), "record_date");
+
+    // The bureau sees every school; periods are months, quarters or years.
+    let bt = f.token("bureau").await;
+    for period in [
+        &today.to_string()[..7],
+        &format!("{}-Q{}", today.year(), (today.month() - 1) / 3 + 1),
+        &today.year().to_string(),
+    ] {
+        let r = f
+            .get(&format!("/api/v1/compliance?period={period}"), &bt)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{period}: {}", r.text());
+        let rows = r.json();
+        let rows = rows.as_array().unwrap();
+        assert_eq!(
+            r.header("x-total-count"),
+            Some("3"),
+            "two schools and the bureau"
+        );
+        assert!(rows.iter().all(|x| {
+            ["met", "due", "overdue", "missed", "not_applicable"]
+                .contains(&x["status"].as_str().unwrap())
+        }));
+        assert!(
+            rows.iter()
+                .any(|x| x["org_id"] == f.tree.school_b && x["obligation_id"] == "patrol")
+        );
+    }
+    let r = f.get("/api/v1/compliance?period=2026-13", &bt).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (StatusCode::BAD_REQUEST, "period".into())
+    );
+    let r = f.get("/api/v1/compliance?obligation=nope", &bt).await;
+    assert_eq!(r.error_code(), "obligation_unknown");
+    let r = f.get("/api/v1/compliance?colour=red", &bt).await;
+    assert_eq!(r.error_code(), "bad_query");
+    // A school sees itself only: another school is not found.
+    let r = f
+        .get(
+            &format!("/api/v1/compliance?org_id={}", f.tree.school_b),
+            &token,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let detail = f
+        .get(
+            &format!(
+                "/api/v1/compliance?org_id={}&obligation=patrol&detail=true",
+                f.tree.school_a
+            ),
+            &token,
+        )
+        .await;
+    assert!(detail.json()[0]["occurrences"].is_array());
+    // Recompute on demand changes nothing that was already current.
+    let r = f
+        .post("/api/v1/compliance/recompute", &bt, &json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.json()["obligations"].as_u64(),
+        Some(plan.plan.obligations.len() as u64)
+    );
+    assert_eq!(drill_row(&f, &token, today).await["status"], "met");
+}
+
+#[tokio::test]
+async fn only_the_author_corrects_and_history_is_kept() {
+    let f = Fixture::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    f.add_role_user("principal-a", "王校長", Role::Principal, f.tree.school_a)
+        .await;
+    let (_, today) = with_plan(&f).await;
+    let token = f.token("safety-a").await;
+    let rec = f
+        .post("/api/v1/records", &token, &drill(today))
+        .await
+        .json();
+    let path = format!("/api/v1/records/{}", rec["id"]);
+    // A correction needs a reason.
+    let r = f.patch(&path, &token, &json!({"fields": {"drill_type": "fire", "participants": 300, "evacuation_seconds": 101}})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = f.patch(&path, &token, &json!({"reason": "人數填錯", "fields": {"drill_type": "fire", "participants": 300, "evacuation_seconds": 101}})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (
+            r.json()["revision"].as_i64(),
+            r.json()["fields"]["participants"].as_i64()
+        ),
+        (Some(2), Some(300))
+    );
+    // Someone else, even the principal, may not.
+    let pt = f.token("principal-a").await;
+    let r = f
+        .patch(&path, &pt, &json!({"reason": "x", "withdraw": true}))
+        .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (StatusCode::FORBIDDEN, "record_not_author".into())
+    );
+    // Withdrawn: kept, marked, no longer counted.
+    let r = f
+        .patch(
+            &path,
+            &token,
+            &json!({"reason": "重複登記", "withdraw": true}),
+        )
+        .await;
+    assert_eq!(r.json()["withdrawn"], true);
+    assert_eq!(drill_row(&f, &token, today).await["status"], "due");
+    let r = f.patch(&path, &token, &json!({"reason": "再改"})).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (StatusCode::CONFLICT, "record_withdrawn".into())
+    );
+    let list = f
+        .get("/api/v1/records?include_withdrawn=true", &token)
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(f.get("/api/v1/records", &token).await.json(), json!([]));
+    // The page shows both earlier versions with their reasons.
+    let cookie = sign_in_page(&f, "safety-a", PW).await;
+    let html = f
+        .send(page(&format!("/records/{}", rec["id"]), Some(&cookie)))
+        .await
+        .text();
+    assert!(
+        html.contains("人數填錯") && html.contains("重複登記"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_pages_show_matrix_cells_due_lists_and_the_campaign() {
+    let f = Fixture::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    f.add_role_user("bureau", "校安辦", Role::BureauSafety, f.tree.bureau)
+        .await;
+    // Before a plan: the pages say so.
+    let bureau = sign_in_page(&f, "bureau", PW).await;
+    let r = f.send(page("/compliance", Some(&bureau))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("xiaoan plan load"));
+    let (_, today) = with_plan(&f).await;
+    let token = f.token("safety-a").await;
+    f.post("/api/v1/records", &token, &drill(today)).await;
+
+    let r = f.send(page("/compliance", Some(&bureau))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = r.text();
+    assert!(
+        html.contains(SCHOOL_A_NAME)
+            && html.contains("cs-met")
+            && html.contains("cs-not_applicable"),
+        "{html}"
+    );
+    for q in [
+        "?task=6",
+        "?section=aid",
+        "?status=met",
+        "?school_type=kindergarten",
+        "?period=2026",
+    ] {
+        let r = f
+            .send(page(&format!("/compliance{q}"), Some(&bureau)))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{q}: {}", r.text());
+    }
+    let r = f.send(page("/compliance?period=26-1", Some(&bureau))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("YYYY-MM"));
+    let cell = format!(
+        "/compliance/cell?org_id={}&obligation=drill-school&period={}",
+        f.tree.school_a,
+        &today.to_string()[..7]
+    );
+    let html = f.send(page(&cell, Some(&bureau))).await.text();
+    assert!(
+        html.contains("三樓東梯擁堵") || html.contains("116"),
+        "the drill is the evidence: {html}"
+    );
+    assert!(html.contains("指南2014"), "the citation is shown");
+    // English and Simplified Chinese.
+    let en = f
+        .send(page("/compliance?lang=en", Some(&bureau)))
+        .await
+        .text();
+    assert!(
+        en.contains("Compliance matrix") && en.contains("Lead section"),
+        "{en}"
+    );
+    let cn = f
+        .send(page(&format!("{cell}&lang=zh-CN"), Some(&bureau)))
+        .await
+        .text();
+    assert!(cn.contains("佐证记录"), "{cn}");
+
+    // The school's "what is due" and the home page's reminders.
+    let school = sign_in_page(&f, "safety-a", PW).await;
+    let html = f.send(page("/due", Some(&school))).await.text();
+    assert!(
+        html.contains("本週到期") && html.contains("/records/new?kind="),
+        "{html}"
+    );
+    let home = f.send(page("/", Some(&school))).await.text();
+    assert!(home.contains("履職提醒"), "{home}");
+    // The campaign, its sections and the calendar.
+    let html = f.send(page("/campaign", Some(&bureau))).await.text();
+    assert!(
+        html.contains("集中攻堅") && html.contains("food_sample_grams") && html.contains("待核實"),
+        "{html}"
+    );
+    let html = f
+        .send(page("/campaign/sections?section=aid", Some(&bureau)))
+        .await
+        .text();
+    assert!(html.contains("食品留樣"), "{html}");
+    let html = f.send(page("/calendar", Some(&bureau))).await.text();
+    assert!(html.contains("第一學期"), "{html}");
+}
+
+#[tokio::test]
+async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
+    let f = Fixture::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    f.add_role_user("bureau", "校安辦", Role::BureauSafety, f.tree.bureau)
+        .await;
+    let (_, today) = with_plan(&f).await;
+    let school = sign_in_page(&f, "safety-a", PW).await;
+    let r = f
+        .send(page(
+            "/records/new?kind=drill&obligation=drill-school",
+            Some(&school),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = r.text();
+    assert!(html.contains("name=\"evacuation_seconds\""), "{html}");
+    let csrf = csrf_of(&html);
+    let day = today.to_string();
+    let org = f.tree.school_a.to_string();
+    let base = [
+        ("_csrf", csrf.as_str()),
+        ("kind", "drill"),
+        ("org_id", org.as_str()),
+        ("occurred_on", day.as_str()),
+        ("drill_type", "earthquake"),
+        ("participants", "320"),
+    ];
+    // Missing the evacuation time: the form again, 400, naming the field, values kept.
+    let r = post_form(&f, "/records", &school, &base).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let html = r.text();
+    assert!(
+        html.contains("疏散用時") && html.contains("value=\"320\""),
+        "{html}"
+    );
+    let mut good = base.to_vec();
+    good.push(("evacuation_seconds", "98"));
+    good.push(("problems", "廣播聽不清\r\n出口燈不亮"));
+    let r = post_form(&f, "/records", &school, &good).await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
+    let at = r.header("location").unwrap().to_string();
+    let html = f.send(page(&at, Some(&school))).await.text();
+    assert!(
+        html.contains("廣播聽不清、出口燈不亮") && !html.contains("record_field."),
+        "{html}"
+    );
+    assert!(
+        html.contains("/withdraw"),
+        "the author may still withdraw it: {html}"
+    );
+    let r = f
+        .send(page("/records/new?kind=picnic", Some(&school)))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // The calendar: the bureau edits it; a school may not; overlaps are refused.
+    let bureau = sign_in_page(&f, "bureau", PW).await;
+    let html = f.send(page("/calendar", Some(&bureau))).await.text();
+    let csrf = csrf_of(&html);
+    let y = (today.year() - 1).to_string();
+    let r = post_form(
+        &f,
+        "/calendar/terms",
+        &bureau,
+        &[
+            ("_csrf", &csrf),
+            ("school_year", &y),
+            ("number", "2"),
+            ("starts_on", &format!("{}-01-10", today.year())),
+            ("ends_on", &format!("{}-07-01", today.year())),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("重疊"), "{}", r.text());
+    let r = post_form(
+        &f,
+        "/calendar/days",
+        &bureau,
+        &[
+            ("_csrf", &csrf),
+            ("day", &format!("{}-10-02", today.year())),
+            ("kind", "holiday"),
+            ("note", "國慶"),
+        ],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let school_csrf = csrf_of(&f.send(page("/records", Some(&school))).await.text());
+    let r = post_form(
+        &f,
+        "/calendar/days",
+        &school,
+        &[
+            ("_csrf", &school_csrf),
+            ("day", "2026-10-03"),
+            ("kind", "holiday"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
