@@ -54,6 +54,21 @@ impl SessionStore for DbSessionStore {
         let data = serde_json::to_string(&record.data)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_i64());
+        // Every request saves its session to extend the idle expiry; skip the write (and the
+        // database's write lock) when nothing changed but the expiry, by under a minute.
+        let stored: Option<(String, i64)> =
+            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1")
+                .bind(key(&record.id))
+                .fetch_optional(self.db.pool())
+                .await
+                .map_err(backend)?;
+        if let Some((old, expires_at)) = stored
+            && record.expiry_date.unix_timestamp() - expires_at < 60
+            && serde_json::from_str::<std::collections::HashMap<String, serde_json::Value>>(&old)
+                .is_ok_and(|old| old == record.data)
+        {
+            return Ok(());
+        }
         let mut tx = self.db.begin_write().await.map_err(backend)?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \

@@ -57,6 +57,20 @@ impl Sql {
         self.push(")")
     }
 
+    /// Appends `id_column IN (SELECT id FROM orgs WHERE <scope>)`: for aggregates over many
+    /// rows, where testing each row's org path through a join would cost more than one pass
+    /// over the org tree. `id_column` must be a fixed column name.
+    pub fn scope_ids(
+        &mut self,
+        id_column: &'static str,
+        scope: &xiaoan_domain::Scope,
+    ) -> &mut Self {
+        self.push(id_column)
+            .push(" IN (SELECT id FROM orgs WHERE ")
+            .scope("path", scope)
+            .push(")")
+    }
+
     /// The finished text and arguments.
     pub fn build(self) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
         (sqlx::AssertSqlSafe(self.text), self.args)

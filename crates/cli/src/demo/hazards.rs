@@ -173,12 +173,14 @@ enum Fate {
 }
 
 fn photo(storage: &Path, seed: u64) -> anyhow::Result<(xiaoan_web::photos::Photo, String)> {
+    // Every demo photo differs: the seed is written into the top rows as blocks.
     let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(160, 120, |x, y| {
-        image::Rgb([
-            (x as u64 * 3 + seed * 37) as u8,
-            (y as u64 * 2 + seed * 11) as u8,
-            (seed * 53) as u8,
-        ])
+        if y < 16 {
+            let bit = (seed >> (x / 10)) & 1;
+            image::Rgb(if bit == 1 { [255, 255, 255] } else { [0, 0, 0] })
+        } else {
+            image::Rgb([(x * 3) as u8, (y * 2) as u8, (seed * 53) as u8])
+        }
     }));
     let mut bytes = Vec::new();
     img.write_to(

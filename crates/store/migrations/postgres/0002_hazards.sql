@@ -54,10 +54,13 @@ CREATE TABLE hazards (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+-- Lists walk hazards newest first (ORDER BY id DESC LIMIT n): indexes that end in id serve
+-- a filter and the order together; the wide status index answers counts without the table.
 CREATE INDEX hazards_school_status ON hazards (school_id, status);
-CREATE INDEX hazards_status_deadline ON hazards (status, deadline);
+CREATE INDEX hazards_status_id ON hazards (status, id);
+CREATE INDEX hazards_counts ON hazards (status, school_id, deadline, escalation);
 CREATE INDEX hazards_place ON hazards (school_id, category, location_key);
-CREATE INDEX hazards_escalation ON hazards (escalation, status);
+CREATE INDEX hazards_escalation_id ON hazards (escalation, id);
 
 CREATE TABLE hazard_events (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -44,14 +44,27 @@ pub struct HazardPage {
     pub next_cursor: Option<String>,
 }
 
+/// How a query reaches the hazard's school: joined as `o` (lists, which stop after a page),
+/// or through a set of school ids (counts over every row).
+#[derive(Clone, Copy, PartialEq)]
+enum Schools {
+    Joined,
+    Ids,
+}
+
 fn push_filters(
     sql: &mut Sql,
     scope: &Scope,
     f: &HazardFilter,
     today: NaiveDate,
     with_status: bool,
+    schools: Schools,
 ) {
-    sql.push(" WHERE ").scope("o.path", scope);
+    sql.push(" WHERE ");
+    match schools {
+        Schools::Joined => sql.scope("o.path", scope),
+        Schools::Ids => sql.scope_ids("h.school_id", scope),
+    };
     if with_status && let Some(s) = f.status {
         sql.push(" AND h.status = ").bind(s.code().to_string());
     }
@@ -98,7 +111,13 @@ fn push_filters(
         sql.push(" AND h.school_id = ").bind(id);
     }
     if let Some(p) = &f.under_path {
-        sql.push(" AND o.path LIKE ").bind(format!("{p}%"));
+        match schools {
+            Schools::Joined => sql.push(" AND o.path LIKE ").bind(format!("{p}%")),
+            Schools::Ids => sql
+                .push(" AND h.school_id IN (SELECT id FROM orgs WHERE path LIKE ")
+                .bind(format!("{p}%"))
+                .push(")"),
+        };
     }
     if let Some(d) = f.found_from {
         sql.push(" AND h.found_on >= ").bind(d.to_string());
@@ -129,7 +148,7 @@ pub async fn list(
 ) -> StoreResult<HazardPage> {
     let limit = limit.clamp(1, 200);
     let mut sql = Sql::new(SELECT);
-    push_filters(&mut sql, scope, f, today, true);
+    push_filters(&mut sql, scope, f, today, true, Schools::Joined);
     if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
         sql.push(" AND h.id < ").bind(before);
     }
@@ -157,7 +176,7 @@ pub async fn batch_after(
     today: NaiveDate,
 ) -> StoreResult<Vec<Hazard>> {
     let mut sql = Sql::new(SELECT);
-    push_filters(&mut sql, scope, f, today, true);
+    push_filters(&mut sql, scope, f, today, true, Schools::Joined);
     sql.push(" AND h.id > ")
         .bind(after)
         .push(" ORDER BY h.id LIMIT ")
@@ -183,9 +202,8 @@ pub async fn counts(
     f: &HazardFilter,
     today: NaiveDate,
 ) -> StoreResult<StatusCounts> {
-    let mut sql =
-        Sql::new("SELECT h.status, COUNT(*) FROM hazards h JOIN orgs o ON o.id = h.school_id");
-    push_filters(&mut sql, scope, f, today, false);
+    let mut sql = Sql::new("SELECT h.status, COUNT(*) FROM hazards h");
+    push_filters(&mut sql, scope, f, today, false, Schools::Ids);
     sql.push(" GROUP BY h.status");
     let (text, args) = sql.build();
     let rows: Vec<(String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
@@ -206,9 +224,9 @@ pub async fn counts(
     sql.bind(today.to_string()).push(
         " THEN 1 ELSE 0 END) AS BIGINT), 0), \
          COALESCE(CAST(SUM(CASE WHEN h.escalation >= 2 AND h.status NOT IN ('closed', 'dismissed') \
-         THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h JOIN orgs o ON o.id = h.school_id",
+         THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h",
     );
-    push_filters(&mut sql, scope, f, today, true);
+    push_filters(&mut sql, scope, f, today, true, Schools::Ids);
     let (text, args) = sql.build();
     let (overdue, listed): (i64, i64) =
         sqlx::query_as_with(text, args).fetch_one(db.pool()).await?;
