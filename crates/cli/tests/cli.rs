@@ -264,3 +264,61 @@ async fn kill_9_during_writes_loses_no_acknowledged_write() {
         xiaoan_store::audit::Verification::Intact { .. }
     ));
 }
+
+#[test]
+fn a_malformed_plan_is_refused_precisely_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_db(&dir);
+    let seed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../plans/edu-safety-3yr.toml"
+    ))
+    .unwrap();
+    let good = dir.path().join("plan.toml");
+    std::fs::write(&good, &seed).unwrap();
+    let check = xiaoan(&["plan", "check", good.to_str().unwrap()]);
+    assert!(check.status.success(), "{check:?}");
+    assert!(stdout(&check).contains("6 main"), "{}", stdout(&check));
+
+    // One cadence misspelt: refused with its file, line and column; nothing loaded.
+    let at = seed.find("cadence = \"quarter\"").unwrap();
+    let line = seed[..at].matches('\n').count() + 1;
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        seed.replacen("cadence = \"quarter\"", "cadence = \"quartely\"", 1),
+    )
+    .unwrap();
+    let o = xiaoan(&["plan", "load", bad.to_str().unwrap(), "--database", &url]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("bad.toml:{line}:11: unknown cadence \"quartely\"")),
+        "{err}"
+    );
+    assert!(err.contains("nothing was loaded"), "{err}");
+    let list = xiaoan(&["plan", "list", "--database", &url]);
+    assert!(
+        stdout(&list).contains("no plan loaded"),
+        "{}",
+        stdout(&list)
+    );
+
+    // The good file loads once; loading it again changes nothing; an edit is a new version.
+    let first = xiaoan(&["plan", "load", good.to_str().unwrap(), "--database", &url]);
+    assert!(stdout(&first).contains("as v1"), "{first:?}");
+    let again = xiaoan(&["plan", "load", good.to_str().unwrap(), "--database", &url]);
+    assert!(stdout(&again).contains("unchanged"), "{again:?}");
+    std::fs::write(
+        &good,
+        seed.replacen("record_edit_hours = 24", "record_edit_hours = 48", 1),
+    )
+    .unwrap();
+    let second = xiaoan(&["plan", "load", good.to_str().unwrap(), "--database", &url]);
+    assert!(stdout(&second).contains("as v2"), "{second:?}");
+    let list = stdout(&xiaoan(&["plan", "list", "--database", &url]));
+    assert!(
+        list.contains("* edu-safety-3yr") && list.contains("v1"),
+        "{list}"
+    );
+}

@@ -1,6 +1,7 @@
 //! `xiaoan bench …`: benchmarks on synthetic data at the sizes the product must handle.
 //! Figures are printed, never asserted: machines are noisy.
 
+mod compliance;
 mod hazards;
 
 use crate::config::AppConfig;
@@ -16,12 +17,15 @@ pub struct Args {
 enum Which {
     /// Hazard list API, bureau overview page and district xlsx export under load.
     Hazards(hazards::Args),
+    /// Full compliance recompute, one new record, and the matrix page and API at scale.
+    Compliance(compliance::Args),
 }
 
 /// Runs the chosen benchmark.
 pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     match args.which {
         Which::Hazards(a) => hazards::run(cfg, a).await,
+        Which::Compliance(a) => compliance::run(cfg, a).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `xiaoan demo`: build a synthetic district in a fresh embedded database, print the URL
 //! and one login per role, and serve it.
 
-mod campaign;
+pub(crate) mod campaign;
 mod district;
 pub(crate) mod evidence;
 mod hazards;
