@@ -104,3 +104,5 @@ CREATE TABLE compliance_measures (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (plan_id, org_id, obligation, bucket)
 );
+-- A full recompute replaces one obligation's measures at a time.
+CREATE INDEX compliance_measures_obligation ON compliance_measures (plan_id, obligation);

@@ -55,12 +55,13 @@ CREATE TABLE hazards (
     updated_at BIGINT NOT NULL
 );
 -- Lists walk hazards newest first (ORDER BY id DESC LIMIT n): indexes that end in id serve
--- a filter and the order together; the wide status index answers counts without the table.
-CREATE INDEX hazards_school_status ON hazards (school_id, status);
+-- a filter and the order together; the wide ones answer counts and overdue checks from the
+-- index alone.
 CREATE INDEX hazards_status_id ON hazards (status, id);
-CREATE INDEX hazards_counts ON hazards (status, school_id, deadline, escalation);
-CREATE INDEX hazards_place ON hazards (school_id, category, location_key);
 CREATE INDEX hazards_escalation_id ON hazards (escalation, id);
+CREATE INDEX hazards_school_counts ON hazards (school_id, status, deadline, escalation);
+CREATE INDEX hazards_status_deadline ON hazards (status, deadline, school_id);
+CREATE INDEX hazards_place ON hazards (school_id, category, location_key);
 
 CREATE TABLE hazard_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

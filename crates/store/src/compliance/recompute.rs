@@ -7,8 +7,8 @@ use crate::audit::{self, Event};
 use crate::compliance::matrix::load_orgs;
 use crate::orgs::Org;
 use crate::plans::StoredPlan;
-use crate::sql::Sql;
-use crate::{Db, StoreResult};
+use crate::records::Rows;
+use crate::{Backend, Db, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{Any, Transaction};
@@ -30,12 +30,14 @@ pub struct RecomputeStats {
     pub rows_read: u64,
     pub measures_written: u64,
     pub elapsed_ms: u64,
+    /// The five obligations that took longest, with their milliseconds.
+    pub slowest: Vec<(String, u64)>,
 }
 
 /// Orgs whose records are read per query.
 const ORG_CHUNK: usize = 2000;
 /// Measures per INSERT statement (10 values each).
-const INSERT_CHUNK: usize = 400;
+const INSERT_CHUNK: usize = 500;
 
 type Bucket = Option<(String, NaiveDate, NaiveDate)>;
 
@@ -58,12 +60,18 @@ pub async fn recompute(
         .iter()
         .filter(|o| only.is_none_or(|ids| ids.contains(&o.id)))
     {
+        let t = Instant::now();
         let (rows, written) = one(db, plan, calendar, ob, &orgs).await?;
+        stats
+            .slowest
+            .push((ob.id.clone(), t.elapsed().as_millis() as u64));
         stats.obligations += 1;
         stats.rows_read += rows;
         stats.measures_written += written;
     }
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
+    stats.slowest.sort_by_key(|(_, ms)| std::cmp::Reverse(*ms));
+    stats.slowest.truncate(5);
     let detail = serde_json::json!({"plan_id": plan.id, "only": only, "stats": stats});
     audit::record(
         db,
@@ -165,16 +173,17 @@ async fn one(
             }
         }
         if pending.len() >= INSERT_CHUNK * 10 {
-            written += flush(&mut tx, plan.id, &ob.id, &mut pending).await?;
+            written += flush(&mut tx, db.backend(), plan.id, &ob.id, &mut pending).await?;
         }
     }
-    written += flush(&mut tx, plan.id, &ob.id, &mut pending).await?;
+    written += flush(&mut tx, db.backend(), plan.id, &ob.id, &mut pending).await?;
     tx.commit().await?;
     Ok((rows_read, written))
 }
 
 async fn flush(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     plan_id: i64,
     obligation: &str,
     pending: &mut Vec<(i64, String, Measure)>,
@@ -182,37 +191,25 @@ async fn flush(
     let now = now_millis();
     let mut n = 0;
     for chunk in pending.chunks(INSERT_CHUNK) {
-        let mut sql = Sql::new(
+        let mut rows = Rows::new(
+            backend,
             "INSERT INTO compliance_measures (plan_id, org_id, obligation, bucket, measured, target, met_on, mask, \
              dates, updated_at) VALUES ",
         );
-        for (i, (org_id, bucket, m)) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind(plan_id)
-                .push(", ")
-                .bind(*org_id)
-                .push(", ")
-                .bind(obligation.to_string())
-                .push(", ")
-                .bind(bucket.clone())
-                .push(", ")
-                .bind(m.measured)
-                .push(", ")
-                .bind(m.target)
-                .push(", ")
-                .bind(m.met_on.map(|d| d.to_string()))
-                .push(", ")
-                .bind(m.mask)
-                .push(", ")
-                .bind(dates_text(&m.dates))
-                .push(", ")
-                .bind(now)
-                .push(")");
+        for (org_id, bucket, m) in chunk {
+            rows.row()
+                .value(plan_id)
+                .value(*org_id)
+                .value(obligation.to_string())
+                .value(bucket.clone())
+                .value(m.measured)
+                .value(m.target)
+                .value(m.met_on.map(|d| d.to_string()))
+                .value(m.mask)
+                .value(dates_text(&m.dates))
+                .value(now);
         }
-        let (text, args) = sql.build();
+        let (text, args) = rows.build();
         n += sqlx::query_with(text, args)
             .execute(&mut **tx)
             .await?

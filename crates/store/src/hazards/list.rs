@@ -147,12 +147,17 @@ pub async fn list(
     today: NaiveDate,
 ) -> StoreResult<HazardPage> {
     let limit = limit.clamp(1, 200);
+    // Two steps in one statement: find the page's ids on the narrow tables (indexes can
+    // answer the filter and the order), then fetch those rows with their names.
     let mut sql = Sql::new(SELECT);
+    sql.push(" WHERE h.id IN (SELECT h.id FROM hazards h JOIN orgs o ON o.id = h.school_id");
     push_filters(&mut sql, scope, f, today, true, Schools::Joined);
     if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
         sql.push(" AND h.id < ").bind(before);
     }
-    sql.push(" ORDER BY h.id DESC LIMIT ").bind(limit);
+    sql.push(" ORDER BY h.id DESC LIMIT ")
+        .bind(limit)
+        .push(") ORDER BY h.id DESC");
     let (text, args) = sql.build();
     let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
     let items = rows

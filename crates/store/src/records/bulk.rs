@@ -3,8 +3,9 @@
 //! caller validates the records and runs a full recompute afterwards.
 
 use crate::audit::{self, Event};
-use crate::sql::Sql;
-use crate::{Db, StoreResult};
+use crate::{Backend, Db, StoreResult};
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, Encode, Type};
 use xiaoan_domain::audit::Actor;
 
 /// One record to import, already validated; `fields` is its JSON text.
@@ -20,8 +21,80 @@ pub struct BulkRecord {
     pub created_at: i64,
 }
 
-/// Rows per INSERT statement: 9 values each stays well under both backends' bind limits.
-const CHUNK: usize = 400;
+/// A multi-row `INSERT … VALUES (…), (…)`. SQLite gets anonymous `?` placeholders: it looks
+/// numbered ones up by a linear scan per parameter, which makes a statement with thousands of
+/// `$N` quadratic. PostgreSQL gets `$N`.
+pub(crate) struct Rows {
+    text: String,
+    args: AnyArguments,
+    n: usize,
+    numbered: bool,
+    in_row: bool,
+}
+
+impl Rows {
+    /// Starts `head` (ending in `VALUES `) for `backend`.
+    pub(crate) fn new(backend: Backend, head: &str) -> Rows {
+        Rows {
+            text: head.to_string(),
+            args: AnyArguments::default(),
+            n: 0,
+            numbered: backend == Backend::Postgres,
+            in_row: false,
+        }
+    }
+
+    /// Starts the next row.
+    pub(crate) fn row(&mut self) -> &mut Self {
+        if self.in_row {
+            self.text.push_str("), (");
+        } else {
+            self.text.push('(');
+            self.in_row = true;
+        }
+        self
+    }
+
+    /// Appends a bound value to the current row.
+    pub(crate) fn value<T>(&mut self, v: T) -> &mut Self
+    where
+        T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
+    {
+        if !self.text.ends_with('(') {
+            self.text.push_str(", ");
+        }
+        self.n += 1;
+        if self.numbered {
+            self.text.push('$');
+            self.text.push_str(&self.n.to_string());
+        } else {
+            self.text.push('?');
+        }
+        // Encoding primitives into AnyArguments cannot fail.
+        let _ = self.args.add(v);
+        self
+    }
+
+    /// Appends fixed SQL (a literal) to the current row.
+    pub(crate) fn literal(&mut self, sql: &'static str) -> &mut Self {
+        if !self.text.ends_with('(') {
+            self.text.push_str(", ");
+        }
+        self.text.push_str(sql);
+        self
+    }
+
+    /// The statement and its arguments.
+    pub(crate) fn build(mut self) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
+        if self.in_row {
+            self.text.push(')');
+        }
+        (sqlx::AssertSqlSafe(self.text), self.args)
+    }
+}
+
+/// Rows per INSERT statement.
+const CHUNK: usize = 500;
 
 /// Inserts `records` in one transaction; returns how many were written.
 pub async fn insert_bulk(db: &Db, actor: &Actor, records: &[BulkRecord]) -> StoreResult<u64> {
@@ -31,33 +104,26 @@ pub async fn insert_bulk(db: &Db, actor: &Actor, records: &[BulkRecord]) -> Stor
     let mut tx = db.begin_write().await?;
     let mut written = 0;
     for chunk in records.chunks(CHUNK) {
-        let mut sql = Sql::new(
+        let mut rows = Rows::new(
+            db.backend(),
             "INSERT INTO records (org_id, kind, occurred_on, fields, note, author_id, author_login, revision, withdrawn, \
              created_at, updated_at) VALUES ",
         );
-        for (i, r) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind(r.org_id)
-                .push(", ")
-                .bind(r.kind.clone())
-                .push(", ")
-                .bind(r.occurred_on.clone())
-                .push(", ")
-                .bind(r.fields.clone())
-                .push(", '', ")
-                .bind(r.author_id)
-                .push(", ")
-                .bind(r.author_login.clone())
-                .push(", 1, 0, ")
-                .bind(r.created_at)
-                .push(", ")
-                .bind(r.created_at)
-                .push(")");
+        for r in chunk {
+            rows.row()
+                .value(r.org_id)
+                .value(r.kind.clone())
+                .value(r.occurred_on.clone())
+                .value(r.fields.clone())
+                .literal("''")
+                .value(r.author_id)
+                .value(r.author_login.clone())
+                .literal("1")
+                .literal("0")
+                .value(r.created_at)
+                .value(r.created_at);
         }
-        let (text, args) = sql.build();
+        let (text, args) = rows.build();
         written += sqlx::query_with(text, args)
             .execute(&mut *tx)
             .await?

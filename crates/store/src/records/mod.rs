@@ -6,6 +6,7 @@
 mod bulk;
 mod write;
 
+pub(crate) use bulk::Rows;
 pub use bulk::{BulkRecord, insert_bulk};
 pub use write::{NewRecord, RecordPatch, create, update};
 
