@@ -636,3 +636,36 @@ pub async fn id_by_login(db: &Db, login: &str) -> StoreResult<Option<i64>> {
             .await?,
     )
 }
+
+/// The signed-in user and their role assignments, read together for every request (two
+/// queries; the roles come from the assignments).
+pub async fn signed_in(db: &Db, id: i64) -> StoreResult<(User, Vec<Assignment>)> {
+    let mut sql = Sql::new("SELECT ");
+    sql.push(COLUMNS)
+        .push(" FROM users u WHERE u.id = ")
+        .bind(id);
+    let (text, args) = sql.build();
+    let row: Option<Row> = sqlx::query_as_with(text, args)
+        .fetch_optional(db.pool())
+        .await?;
+    let r = row.ok_or(StoreError::NotFound)?;
+    let assignments = assignments(db, id).await?;
+    let user = User {
+        id: r.id,
+        roles: assignments
+            .iter()
+            .map(|a| RoleAt {
+                role: a.role,
+                org_id: a.org_id,
+            })
+            .collect(),
+        login: r.login,
+        display_name: r.display_name,
+        org_id: r.org_id,
+        disabled: r.disabled != 0,
+        must_change_password: r.must_change_password != 0,
+        password_changed_at: r.password_changed_at,
+        last_login_at: r.last_login_at,
+    };
+    Ok((user, assignments))
+}

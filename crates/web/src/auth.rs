@@ -338,9 +338,9 @@ async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<R
         }
         return Err(unauthenticated());
     };
-    let user = match users::get_self(&state.db, user_id).await {
+    let (user, assignments) = match users::signed_in(&state.db, user_id).await {
         // A session from before the last password change is over (tokens are revoked then).
-        Ok(u) if !u.disabled && u.password_changed_at <= signed_in_at => u,
+        Ok((u, a)) if !u.disabled && u.password_changed_at <= signed_in_at => (u, a),
         Ok(_) | Err(xiaoan_store::StoreError::NotFound) => {
             if let Some(s) = &session {
                 let _ = s.flush().await;
@@ -353,9 +353,6 @@ async fn authorize_inner(state: &AppState, req: Request, next: Next) -> Result<R
         Some(s) if surface == Surface::Page => session_csrf(s).await,
         _ => String::new(),
     };
-    let assignments = users::assignments(&state.db, user.id)
-        .await
-        .map_err(|e| AppError::from_store(e, lang, surface))?;
     let caller = Caller {
         user,
         scope: Scope::for_permission(&assignments, rule.permission),

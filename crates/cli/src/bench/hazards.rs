@@ -292,29 +292,53 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     let api_secs = t.elapsed().as_secs_f64();
     let (api50, api99) = percentiles(&mut api);
 
-    // 2. The same pages straight from the store (the query and row decoding, no HTTP).
+    // 2. The same pages straight from the store (the query and row decoding, no HTTP, no
+    //    sign-in), under the same number of concurrent clients.
     let scope = Scope::subtree(
         &orgs::root(&db)
             .await?
             .map(|o| o.path)
             .unwrap_or_else(|| "/".into()),
     );
-    let mut bare = vec![];
-    for q in queries.iter() {
-        let mut f = HazardFilter::default();
-        for pair in q.split('&') {
-            match pair.split_once('=') {
-                Some(("status", v)) => f.status = Status::from_code(v),
-                Some(("category", v)) => f.category = Category::from_code(v),
-                Some(("school_id", v)) => f.school_id = v.parse().ok(),
-                Some(("overdue", _)) => f.overdue = Some(true),
-                _ => {}
+    let filters: Arc<Vec<HazardFilter>> = Arc::new(
+        queries
+            .iter()
+            .map(|q| {
+                let mut f = HazardFilter::default();
+                for pair in q.split('&') {
+                    match pair.split_once('=') {
+                        Some(("status", v)) => f.status = Status::from_code(v),
+                        Some(("category", v)) => f.category = Category::from_code(v),
+                        Some(("school_id", v)) => f.school_id = v.parse().ok(),
+                        Some(("overdue", _)) => f.overdue = Some(true),
+                        _ => {}
+                    }
+                }
+                f
+            })
+            .collect(),
+    );
+    let t = Instant::now();
+    let mut tasks = vec![];
+    for c in 0..args.clients {
+        let (db, scope, filters, total) =
+            (db.clone(), scope.clone(), filters.clone(), args.requests);
+        let clients = args.clients;
+        tasks.push(tokio::spawn(async move {
+            let mut out = vec![];
+            for i in (c..total).step_by(clients) {
+                let t = Instant::now();
+                xiaoan_store::hazards::list(&db, &scope, &filters[i], None, 50, today).await?;
+                out.push(t.elapsed().as_secs_f64() * 1000.0);
             }
-        }
-        let t = Instant::now();
-        xiaoan_store::hazards::list(&db, &scope, &f, None, 50, today).await?;
-        bare.push(t.elapsed().as_secs_f64() * 1000.0);
+            Ok::<_, anyhow::Error>(out)
+        }));
     }
+    let mut bare = vec![];
+    for task in tasks {
+        bare.extend(task.await??);
+    }
+    let bare_secs = t.elapsed().as_secs_f64();
     let (bare50, bare99) = percentiles(&mut bare);
 
     // 3. The bureau's hazard page (session sign-in, then the first page with counts).
