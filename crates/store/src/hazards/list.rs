@@ -150,8 +150,20 @@ pub async fn list(
     // Two steps in one statement: find the page's ids on the narrow tables (indexes can
     // answer the filter and the order), then fetch those rows with their names.
     let mut sql = Sql::new(SELECT);
-    sql.push(" WHERE h.id IN (SELECT h.id FROM hazards h JOIN orgs o ON o.id = h.school_id");
-    push_filters(&mut sql, scope, f, today, true, Schools::Joined);
+    // The overdue view is driven by a (status, deadline) range that an index answers per
+    // school; other views walk ids newest first and test each row's school by a join.
+    let schools = if f.overdue == Some(true) {
+        Schools::Ids
+    } else {
+        Schools::Joined
+    };
+    sql.push(match schools {
+        Schools::Joined => {
+            " WHERE h.id IN (SELECT h.id FROM hazards h JOIN orgs o ON o.id = h.school_id"
+        }
+        Schools::Ids => " WHERE h.id IN (SELECT h.id FROM hazards h",
+    });
+    push_filters(&mut sql, scope, f, today, true, schools);
     if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
         sql.push(" AND h.id < ").bind(before);
     }
