@@ -180,6 +180,16 @@ pub fn render(t: &impl Template) -> Response {
     }
 }
 
+/// Renders a page that may carry a form error: 400 when `bad`, so that nothing treats the
+/// refused submission as a success.
+pub fn render_checked(t: &impl Template, bad: bool) -> Response {
+    let mut res = render(t);
+    if bad {
+        *res.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    res
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage {

@@ -1,7 +1,7 @@
 //! Org pages: the tree in the caller's scope, one node with its children and people, and
 //! the administrator's forms to create, edit and move nodes.
 
-use super::{Layout, kind_label, render, role_label};
+use super::{Layout, kind_label, render, render_checked, role_label};
 use crate::AppState;
 use crate::api::orgs_input::SchoolIn;
 use crate::auth::Caller;
@@ -388,11 +388,7 @@ async fn show(
         error,
     };
     let bad = page.error.is_some();
-    let mut res = render(&page);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render_checked(&page, bad))
 }
 
 /// `GET /orgs/{id}`.

@@ -2,7 +2,7 @@
 //! accounts, grant and withdraw roles, disable and reset passwords.
 
 use super::orgs::Choice;
-use super::{Layout, render, role_label};
+use super::{Layout, render, render_checked, role_label};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, StoreCtx, text_error};
@@ -192,11 +192,7 @@ async fn show(
         is_self,
     };
     let bad = page.error.is_some();
-    let mut res = render(&page);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render_checked(&page, bad))
 }
 
 /// `GET /users/{login}`.
@@ -397,11 +393,7 @@ async fn new_page(
         created,
     };
     let bad = page.error.is_some();
-    let mut res = render(&page);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render_checked(&page, bad))
 }
 
 /// `GET /users/new`.

@@ -8,7 +8,7 @@ use crate::api::hazards::{TransitionIn, action, powers};
 use crate::auth::Caller;
 use crate::error::{AppResult, StoreCtx};
 use crate::pages::orgs::Choice;
-use crate::pages::{Layout, render};
+use crate::pages::{Layout, render_checked};
 use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -185,11 +185,7 @@ async fn show(
         h,
     };
     let bad = page.error.is_some();
-    let mut res = render(&page);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render_checked(&page, bad))
 }
 
 /// `GET /hazards/{id}`.

@@ -7,7 +7,7 @@ use crate::api::hazards::{ListQuery, filter};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, StoreCtx};
 use crate::pages::orgs::Choice;
-use crate::pages::{Layout, render};
+use crate::pages::{Layout, render_checked};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -276,9 +276,5 @@ pub async fn list(
         l: Layout::new(&caller, "hazards.title", "/hazards"),
     };
     let bad = page_out.error.is_some();
-    let mut res = render(&page_out);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render_checked(&page_out, bad))
 }

@@ -7,7 +7,7 @@ use crate::api::hazards::{HazardIn, new_hazard};
 use crate::auth::Caller;
 use crate::error::{AppResult, StoreCtx};
 use crate::pages::orgs::Choice;
-use crate::pages::{Layout, render};
+use crate::pages::{Layout, render_checked};
 use askama::Template;
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -97,11 +97,7 @@ async fn page(
         l: Layout::new(caller, "hazards.new", "/hazards"),
     };
     let bad = page.error.is_some();
-    let mut res = render(&page);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render_checked(&page, bad))
 }
 
 /// `GET /hazards/new`.
