@@ -1,17 +1,19 @@
-//! Accounts, role assignments, password hashing (Argon2id), sign-in with lockout, and the
-//! scopes a user's assignments give.
+//! Accounts, role assignments and the scopes they give; passwords and sign-in live in
+//! [`passwords`].
 
 use crate::audit::{self, Event};
 use crate::error::unique_as;
 use crate::sql::Sql;
 use crate::{Db, StoreError, StoreResult, tokens};
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use rand::Rng;
+
+mod passwords;
+
+pub use passwords::{
+    Lockout, ONE_TIME_PASSWORD_MS, check_password, generate_password, hash_password, set_password,
+    sign_in,
+};
 use serde::Serialize;
 use sqlx::FromRow;
-use std::sync::OnceLock;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::permission::may_grant;
 use xiaoan_domain::scope::Assignment;
@@ -53,54 +55,6 @@ struct Row {
 }
 
 const COLUMNS: &str = "u.id, u.login, u.display_name, u.org_id, u.disabled, u.must_change_password, u.password_changed_at, u.last_login_at";
-
-/// How long a one-time password (first-run, new account, administrator's reset) works.
-pub const ONE_TIME_PASSWORD_MS: i64 = 72 * 3_600_000;
-
-/// Hashes a password with Argon2id at the library's defaults (m = 19 MiB, t = 2, p = 1).
-pub fn hash_password(password: &str) -> StoreResult<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| StoreError::Internal(format!("hashing failed: {e}")))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// A hash to verify against when the login is unknown, so that the answer takes as long.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| hash_password("decoy-password-never-valid").unwrap_or_default())
-}
-
-/// A one-time password from the OS's random source: 16 characters over an unambiguous
-/// alphabet, with all four character classes.
-pub fn generate_password() -> String {
-    const LOWER: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
-    const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-    const DIGIT: &[u8] = b"23456789";
-    const OTHER: &[u8] = b"-_.!";
-    let mut rng = rand::rng();
-    let mut pick = |set: &[u8]| set[rng.random_range(0..set.len())] as char;
-    let mut s = String::new();
-    for i in 0..16 {
-        s.push(match i % 8 {
-            3 => pick(DIGIT),
-            5 => pick(UPPER),
-            7 => pick(OTHER),
-            _ => pick(LOWER),
-        });
-    }
-    s
-}
 
 async fn roles_of(db: &Db, user_ids: &[i64]) -> StoreResult<Vec<(i64, RoleAt)>> {
     if user_ids.is_empty() {
@@ -455,168 +409,6 @@ pub async fn set_disabled(
     .await?;
     tx.commit().await?;
     get_self(db, user.id).await
-}
-
-/// Sets a new password hash for user `user_id` and ends all their sessions and tokens.
-/// `must_change` marks it one-time (an administrator's reset).
-pub async fn set_password(
-    db: &Db,
-    actor: &Actor,
-    user_id: i64,
-    hash: String,
-    must_change: bool,
-) -> StoreResult<()> {
-    let now = now_millis();
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query(
-        "UPDATE users SET password_hash = $1, must_change_password = $2, password_changed_at = $3, \
-         password_expires_at = $5, failed_logins = 0, locked_until = 0, updated_at = $3 WHERE id = $4",
-    )
-    .bind(hash)
-    .bind(must_change as i64)
-    .bind(now)
-    .bind(user_id)
-    .bind(must_change.then_some(now + ONE_TIME_PASSWORD_MS))
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(StoreError::NotFound);
-    }
-    tokens::revoke_all(&mut tx, user_id).await?;
-    let action = if must_change {
-        "user.password_reset"
-    } else {
-        "user.password_change"
-    };
-    audit::append(
-        &mut tx,
-        actor,
-        Event::ok(action, "user", user_id, serde_json::json!({})),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Whether `password` is the user's current one (for re-authentication).
-pub async fn check_password(db: &Db, user_id: i64, password: &str) -> StoreResult<bool> {
-    let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(hash.is_some_and(|h| verify_password(password, &h)))
-}
-
-/// Lockout settings for [`sign_in`].
-#[derive(Debug, Clone, Copy)]
-pub struct Lockout {
-    pub max_failures: i64,
-    pub lock_ms: i64,
-}
-
-/// Checks a login and password. Unknown logins, wrong passwords, disabled and locked
-/// accounts all give `None` after the same work; the reason is only in the audit log.
-/// Five consecutive failures lock the account for the configured time.
-pub async fn sign_in(
-    db: &Db,
-    login: &str,
-    password: &str,
-    lockout: Lockout,
-    request_id: &str,
-) -> StoreResult<Option<User>> {
-    let login = login.trim().to_lowercase();
-    let row: Option<(i64, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, password_hash, disabled, failed_logins, locked_until, password_expires_at FROM users WHERE login = $1",
-    )
-    .bind(login.clone())
-    .fetch_optional(db.pool())
-    .await?;
-    let now = now_millis();
-    let actor = Actor {
-        login: login.chars().take(64).collect(),
-        request_id: request_id.to_string(),
-        ..Actor::default()
-    };
-    let Some((id, hash, disabled, failures, locked_until, expires_at)) = row else {
-        verify_password(password, decoy_hash());
-        audit::record(
-            db,
-            &actor,
-            Event {
-                result: "unknown_user",
-                ..Event::ok("auth.login", "user", "", serde_json::json!({}))
-            },
-        )
-        .await?;
-        return Ok(None);
-    };
-    let good = verify_password(password, &hash);
-    let actor = Actor {
-        user_id: Some(id),
-        ..actor
-    };
-    let refused = if locked_until > now {
-        Some("locked")
-    } else if disabled != 0 {
-        Some("disabled")
-    } else if !good {
-        Some("wrong_password")
-    } else if expires_at.is_some_and(|t| t < now) {
-        Some("one_time_password_expired")
-    } else {
-        None
-    };
-    let mut tx = db.begin_write().await?;
-    if let Some(reason) = refused {
-        if reason == "wrong_password" {
-            let failures = failures + 1;
-            let lock = failures >= lockout.max_failures;
-            sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-                .bind(if lock { 0 } else { failures })
-                .bind(if lock {
-                    now + lockout.lock_ms
-                } else {
-                    locked_until
-                })
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            if lock {
-                let e = Event {
-                    result: "locked",
-                    ..Event::ok("auth.lockout", "user", id, serde_json::json!({}))
-                };
-                audit::append(&mut tx, &actor, e).await?;
-            }
-        }
-        audit::append(
-            &mut tx,
-            &actor,
-            Event {
-                result: reason,
-                ..Event::ok("auth.login", "user", id, serde_json::json!({}))
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(None);
-    }
-    sqlx::query(
-        "UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = $1 WHERE id = $2",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    audit::append(
-        &mut tx,
-        &actor,
-        Event::ok("auth.login", "user", id, serde_json::json!({})),
-    )
-    .await?;
-    tx.commit().await?;
-    get_self(db, id).await.map(Some)
 }
 
 /// How many accounts exist (0 on a fresh install).
