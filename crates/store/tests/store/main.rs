@@ -3,4 +3,5 @@
 mod common;
 mod compliance;
 mod foundation;
+mod hazard_lists;
 mod hazards;

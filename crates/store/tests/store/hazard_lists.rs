@@ -1,0 +1,297 @@
+//! Hazards over time and in bulk: escalation without anyone acting, duplicates and
+//! recurrences, re-used photos, lists, paging and counts.
+
+use crate::both_backends;
+use crate::hazards::{TODAY, day, photo, register, report, step, world};
+use xiaoan_domain::hazard::{Action, Category, Grade, Status};
+use xiaoan_store::Db;
+use xiaoan_store::hazards::{self, HazardFilter};
+
+async fn escalation_runs_without_anyone_acting(db: &Db) {
+    let w = world(db).await;
+    let late = hazards::create(
+        db,
+        &w.staff.actor,
+        w.staff.id,
+        &w.staff.read,
+        report(w.school, "鍋爐房", vec![]),
+        day(TODAY),
+    )
+    .await
+    .unwrap()
+    .hazard;
+    step(db, &w, &w.safety, late.id, register(w.staff.id, TODAY))
+        .await
+        .unwrap();
+    let mut major = report(w.school, "圍牆", vec![]);
+    major.grade = Grade::Major;
+    let major = hazards::create(
+        db,
+        &w.staff.actor,
+        w.staff.id,
+        &w.staff.read,
+        major,
+        day(TODAY),
+    )
+    .await
+    .unwrap()
+    .hazard;
+    // Reported but not yet registered: no escalation even when major.
+    assert_eq!(hazards::escalate(db, day(TODAY), 7).await.unwrap(), 0);
+    step(
+        db,
+        &w,
+        &w.safety,
+        major.id,
+        register(w.staff.id, "2027-01-31"),
+    )
+    .await
+    .unwrap();
+    // Next day: the late one goes to the centre, the major one is listed; a rerun changes nothing.
+    assert_eq!(
+        hazards::escalate(db, day("2026-11-30"), 7).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        hazards::escalate(db, day("2026-11-30"), 7).await.unwrap(),
+        0
+    );
+    let at = |id| hazards::get(db, &w.centre.read, id, day("2026-11-30"));
+    assert_eq!(at(late.id).await.unwrap().escalation, 1);
+    assert!(at(late.id).await.unwrap().overdue);
+    assert_eq!(at(major.id).await.unwrap().escalation, 2);
+    // Eight days late: listed for bureau supervision.
+    assert_eq!(
+        hazards::escalate(db, day("2026-12-08"), 7).await.unwrap(),
+        1
+    );
+    assert_eq!(at(late.id).await.unwrap().escalation, 2);
+    let f = HazardFilter {
+        escalation_at_least: Some(2),
+        open: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        hazards::list(db, &w.centre.read, &f, None, 50, day("2026-12-08"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    let history = hazards::history(db, &at(late.id).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .filter(|e| e.action == "escalate" || e.action == "list")
+            .count(),
+        2
+    );
+}
+both_backends!(
+    escalation_runs_without_anyone_acting_t,
+    escalation_runs_without_anyone_acting
+);
+
+async fn duplicates_recurrences_and_reused_photos(db: &Db) {
+    let w = world(db).await;
+    let p1 = photo(db, &w.staff, "same-bytes").await;
+    let first = hazards::create(
+        db,
+        &w.staff.actor,
+        w.staff.id,
+        &w.staff.read,
+        report(w.school, "實驗樓 3F 走廊", vec![p1]),
+        day(TODAY),
+    )
+    .await
+    .unwrap();
+    assert!(first.possible_duplicates.is_empty());
+    let second = hazards::create(
+        db,
+        &w.staff.actor,
+        w.staff.id,
+        &w.staff.read,
+        report(w.school, "實驗樓3f走廊", vec![]),
+        day(TODAY),
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.possible_duplicates, vec![first.hazard.id]);
+    assert_eq!(second.hazard.number, "S1-2026-0002");
+    step(
+        db,
+        &w,
+        &w.safety,
+        second.hazard.id,
+        Action::Dismiss {
+            reason: "重複上報".into(),
+        },
+    )
+    .await
+    .unwrap();
+    // Close the first one with a photo whose bytes were used before: flagged.
+    let id = first.hazard.id;
+    step(db, &w, &w.safety, id, register(w.staff.id, "2026-12-05"))
+        .await
+        .unwrap();
+    step(db, &w, &w.staff, id, Action::Start).await.unwrap();
+    let p2 = photo(db, &w.staff, "same-bytes").await;
+    let h = step(
+        db,
+        &w,
+        &w.staff,
+        id,
+        Action::Submit {
+            note: "done".into(),
+            attachments: vec![p2],
+        },
+    )
+    .await
+    .unwrap();
+    let history = hazards::history(db, &h).await.unwrap();
+    assert!(
+        history.last().unwrap().attachments[0].reused,
+        "a photo re-used from the report is flagged"
+    );
+    step(
+        db,
+        &w,
+        &w.principal,
+        id,
+        Action::Verify { note: "ok".into() },
+    )
+    .await
+    .unwrap();
+    // The same place again after close-out is a recurrence.
+    let third = hazards::create(
+        db,
+        &w.staff.actor,
+        w.staff.id,
+        &w.staff.read,
+        report(w.school, "實驗樓3F走廊", vec![]),
+        day(TODAY),
+    )
+    .await
+    .unwrap();
+    assert!(third.possible_duplicates.is_empty());
+    assert_eq!(third.hazard.recurrence_of, Some(id));
+}
+both_backends!(
+    duplicates_recurrences_and_reused_photos_t,
+    duplicates_recurrences_and_reused_photos
+);
+
+async fn lists_filter_page_and_count(db: &Db) {
+    let w = world(db).await;
+    let mut ids = vec![];
+    for i in 0..7 {
+        let mut r = report(w.school, &format!("教室{i}"), vec![]);
+        if i % 2 == 0 {
+            r.category = Category::FireHeating;
+        }
+        ids.push(
+            hazards::create(db, &w.staff.actor, w.staff.id, &w.staff.read, r, day(TODAY))
+                .await
+                .unwrap()
+                .hazard
+                .id,
+        );
+    }
+    step(db, &w, &w.safety, ids[0], register(w.staff.id, TODAY))
+        .await
+        .unwrap();
+    let today = day("2026-12-01");
+    let page1 = hazards::list(db, &w.centre.read, &HazardFilter::default(), None, 3, today)
+        .await
+        .unwrap();
+    assert_eq!(
+        page1.items.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![ids[6], ids[5], ids[4]]
+    );
+    let page2 = hazards::list(
+        db,
+        &w.centre.read,
+        &HazardFilter::default(),
+        page1.next_cursor.as_deref(),
+        3,
+        today,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page2.items.iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![ids[3], ids[2], ids[1]]
+    );
+    let page3 = hazards::list(
+        db,
+        &w.centre.read,
+        &HazardFilter::default(),
+        page2.next_cursor.as_deref(),
+        3,
+        today,
+    )
+    .await
+    .unwrap();
+    assert_eq!(page3.items.len(), 1);
+    assert!(page3.next_cursor.is_none());
+    let fire = HazardFilter {
+        category: Some(Category::FireHeating),
+        ..Default::default()
+    };
+    assert_eq!(
+        hazards::list(db, &w.centre.read, &fire, None, 50, today)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
+    let overdue = HazardFilter {
+        overdue: Some(true),
+        ..Default::default()
+    };
+    assert_eq!(
+        hazards::list(db, &w.centre.read, &overdue, None, 50, today)
+            .await
+            .unwrap()
+            .items[0]
+            .id,
+        ids[0]
+    );
+    let text = HazardFilter {
+        q: Some("教室3".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        hazards::list(db, &w.centre.read, &text, None, 50, today)
+            .await
+            .unwrap()
+            .items[0]
+            .id,
+        ids[3]
+    );
+    let c = hazards::counts(db, &w.centre.read, &HazardFilter::default(), today)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.by_status
+            .iter()
+            .find(|(s, _)| *s == Status::Reported)
+            .unwrap()
+            .1,
+        6
+    );
+    assert_eq!(
+        c.by_status
+            .iter()
+            .find(|(s, _)| *s == Status::Registered)
+            .unwrap()
+            .1,
+        1
+    );
+    assert_eq!(c.overdue, 1);
+}
+both_backends!(lists_filter_page_and_count_t, lists_filter_page_and_count);
