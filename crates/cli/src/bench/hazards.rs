@@ -288,7 +288,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     });
     let _ = load(&app, args.clients, args.clients * 4, make.clone()).await?; // warm-up
     let t = Instant::now();
-    let mut api = load(&app, args.clients, args.requests, make).await?;
+    let api = load(&app, args.clients, args.requests, make).await?;
     let api_secs = t.elapsed().as_secs_f64();
     let by_kind = per_kind(&api, &queries);
     let mut api: Vec<f64> = api.into_iter().map(|(_, ms)| ms).collect();
@@ -400,7 +400,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
             .body(Body::empty())
             .expect("request")
     });
-    let mut overview = load(
+    let overview = load(
         &app,
         args.clients,
         (args.requests / 4).max(args.clients),

@@ -46,16 +46,28 @@ pub struct Created {
     pub possible_duplicates: Vec<i64>,
 }
 
+/// One step of a hazard's history, as written.
+struct Step<'a> {
+    action: &'a str,
+    from: Option<Status>,
+    to: Status,
+    note: &'a str,
+    detail: serde_json::Value,
+}
+
 async fn insert_event(
     conn: &mut AnyConnection,
     hazard_id: i64,
     actor: &Actor,
-    action: &str,
-    from: Option<Status>,
-    to: Status,
-    note: &str,
-    detail: serde_json::Value,
+    step: Step<'_>,
 ) -> StoreResult<i64> {
+    let Step {
+        action,
+        from,
+        to,
+        note,
+        detail,
+    } = step;
     Ok(sqlx::query_scalar(
         "INSERT INTO hazard_events (hazard_id, at, actor_id, actor_login, action, from_status, to_status, note, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
@@ -209,17 +221,14 @@ pub async fn create(
     .await?;
     let detail =
         serde_json::json!({"possible_duplicates": duplicates, "recurrence_of": recurrence_of});
-    let event = insert_event(
-        &mut tx,
-        id,
-        actor,
-        "report",
-        None,
-        Status::Reported,
-        "",
+    let step = Step {
+        action: "report",
+        from: None,
+        to: Status::Reported,
+        note: "",
         detail,
-    )
-    .await?;
+    };
+    let event = insert_event(&mut tx, id, actor, step).await?;
     attach(&mut tx, id, event, reporter_id, &new.attachments).await?;
     let detail = serde_json::json!({"number": number, "school_id": school.id, "category": new.category, "grade": new.grade});
     audit::append(
@@ -366,17 +375,14 @@ pub async fn transition(
             )
         }
     };
-    let event = insert_event(
-        &mut tx,
-        id,
-        actor,
-        action.code(),
-        Some(before.status),
-        decision.to,
-        &note,
-        detail.clone(),
-    )
-    .await?;
+    let step = Step {
+        action: action.code(),
+        from: Some(before.status),
+        to: decision.to,
+        note: &note,
+        detail: detail.clone(),
+    };
+    let event = insert_event(&mut tx, id, actor, step).await?;
     attach(&mut tx, id, event, powers.user_id, &photos).await?;
     let audit_detail =
         serde_json::json!({"from": before.status, "to": decision.to, "detail": detail});
