@@ -242,6 +242,24 @@ pub fn evaluate<'m>(
     unit: Unit,
     lookup: impl Fn(&str) -> Option<&'m Measure>,
 ) -> Cell {
+    let occs = match ob.cadence {
+        Cadence::Standing { .. } => vec![],
+        _ => occurrences(ob, ctx.campaign, ctx.calendar, period.start, period.end),
+    };
+    evaluate_occurrences(ob, ctx, period, &occs, target, unit, lookup)
+}
+
+/// Like [`evaluate`], with the obligation's occurrences in `period` computed beforehand
+/// (they are the same for every org: callers evaluating many orgs compute them once).
+pub fn evaluate_occurrences<'m>(
+    ob: &Obligation,
+    ctx: &Context,
+    period: &Period,
+    occs: &[Occurrence],
+    target: f64,
+    unit: Unit,
+    lookup: impl Fn(&str) -> Option<&'m Measure>,
+) -> Cell {
     let occs: Vec<OccurrenceStatus> = match &ob.cadence {
         Cadence::Standing {
             valid_days,
@@ -254,8 +272,8 @@ pub fn evaluate<'m>(
             *valid_days,
             *grace_days,
         ),
-        _ => occurrences(ob, ctx.campaign, ctx.calendar, period.start, period.end)
-            .into_iter()
+        _ => occs
+            .iter()
             .map(|o| {
                 let m = lookup(&o.bucket);
                 let (met_on, measured) = match (&ob.cadence, m) {
@@ -266,14 +284,14 @@ pub fn evaluate<'m>(
                     (_, Some(m)) => (m.met_on, m.measured),
                     (_, None) => (None, 0.0),
                 };
-                let status = occurrence_status(&o, met_on, ctx.today);
+                let status = occurrence_status(o, met_on, ctx.today);
                 let target = if matches!(ob.cadence, Cadence::SchoolDay) {
                     1.0
                 } else {
                     target
                 };
                 OccurrenceStatus {
-                    occurrence: o,
+                    occurrence: o.clone(),
                     status,
                     measured,
                     target,

@@ -49,7 +49,8 @@ CREATE TABLE records (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
-CREATE INDEX records_kind_org_day ON records (kind, org_id, occurred_on);
+-- What the compliance engine reads: the live records of one kind, org by org, by day.
+CREATE INDEX records_kind_org_day ON records (kind, org_id, occurred_on) WHERE withdrawn = 0;
 CREATE INDEX records_org_day ON records (org_id, occurred_on);
 
 -- Every earlier version of a record: a correction or withdrawal copies the current row here
@@ -100,7 +101,8 @@ CREATE TABLE compliance_measures (
     mask BIGINT NOT NULL DEFAULT 0,
     dates TEXT NOT NULL DEFAULT '',
     updated_at BIGINT NOT NULL,
-    PRIMARY KEY (plan_id, org_id, obligation, bucket)
-);
--- A full recompute replaces one obligation's measures at a time.
-CREATE INDEX compliance_measures_obligation ON compliance_measures (plan_id, obligation);
+    PRIMARY KEY (plan_id, obligation, org_id, bucket)
+) WITHOUT ROWID;
+-- The primary key serves the recompute (one obligation, orgs in id ranges) and refreshes;
+-- this index serves the matrix (some orgs, the buckets of a period).
+CREATE INDEX compliance_measures_org ON compliance_measures (plan_id, org_id, bucket);

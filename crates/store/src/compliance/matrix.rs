@@ -1,7 +1,7 @@
 //! Reading compliance: orgs × obligations for a period, each cell evaluated by the domain
 //! from the stored measures, the calendar and today's date.
 
-use super::measures;
+use super::read::org_measures;
 use crate::orgs::Org;
 use crate::plans::StoredPlan;
 use crate::sql::Sql;
@@ -10,7 +10,8 @@ use sqlx::FromRow;
 use std::collections::{BTreeSet, HashMap};
 use xiaoan_domain::calendar::SchoolCalendar;
 use xiaoan_domain::compliance::{
-    Cell, Context, Measure, Period, Status, applies, evaluate, occurrences, target, unit,
+    Cell, Context, Measure, Occurrence, Period, Status, applies, evaluate_occurrences, occurrences,
+    target, unit,
 };
 use xiaoan_domain::plan::{Level, Obligation};
 use xiaoan_domain::{OrgKind, SchoolFacts, SchoolType, Scope};
@@ -200,18 +201,27 @@ pub async fn evaluate_orgs(
 ) -> StoreResult<Vec<Vec<Cell>>> {
     let p = &plan.plan;
     let ctx = Context::new(p, calendar, today);
+    let occs: Vec<Vec<Occurrence>> = obs
+        .iter()
+        .map(|ob| occurrences(ob, ctx.campaign, calendar, period.start, period.end))
+        .collect();
     let mut buckets: BTreeSet<String> = BTreeSet::from(["standing".to_string()]);
-    for ob in obs {
-        for o in occurrences(ob, ctx.campaign, calendar, period.start, period.end) {
-            buckets.insert(o.bucket);
-        }
+    for o in occs.iter().flatten() {
+        buckets.insert(o.bucket.clone());
     }
     let buckets: Vec<String> = buckets.into_iter().collect();
-    let mut stored: HashMap<(i64, String, String), Measure> = HashMap::new();
+    let index: HashMap<&str, usize> = obs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.id.as_str(), i))
+        .collect();
+    let mut stored: HashMap<(i64, usize), HashMap<String, Measure>> = HashMap::new();
     let ids: Vec<i64> = orgs.iter().map(|o| o.id).collect();
     for chunk in ids.chunks(500) {
-        for (org, ob, bucket, m) in measures(db.pool(), plan.id, chunk, &buckets).await? {
-            stored.insert((org, ob, bucket), m);
+        for (org, ob, bucket, m) in org_measures(db, plan.id, chunk, &buckets).await? {
+            if let Some(i) = index.get(ob.as_str()) {
+                stored.entry((org, *i)).or_default().insert(bucket, m);
+            }
         }
     }
     let units: Vec<_> = obs.iter().map(|o| unit(o, p)).collect();
@@ -219,14 +229,15 @@ pub async fn evaluate_orgs(
         .iter()
         .map(|org| {
             obs.iter()
-                .zip(&units)
-                .map(|(ob, u)| {
+                .enumerate()
+                .map(|(i, ob)| {
                     if !applies(ob, org.kind, org.school.as_ref()) {
-                        return Cell::not_applicable(*u);
+                        return Cell::not_applicable(units[i]);
                     }
                     let t = target(ob, org.school.as_ref());
-                    evaluate(ob, &ctx, period, t, *u, |b| {
-                        stored.get(&(org.id, ob.id.clone(), b.to_string()))
+                    let mine = stored.get(&(org.id, i));
+                    evaluate_occurrences(ob, &ctx, period, &occs[i], t, units[i], |b| {
+                        mine.and_then(|m| m.get(b))
                     })
                 })
                 .collect()

@@ -9,17 +9,17 @@
 //! refresh never computes from records read before a concurrent recompute committed.
 
 mod matrix;
+mod read;
 mod recompute;
 
 pub use matrix::{Matrix, MatrixQuery, MatrixRow, evaluate_orgs, matrix, status_counts};
 pub use recompute::{RecomputeStats, recompute};
 
+use crate::StoreResult;
 use crate::orgs::Org;
 use crate::plans::StoredPlan;
-use crate::sql::Sql;
-use crate::{StoreError, StoreResult};
 use chrono::NaiveDate;
-use sqlx::{AnyConnection, FromRow};
+use sqlx::AnyConnection;
 use std::collections::HashSet;
 use xiaoan_domain::calendar::SchoolCalendar;
 use xiaoan_domain::compliance::{
@@ -92,7 +92,7 @@ async fn write_measure(
     sqlx::query(
         "INSERT INTO compliance_measures (plan_id, org_id, obligation, bucket, measured, target, met_on, mask, dates, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (plan_id, org_id, obligation, bucket) DO UPDATE SET measured = excluded.measured, \
+         ON CONFLICT (plan_id, obligation, org_id, bucket) DO UPDATE SET measured = excluded.measured, \
          target = excluded.target, met_on = excluded.met_on, mask = excluded.mask, dates = excluded.dates, \
          updated_at = excluded.updated_at",
     )
@@ -160,72 +160,4 @@ pub async fn refresh(
         }
     }
     Ok(())
-}
-
-#[derive(FromRow)]
-struct MeasureRow {
-    org_id: i64,
-    obligation: String,
-    bucket: String,
-    measured: f64,
-    target: f64,
-    met_on: Option<String>,
-    mask: i64,
-    dates: String,
-}
-
-impl MeasureRow {
-    fn into_measure(self) -> StoreResult<(i64, String, String, Measure)> {
-        let day = |s: &str| -> StoreResult<NaiveDate> {
-            s.parse()
-                .map_err(|_| StoreError::Internal(format!("bad measure date {s:?}")))
-        };
-        let m = Measure {
-            measured: self.measured,
-            target: self.target,
-            met_on: self.met_on.as_deref().map(day).transpose()?,
-            mask: self.mask,
-            dates: self
-                .dates
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(day)
-                .collect::<StoreResult<_>>()?,
-        };
-        Ok((self.org_id, self.obligation, self.bucket, m))
-    }
-}
-
-/// The stored measures of `plan_id` for `org_ids` in `buckets`.
-async fn measures(
-    pool: &sqlx::AnyPool,
-    plan_id: i64,
-    org_ids: &[i64],
-    buckets: &[String],
-) -> StoreResult<Vec<(i64, String, String, Measure)>> {
-    if org_ids.is_empty() || buckets.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut sql = Sql::new(
-        "SELECT org_id, obligation, bucket, measured, target, met_on, mask, dates FROM compliance_measures \
-         WHERE plan_id = ",
-    );
-    sql.bind(plan_id).push(" AND org_id IN (");
-    for (i, id) in org_ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(*id);
-    }
-    sql.push(") AND bucket IN (");
-    for (i, b) in buckets.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(b.clone());
-    }
-    sql.push(")");
-    let (text, args) = sql.build();
-    let rows: Vec<MeasureRow> = sqlx::query_as_with(text, args).fetch_all(pool).await?;
-    rows.into_iter().map(MeasureRow::into_measure).collect()
 }

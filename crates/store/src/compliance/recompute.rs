@@ -2,7 +2,7 @@
 //! obligation per transaction. Records are read in ranges of orgs, grouped by day in SQL
 //! when the obligation only counts them, and the measures written in multi-row inserts.
 
-use super::{dates_text, is_postgres};
+use super::{dates_text, is_postgres, read};
 use crate::audit::{self, Event};
 use crate::compliance::matrix::load_orgs;
 use crate::orgs::Org;
@@ -12,21 +12,21 @@ use crate::{Backend, Db, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::{Any, Transaction};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::calendar::SchoolCalendar;
 use xiaoan_domain::compliance::{
     Evidence, Measure, applies, bucket_of, measure, needs_fields, target, window,
 };
-use xiaoan_domain::plan::Obligation;
+use xiaoan_domain::plan::{Cadence, Obligation};
 use xiaoan_domain::{Scope, now_millis};
 
 /// What a recompute did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct RecomputeStats {
     pub obligations: usize,
-    /// Record rows read (one per org and day when the obligation only counts records).
+    /// Org rows read: each carries one org's records of one kind, aggregated in SQL.
     pub rows_read: u64,
     pub measures_written: u64,
     pub elapsed_ms: u64,
@@ -91,94 +91,179 @@ async fn one(
 ) -> StoreResult<(u64, u64)> {
     let p = &plan.plan;
     let campaign = (p.starts_on, p.ends_on);
-    let (from, to) = window(ob, campaign);
+    let window = window(ob, campaign);
+    let backend = db.backend();
     let applicable: Vec<&Org> = orgs
         .iter()
         .filter(|o| applies(ob, o.kind, o.school.as_ref()))
         .collect();
-    let with_fields = needs_fields(ob);
     let mut tx = db.begin_write().await?;
     if is_postgres(&tx) {
         sqlx::query("LOCK TABLE compliance_measures IN EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await?;
-    }
-    sqlx::query("DELETE FROM compliance_measures WHERE plan_id = $1 AND obligation = $2")
-        .bind(plan.id)
-        .bind(ob.id.clone())
-        .execute(&mut *tx)
-        .await?;
-    let mut buckets: HashMap<NaiveDate, Bucket> = HashMap::new();
-    let mut pending: Vec<(i64, String, Measure)> = Vec::new();
-    let (mut rows_read, mut written) = (0u64, 0u64);
-    for chunk in applicable.chunks(ORG_CHUNK) {
-        let ids: HashSet<i64> = chunk.iter().map(|o| o.id).collect();
-        let (lo, hi) = (chunk[0].id, chunk[chunk.len() - 1].id);
-        let text = if with_fields {
-            "SELECT org_id, occurred_on, fields, CAST(1 AS BIGINT) FROM records WHERE kind = $1 AND withdrawn = 0 \
-             AND occurred_on >= $2 AND occurred_on <= $3 AND org_id >= $4 AND org_id <= $5 ORDER BY org_id, occurred_on"
-        } else {
-            "SELECT org_id, occurred_on, '', COUNT(*) FROM records WHERE kind = $1 AND withdrawn = 0 \
-             AND occurred_on >= $2 AND occurred_on <= $3 AND org_id >= $4 AND org_id <= $5 \
-             GROUP BY org_id, occurred_on ORDER BY org_id, occurred_on"
-        };
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(text))
-            .bind(ob.record.clone())
-            .bind(from.to_string())
-            .bind(to.to_string())
-            .bind(lo)
-            .bind(hi)
-            .fetch_all(&mut *tx)
+    } else {
+        // A recompute reads and rewrites large parts of the file: give this connection a
+        // page cache that holds them (256 MiB instead of SQLite's 2 MiB default).
+        sqlx::query("PRAGMA cache_size = -262144")
+            .execute(&mut *tx)
             .await?;
-        rows_read += rows.len() as u64;
-        let mut by_org: HashMap<i64, HashMap<String, Vec<Evidence>>> = HashMap::new();
-        for (org_id, day, fields, n) in rows {
-            if !ids.contains(&org_id) {
-                continue;
+    }
+    // Numeric conditions (a sample's weight, hours kept) are checked in SQL; other
+    // conditions, sums and coverage need the fields in Rust.
+    let numeric_only = ob
+        .conditions
+        .iter()
+        .all(|c| c.any_of.is_empty() && c.all_of.is_empty());
+    let daily = matches!(ob.cadence, Cadence::SchoolDay) && numeric_only;
+    let mut buckets: HashMap<NaiveDate, Bucket> = HashMap::new();
+    let mut bucket = |d: NaiveDate| {
+        buckets
+            .entry(d)
+            .or_insert_with(|| bucket_of(ob, campaign, calendar, d))
+            .as_ref()
+            .map(|b| b.0.clone())
+    };
+    let (mut read, mut written) = (0u64, 0u64);
+    // Stored measures are replaced over contiguous id ranges, so that orgs between the
+    // applicable ones (no longer applicable: a canteen closed) lose theirs.
+    let mut covered_to = i64::MIN;
+    for chunk in applicable.chunks(ORG_CHUNK) {
+        let (lo, hi) = (chunk[0].id, chunk[chunk.len() - 1].id);
+        let range = (covered_to, hi);
+        covered_to = hi.saturating_add(1);
+        let facts: HashMap<i64, &Org> = chunk.iter().map(|o| (o.id, *o)).collect();
+        let mut pending: Vec<(i64, String, Measure)> = Vec::new();
+        if daily {
+            let t = target(ob, None);
+            for (org, months) in
+                read::day_masks(&mut tx, backend, ob, window, (lo, hi), t as i64).await?
+            {
+                read += 1;
+                if !facts.contains_key(&org) {
+                    continue;
+                }
+                for (month, mask) in months.into_iter().filter(|(_, m)| *m != 0) {
+                    let m = Measure {
+                        measured: f64::from(mask.count_ones()),
+                        target: t,
+                        mask,
+                        ..Measure::default()
+                    };
+                    pending.push((org, month, m));
+                }
             }
-            let Ok(day) = day.parse::<NaiveDate>() else {
-                continue;
-            };
-            let bucket = buckets
-                .entry(day)
-                .or_insert_with(|| bucket_of(ob, campaign, calendar, day));
-            let Some((key, _, _)) = bucket else { continue };
-            let fields = if with_fields {
-                serde_json::from_str(&fields).unwrap_or_default()
+        } else {
+            let per_org: Vec<(i64, Vec<Evidence>)> = if needs_fields(ob) {
+                read::day_fields(&mut tx, backend, ob, window, (lo, hi))
+                    .await?
+                    .into_iter()
+                    .map(|(org, rs)| {
+                        (
+                            org,
+                            rs.into_iter()
+                                .map(|(day, fields)| Evidence { day, fields })
+                                .collect(),
+                        )
+                    })
+                    .collect()
             } else {
-                serde_json::Value::Null
+                read::day_counts(&mut tx, backend, ob, window, (lo, hi))
+                    .await?
+                    .into_iter()
+                    .map(|(org, days)| {
+                        let ev = days
+                            .into_iter()
+                            .flat_map(|(day, n)| {
+                                (0..n.max(1)).map(move |_| Evidence {
+                                    day,
+                                    fields: serde_json::Value::Null,
+                                })
+                            })
+                            .collect();
+                        (org, ev)
+                    })
+                    .collect()
             };
-            let list = by_org
-                .entry(org_id)
-                .or_default()
-                .entry(key.clone())
-                .or_default();
-            for _ in 0..n.max(1) {
-                list.push(Evidence {
-                    day,
-                    fields: fields.clone(),
-                });
-            }
-        }
-        for org in chunk {
-            let Some(groups) = by_org.remove(&org.id) else {
-                continue;
-            };
-            let t = target(ob, org.school.as_ref());
-            for (key, ev) in groups {
-                let m = measure(ob, t, &ev);
-                if m.measured > 0.0 || m.mask != 0 || !m.dates.is_empty() {
-                    pending.push((org.id, key, m));
+            for (org, evidence) in per_org {
+                read += 1;
+                let Some(o) = facts.get(&org) else { continue };
+                let t = target(ob, o.school.as_ref());
+                let mut groups: HashMap<String, Vec<Evidence>> = HashMap::new();
+                for e in evidence {
+                    if let Some(key) = bucket(e.day) {
+                        groups.entry(key).or_default().push(e);
+                    }
+                }
+                for (key, ev) in groups {
+                    let m = measure(ob, t, &ev);
+                    if m.measured > 0.0 || m.mask != 0 || !m.dates.is_empty() {
+                        pending.push((org, key, m));
+                    }
                 }
             }
         }
-        if pending.len() >= INSERT_CHUNK * 10 {
-            written += flush(&mut tx, db.backend(), plan.id, &ob.id, &mut pending).await?;
-        }
+        written += write_changes(&mut tx, backend, plan.id, &ob.id, range, &mut pending).await?;
     }
-    written += flush(&mut tx, db.backend(), plan.id, &ob.id, &mut pending).await?;
+    // Orgs after the last applicable one (all orgs, when none applies) keep no measures.
+    written += sqlx::query(
+        "DELETE FROM compliance_measures WHERE plan_id = $1 AND obligation = $2 AND org_id > $3",
+    )
+    .bind(plan.id)
+    .bind(ob.id.clone())
+    .bind(covered_to.saturating_sub(1))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     tx.commit().await?;
-    Ok((rows_read, written))
+    Ok((read, written))
+}
+
+/// Replaces the stored measures of orgs `lo..=hi` for one obligation by `pending`, writing
+/// only what differs: a recompute over measures already kept current writes nothing.
+async fn write_changes(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
+    plan_id: i64,
+    obligation: &str,
+    range: (i64, i64),
+    pending: &mut Vec<(i64, String, Measure)>,
+) -> StoreResult<u64> {
+    let mut stored: HashMap<(i64, String), Measure> =
+        read::stored_measures(tx, backend, plan_id, obligation, range)
+            .await?
+            .into_iter()
+            .map(|(org, bucket, m)| ((org, bucket), m))
+            .collect();
+    // What is left in `stored` afterwards no longer exists.
+    pending.retain(|(org, bucket, m)| {
+        !stored
+            .remove(&(*org, bucket.clone()))
+            .is_some_and(|s| same(&s, m))
+    });
+    let mut n = flush(tx, backend, plan_id, obligation, pending).await?;
+    for ((org, bucket), _) in stored {
+        n += sqlx::query(
+            "DELETE FROM compliance_measures WHERE plan_id = $1 AND obligation = $2 AND org_id = $3 AND bucket = $4",
+        )
+        .bind(plan_id)
+        .bind(obligation.to_string())
+        .bind(org)
+        .bind(bucket)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(n)
+}
+
+/// Whether a stored measure (its numbers read back as text) equals a computed one.
+fn same(a: &Measure, b: &Measure) -> bool {
+    (a.measured - b.measured).abs() < 1e-9
+        && (a.target - b.target).abs() < 1e-9
+        && a.met_on == b.met_on
+        && a.mask == b.mask
+        && a.dates == b.dates
 }
 
 async fn flush(
@@ -209,7 +294,11 @@ async fn flush(
                 .value(dates_text(&m.dates))
                 .value(now);
         }
-        let (text, args) = rows.build();
+        let (text, args) = rows.build_with(
+            " ON CONFLICT (plan_id, obligation, org_id, bucket) DO UPDATE SET measured = excluded.measured, \
+             target = excluded.target, met_on = excluded.met_on, mask = excluded.mask, dates = excluded.dates, \
+             updated_at = excluded.updated_at",
+        );
         n += sqlx::query_with(text, args)
             .execute(&mut **tx)
             .await?

@@ -85,10 +85,82 @@ impl Rows {
     }
 
     /// The statement and its arguments.
-    pub(crate) fn build(mut self) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
+    pub(crate) fn build(self) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
+        self.build_with("")
+    }
+
+    /// The statement with fixed SQL after the rows (an `ON CONFLICT …` clause).
+    pub(crate) fn build_with(
+        mut self,
+        tail: &'static str,
+    ) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
         if self.in_row {
             self.text.push(')');
         }
+        self.text.push_str(tail);
+        (sqlx::AssertSqlSafe(self.text), self.args)
+    }
+}
+
+/// A statement with many bound values (long `IN` lists), numbered for PostgreSQL and
+/// anonymous for SQLite, for the same reason as [`Rows`].
+pub(crate) struct Stmt {
+    text: String,
+    args: AnyArguments,
+    n: usize,
+    numbered: bool,
+}
+
+impl Stmt {
+    /// Starts a statement with text built from fixed pieces only (never from input).
+    pub(crate) fn from_text(backend: Backend, text: String) -> Stmt {
+        Stmt {
+            text,
+            args: AnyArguments::default(),
+            n: 0,
+            numbered: backend == Backend::Postgres,
+        }
+    }
+
+    /// Appends fixed text.
+    pub(crate) fn push(&mut self, text: &'static str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `v`.
+    pub(crate) fn bind<T>(&mut self, v: T) -> &mut Self
+    where
+        T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
+    {
+        self.n += 1;
+        if self.numbered {
+            self.text.push('$');
+            self.text.push_str(&self.n.to_string());
+        } else {
+            self.text.push('?');
+        }
+        let _ = self.args.add(v);
+        self
+    }
+
+    /// Appends `(v1, v2, …)` for a non-empty list.
+    pub(crate) fn list<T>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self
+    where
+        T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
+    {
+        self.push("(");
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(v);
+        }
+        self.push(")")
+    }
+
+    /// The statement and its arguments.
+    pub(crate) fn build(self) -> (sqlx::AssertSqlSafe<String>, AnyArguments) {
         (sqlx::AssertSqlSafe(self.text), self.args)
     }
 }

@@ -6,8 +6,8 @@
 mod bulk;
 mod write;
 
-pub(crate) use bulk::Rows;
 pub use bulk::{BulkRecord, insert_bulk};
+pub(crate) use bulk::{Rows, Stmt};
 pub use write::{NewRecord, RecordPatch, create, update};
 
 use crate::sql::Sql;

@@ -524,6 +524,13 @@ fn synthetic(org: &Org, seed: u64) -> Synthetic {
             let f = json!({"class_name": "一班", "topic": "安全", "hours": 1.5});
             out.push(("lesson".into(), day, f.as_object().unwrap().clone()));
         }
+        if (13..60).contains(&r) {
+            // Samples too light or kept too briefly do not count (checked in SQL by the recompute).
+            let grams = if r % 5 == 0 { 100 } else { 150 };
+            let hours = if r % 7 == 0 { 24 } else { 48 };
+            let f = json!({"meal": "lunch", "dishes": 3, "min_weight_g": grams, "kept_hours": hours, "sampler": "李"});
+            out.push(("food_sample".into(), day, f.as_object().unwrap().clone()));
+        }
         if (10..13).contains(&r) {
             let f = json!({"topic": "消防", "training_type": "fire", "attendees": [format!("員工{}", r % 4)]});
             out.push(("training".into(), day, f.as_object().unwrap().clone()));
@@ -636,6 +643,44 @@ async fn the_matrix_matches_a_hand_count(db: &Db) {
         .await
         .unwrap();
     assert_eq!(before, snapshot(db).await);
+    // A recompute over current measures writes nothing.
+    let again = compliance::recompute(db, &Actor::system("test"), &w.plan, &cal, None)
+        .await
+        .unwrap();
+    assert_eq!(again.measures_written, 0);
+    // A school whose canteen closed loses its canteen measures at the next recompute.
+    let samples = |db: &Db, id: i64| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM compliance_measures WHERE org_id = $1 AND obligation = 'food-sample'",
+            )
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+        }
+    };
+    assert!(samples(db, w.primary.id).await > 0);
+    let mut f = w.primary.school.clone().unwrap();
+    f.canteen = false;
+    let patch = orgs::OrgPatch {
+        school: Some(f),
+        ..Default::default()
+    };
+    orgs::update(
+        db,
+        &Actor::system("test"),
+        &Scope::everything(),
+        w.primary.id,
+        patch,
+    )
+    .await
+    .unwrap();
+    compliance::recompute(db, &Actor::system("test"), &w.plan, &cal, None)
+        .await
+        .unwrap();
+    assert_eq!(samples(db, w.primary.id).await, 0);
 }
 both_backends!(
     the_matrix_matches_a_hand_count_,

@@ -63,6 +63,8 @@ struct MatrixPage {
     rows: Vec<RowView>,
     /// (status code, label, count) over every matching org.
     counts: Vec<(&'static str, String, i64)>,
+    /// The counts (and the status filter) cover the page shown only.
+    page_only: bool,
     total: i64,
     page: i64,
     pages: i64,
@@ -84,8 +86,9 @@ pub struct MatrixForm {
 }
 
 const PAGE: i64 = 50;
-/// Above this many orgs, counts and the status filter cover the shown page only.
-const FULL_LIMIT: i64 = 3000;
+/// Above this many orgs (a district has 50–300 schools), counts and the status filter cover
+/// the page shown; below, every matching org is evaluated.
+const FULL_LIMIT: i64 = 600;
 
 fn blank(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
@@ -301,6 +304,7 @@ pub async fn matrix(
             .zip(counts)
             .map(|(x, n)| (x.code(), status_label(l, *x), n))
             .collect(),
+        page_only: !whole,
         total,
         page,
         pages: ((total + PAGE - 1) / PAGE).max(1),
@@ -325,6 +329,7 @@ fn empty_page(l: Layout) -> MatrixPage {
         columns: vec![],
         rows: vec![],
         counts: vec![],
+        page_only: false,
         total: 0,
         page: 1,
         pages: 1,
