@@ -108,6 +108,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/records/{id}", RecordRead),
     r("POST", "/records/{id}", RecordWrite),
     r("POST", "/records/{id}/withdraw", RecordWrite),
+    r("POST", "/records/{id}/hazards", HazardReport),
 ];
 
 /// The rule for a method and matched path, if the table has one.

@@ -77,6 +77,7 @@ pub fn router() -> Router<AppState> {
         .route("/records/new", get(records::new_form))
         .route("/records/{id}", get(records::detail).post(records::correct))
         .route("/records/{id}/withdraw", post(records::withdraw))
+        .route("/records/{id}/hazards", post(records::report_hazard))
 }
 
 async fn stylesheet() -> Response {

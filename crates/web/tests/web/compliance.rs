@@ -498,6 +498,41 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
         html.contains("/withdraw"),
         "the author may still withdraw it: {html}"
     );
+    // A problem the drill found becomes a hazard at the school, in the closed loop.
+    let csrf = csrf_of(&html);
+    let hazards = format!("{at}/hazards");
+    let r = post_form(
+        &f,
+        &hazards,
+        &school,
+        &[
+            ("_csrf", &csrf),
+            ("problem", "1"),
+            ("category", "buildings"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a location is needed");
+    let r = post_form(
+        &f,
+        &hazards,
+        &school,
+        &[
+            ("_csrf", &csrf),
+            ("problem", "1"),
+            ("category", "buildings"),
+            ("location", "教學樓東側"),
+        ],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
+    let hazard = r.header("location").unwrap().to_string();
+    assert!(hazard.starts_with("/hazards/"), "{hazard}");
+    let html = f.send(page(&hazard, Some(&school))).await.text();
+    assert!(
+        html.contains("出口燈不亮") && html.contains("教學樓東側"),
+        "{html}"
+    );
     let r = f
         .send(page("/records/new?kind=picnic", Some(&school)))
         .await;

@@ -2,8 +2,10 @@
 //! forms to enter, correct and withdraw records (see [`form`]).
 
 mod form;
+mod hazard;
 
 pub use form::{correct, create, new_form, withdraw};
+pub use hazard::report as report_hazard;
 
 use super::orgs::Choice;
 use super::{Layout, render};
@@ -275,6 +277,9 @@ struct DetailPage {
     edit: Option<form::FieldsForm>,
     edit_until: String,
     error: Option<String>,
+    /// Problems the record found, by position, that can be reported as hazards.
+    problems: Vec<(usize, String)>,
+    categories: Vec<Choice>,
 }
 
 /// `GET /records/{id}`.
@@ -336,6 +341,19 @@ pub(crate) async fn show(
         },
         edit_until: when(r.created_at + window),
         error,
+        problems: if caller.can(Permission::HazardReport) && !r.withdrawn {
+            hazard::problems(&r).into_iter().enumerate().collect()
+        } else {
+            vec![]
+        },
+        categories: xiaoan_domain::hazard::Category::ALL
+            .iter()
+            .map(|c| Choice {
+                value: c.code().into(),
+                label: l.t(&format!("hazard.category.{}", c.code())),
+                selected: false,
+            })
+            .collect(),
         r: record_lines(l, &plan, std::slice::from_ref(&r)).remove(0),
         l: Layout::new(caller, "records.detail_title", "/records"),
     };
