@@ -14,7 +14,6 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::time::Instant;
-use tower::ServiceExt;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::text::{Login, Name};
 use xiaoan_domain::{OrgKind, Role, SchoolFacts, SchoolType, Scope};
@@ -249,97 +248,6 @@ async fn fill(
     Ok(total)
 }
 
-async fn token(app: &axum::Router, login: &str) -> anyhow::Result<String> {
-    let req = Request::post("/api/v1/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(format!(
-            r#"{{"username":"{login}","password":"{PASSWORD}"}}"#
-        )))?;
-    let res = app.clone().oneshot(req).await?;
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
-    Ok(serde_json::from_slice::<serde_json::Value>(&body)?["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string())
-}
-
-/// A signed-in page session for `login`.
-async fn session(app: &axum::Router, login: &str) -> anyhow::Result<String> {
-    let cookie_of = |res: &axum::response::Response| {
-        res.headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.split(';')
-                    .next()
-                    .filter(|c| c.starts_with("xiaoan_session="))
-                    .map(String::from)
-            })
-    };
-    let form = app
-        .clone()
-        .oneshot(Request::get("/login").body(Body::empty())?)
-        .await?;
-    let cookie = cookie_of(&form).unwrap_or_default();
-    let html = String::from_utf8(
-        axum::body::to_bytes(form.into_body(), usize::MAX)
-            .await?
-            .to_vec(),
-    )?;
-    let csrf = html
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_default();
-    let signed = app
-        .clone()
-        .oneshot(
-            Request::post("/login")
-                .header(header::COOKIE, &cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!(
-                    "_csrf={csrf}&login={login}&password={PASSWORD}"
-                )))?,
-        )
-        .await?;
-    Ok(cookie_of(&signed).unwrap_or(cookie))
-}
-
-/// Latencies (ms) of `total` requests from `clients` tasks, each made by `make`.
-async fn load(
-    app: &axum::Router,
-    clients: usize,
-    total: usize,
-    make: impl Fn(usize) -> Request<Body> + Send + Sync + Clone + 'static,
-) -> anyhow::Result<Vec<f64>> {
-    let mut tasks = vec![];
-    for c in 0..clients {
-        let (app, make) = (app.clone(), make.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut out = vec![];
-            for i in (c..total).step_by(clients) {
-                let t = Instant::now();
-                let res = app
-                    .clone()
-                    .oneshot(make(i))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let status = res.status();
-                let _ = axum::body::to_bytes(res.into_body(), usize::MAX).await;
-                anyhow::ensure!(status.is_success(), "request {i} failed with {status}");
-                out.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<_, anyhow::Error>(out)
-        }));
-    }
-    let mut all = vec![];
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok(all)
-}
-
 /// Runs the benchmark and prints the figures.
 pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -435,9 +343,9 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     web.storage_dir = dir.path().join("files");
     web.login_attempts_per_minute = 1000;
     let app = xiaoan_web::router(xiaoan_web::AppState::new(db.clone(), web));
-    let district = session(&app, "bench-district").await?;
-    let province = session(&app, "bench-province").await?;
-    let dtoken = token(&app, "bench-district").await?;
+    let district = super::session(&app, PASSWORD, "bench-district").await?;
+    let province = super::session(&app, PASSWORD, "bench-province").await?;
+    let dtoken = super::token(&app, PASSWORD, "bench-district").await?;
     let month = today.format("%Y-%m").to_string();
     let page = |cookie: String, path: String| {
         move |_| {
@@ -449,11 +357,11 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     };
     let warm = 4usize.min(args.requests);
     let dpage = page(district.clone(), format!("/compliance?period={month}"));
-    load(&app, 1, warm, dpage.clone()).await?;
-    let mut d = load(&app, args.clients, args.requests, dpage).await?;
+    super::load(&app, 1, warm, dpage.clone()).await?;
+    let mut d = super::load(&app, args.clients, args.requests, dpage).await?;
     let ppage = page(province.clone(), format!("/compliance?period={month}"));
-    load(&app, 1, warm, ppage.clone()).await?;
-    let mut p = load(&app, args.clients, args.requests, ppage).await?;
+    super::load(&app, 1, warm, ppage.clone()).await?;
+    let mut p = super::load(&app, args.clients, args.requests, ppage).await?;
     let api_path = format!(
         "/api/v1/compliance?org_id={}&period={month}",
         built.district
@@ -464,7 +372,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
             .body(Body::empty())
             .expect("request")
     };
-    let mut a = load(&app, args.clients, args.requests, api).await?;
+    let mut a = super::load(&app, args.clients, args.requests, api).await?;
     let (d50, d99) = percentiles(&mut d);
     let (p50, p99) = percentiles(&mut p);
     let (a50, a99) = percentiles(&mut a);

@@ -200,42 +200,6 @@ fn random_query(rng: &mut ChaCha8Rng, schools: &[i64]) -> String {
     }
 }
 
-/// Sends `total` requests from `clients` concurrent tasks; returns the latencies in ms.
-async fn load(
-    app: &axum::Router,
-    clients: usize,
-    total: usize,
-    make: Arc<dyn Fn(usize) -> Request<Body> + Send + Sync>,
-) -> anyhow::Result<Vec<(usize, f64)>> {
-    let mut tasks = vec![];
-    for c in 0..clients {
-        let (app, make) = (app.clone(), make.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut out = vec![];
-            for i in (c..total).step_by(clients) {
-                let t = Instant::now();
-                let res = app
-                    .clone()
-                    .oneshot(make(i))
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let status = res.status();
-                let _ = axum::body::to_bytes(res.into_body(), usize::MAX).await;
-                if !status.is_success() {
-                    anyhow::bail!("request {i} failed with {status}");
-                }
-                out.push((i, t.elapsed().as_secs_f64() * 1000.0));
-            }
-            Ok::<_, anyhow::Error>(out)
-        }));
-    }
-    let mut all = vec![];
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok(all)
-}
-
 /// Runs the benchmark and prints the figures.
 pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -259,17 +223,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     web.storage_dir = dir.path().join("files");
     web.login_attempts_per_minute = 1000;
     let app = xiaoan_web::router(xiaoan_web::AppState::new(db.clone(), web));
-    let login = Request::post("/api/v1/auth/login")
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(format!(
-            r#"{{"username":"bench-bureau","password":"{PASSWORD}"}}"#
-        )))?;
-    let res = app.clone().oneshot(login).await?;
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
-    let token: String = serde_json::from_slice::<serde_json::Value>(&body)?["token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let token = super::token(&app, PASSWORD, "bench-bureau").await?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let queries: Arc<Vec<String>> = Arc::new(
@@ -280,15 +234,15 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
 
     // 1. The list API under concurrent clients.
     let (q, tok) = (queries.clone(), token.clone());
-    let make: Arc<dyn Fn(usize) -> Request<Body> + Send + Sync> = Arc::new(move |i| {
+    let make = move |i: usize| {
         Request::get(format!("/api/v1/hazards?{}", q[i]))
             .header(header::AUTHORIZATION, format!("Bearer {tok}"))
             .body(Body::empty())
             .expect("request")
-    });
-    let _ = load(&app, args.clients, args.clients * 4, make.clone()).await?; // warm-up
+    };
+    super::load(&app, args.clients, args.clients * 4, make.clone()).await?; // warm-up
     let t = Instant::now();
-    let api = load(&app, args.clients, args.requests, make).await?;
+    let api = super::load_indexed(&app, args.clients, args.requests, make).await?;
     let api_secs = t.elapsed().as_secs_f64();
     let by_kind = per_kind(&api, &queries);
     let mut api: Vec<f64> = api.into_iter().map(|(_, ms)| ms).collect();
@@ -344,70 +298,20 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     let (bare50, bare99) = percentiles(&mut bare);
 
     // 3. The bureau's hazard page (session sign-in, then the first page with counts).
-    let form = app
-        .clone()
-        .oneshot(Request::get("/login").body(Body::empty())?)
-        .await?;
-    let cookie = form
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|c| c.starts_with("xiaoan_session="))
-                .map(String::from)
-        })
-        .unwrap_or_default();
-    let html = String::from_utf8(
-        axum::body::to_bytes(form.into_body(), usize::MAX)
-            .await?
-            .to_vec(),
-    )?;
-    let csrf = html
-        .split("name=\"_csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_default()
-        .to_string();
-    let signed = app
-        .clone()
-        .oneshot(
-            Request::post("/login")
-                .header(header::COOKIE, &cookie)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!(
-                    "_csrf={csrf}&login=bench-bureau&password={PASSWORD}"
-                )))?,
-        )
-        .await?;
-    let cookie = signed
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.split(';')
-                .next()
-                .filter(|c| c.starts_with("xiaoan_session="))
-                .map(String::from)
-        })
-        .unwrap_or(cookie);
-    let page: Arc<dyn Fn(usize) -> Request<Body> + Send + Sync> = Arc::new(move |_| {
+    let cookie = super::session(&app, PASSWORD, "bench-bureau").await?;
+    let page = move |_| {
         Request::get("/hazards")
             .header(header::COOKIE, cookie.clone())
             .body(Body::empty())
             .expect("request")
-    });
-    let overview = load(
+    };
+    let mut overview = super::load(
         &app,
         args.clients,
         (args.requests / 4).max(args.clients),
         page,
     )
     .await?;
-    let mut overview: Vec<f64> = overview.into_iter().map(|(_, ms)| ms).collect();
     let (page50, page99) = percentiles(&mut overview);
 
     // 4. The district's problem list as xlsx, twice (the first run also warms the caches).
