@@ -69,6 +69,14 @@ pub async fn recompute(
         stats.rows_read += rows;
         stats.measures_written += written;
     }
+    if db.backend() == Backend::Sqlite {
+        // Refresh the planner's statistics on what just changed (bounded work).
+        for pragma in ["PRAGMA analysis_limit = 1000", "PRAGMA optimize"] {
+            sqlx::query(sqlx::AssertSqlSafe(pragma))
+                .execute(db.pool())
+                .await?;
+        }
+    }
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     stats.slowest.sort_by_key(|(_, ms)| std::cmp::Reverse(*ms));
     stats.slowest.truncate(5);
