@@ -293,8 +293,17 @@ pub(super) async fn org_measures(
         "SELECT org_id, {} FROM compliance_measures{hint} WHERE plan_id = ",
         agg(backend, &entry, 30)
     );
+    let (lo, hi) = (
+        org_ids.iter().copied().min().unwrap_or(0),
+        org_ids.iter().copied().max().unwrap_or(0),
+    );
     let mut sql = Stmt::from_text(backend, head);
+    // The range lets PostgreSQL's planner see how few rows the lists select.
     sql.bind(plan_id)
+        .push(" AND org_id >= ")
+        .bind(lo)
+        .push(" AND org_id <= ")
+        .bind(hi)
         .push(" AND org_id IN ")
         .list(org_ids.iter().copied())
         .push(" AND bucket IN ")

@@ -51,6 +51,11 @@ pub async fn recompute(
     only: Option<&[String]>,
 ) -> StoreResult<RecomputeStats> {
     let started = Instant::now();
+    if db.backend() == Backend::Postgres {
+        // Plans for reading the records need current statistics (a bulk import leaves none
+        // until autovacuum comes by); ANALYZE samples, so this stays cheap.
+        sqlx::query("ANALYZE records").execute(db.pool()).await?;
+    }
     let mut orgs = load_orgs(db, &Scope::everything(), None, None, None, 0, i64::MAX).await?;
     orgs.sort_by_key(|o| o.id);
     let mut stats = RecomputeStats::default();
@@ -69,13 +74,15 @@ pub async fn recompute(
         stats.rows_read += rows;
         stats.measures_written += written;
     }
-    if db.backend() == Backend::Sqlite {
-        // Refresh the planner's statistics on what just changed (bounded work).
-        for pragma in ["PRAGMA analysis_limit = 1000", "PRAGMA optimize"] {
-            sqlx::query(sqlx::AssertSqlSafe(pragma))
-                .execute(db.pool())
-                .await?;
-        }
+    // Refresh the planner's statistics on what just changed (bounded work on both).
+    let after: &[&str] = match db.backend() {
+        Backend::Sqlite => &["PRAGMA analysis_limit = 1000", "PRAGMA optimize"],
+        Backend::Postgres => &["ANALYZE compliance_measures"],
+    };
+    for statement in after {
+        sqlx::query(sqlx::AssertSqlSafe(*statement))
+            .execute(db.pool())
+            .await?;
     }
     stats.elapsed_ms = started.elapsed().as_millis() as u64;
     stats.slowest.sort_by_key(|(_, ms)| std::cmp::Reverse(*ms));
