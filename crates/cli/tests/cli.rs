@@ -322,3 +322,53 @@ fn a_malformed_plan_is_refused_precisely_and_changes_nothing() {
         "{list}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_is_mid_campaign_and_its_matrix_shows_every_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = xiaoan(&[
+        "demo",
+        "--no-serve",
+        "--schools",
+        "24",
+        "--data",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).contains("集中攻堅"), "{}", stdout(&o));
+    let url = format!("sqlite://{}", dir.path().join("xiaoan-demo.db").display());
+    let db = xiaoan_store::Db::connect(&url).await.unwrap();
+    let plan = xiaoan_store::plans::active(&db)
+        .await
+        .unwrap()
+        .expect("a plan");
+    let cal = xiaoan_store::calendar::load(&db).await.unwrap();
+    let today = plan.plan.local_date(xiaoan_domain::now_millis());
+    assert!(plan.plan.starts_on < today && today < plan.plan.ends_on);
+    let q = xiaoan_store::compliance::MatrixQuery {
+        period: xiaoan_domain::compliance::Period::month_of(today),
+        under: None,
+        school_type: None,
+        obligations: vec![],
+        offset: 0,
+        limit: 100,
+    };
+    let m = xiaoan_store::compliance::matrix(
+        &db,
+        &xiaoan_domain::Scope::everything(),
+        &plan,
+        &cal,
+        today,
+        &q,
+    )
+    .await
+    .unwrap();
+    let seen: std::collections::BTreeSet<&str> = m
+        .rows
+        .iter()
+        .flat_map(|r| r.cells.iter().map(|c| c.status.code()))
+        .collect();
+    for s in ["met", "due", "overdue", "missed", "not_applicable"] {
+        assert!(seen.contains(s), "no {s} cell this month: {seen:?}");
+    }
+}
