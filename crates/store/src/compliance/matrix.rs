@@ -254,10 +254,30 @@ pub async fn matrix(
     today: chrono::NaiveDate,
     q: &MatrixQuery,
 ) -> StoreResult<Matrix> {
+    let total = count(db, scope, plan, q).await?;
+    matrix_counted(db, scope, plan, calendar, today, q, total).await
+}
+
+/// How many orgs the query matches (all pages together).
+pub async fn count(db: &Db, scope: &Scope, plan: &StoredPlan, q: &MatrixQuery) -> StoreResult<i64> {
+    let obs = selected(plan, &q.obligations);
+    let kinds = row_kinds(&obs, q.school_type);
+    count_orgs(db, scope, q.under.as_deref(), q.school_type, Some(&kinds)).await
+}
+
+/// [`matrix`] when the caller has already counted the orgs (`total`).
+pub async fn matrix_counted(
+    db: &Db,
+    scope: &Scope,
+    plan: &StoredPlan,
+    calendar: &SchoolCalendar,
+    today: chrono::NaiveDate,
+    q: &MatrixQuery,
+    total: i64,
+) -> StoreResult<Matrix> {
     let obs = selected(plan, &q.obligations);
     let kinds = row_kinds(&obs, q.school_type);
     let under = q.under.as_deref();
-    let total = count_orgs(db, scope, under, q.school_type, Some(&kinds)).await?;
     let orgs = load_orgs(
         db,
         scope,

@@ -12,7 +12,9 @@ mod matrix;
 mod read;
 mod recompute;
 
-pub use matrix::{Matrix, MatrixQuery, MatrixRow, evaluate_orgs, matrix, status_counts};
+pub use matrix::{
+    Matrix, MatrixQuery, MatrixRow, count, evaluate_orgs, matrix, matrix_counted, status_counts,
+};
 pub use recompute::{RecomputeStats, recompute};
 
 use crate::StoreResult;

@@ -163,31 +163,25 @@ pub async fn matrix(
         q.obligations = vec!["-".into()];
     }
     let page = f.page.unwrap_or(1).max(1);
-    let first = compliance::matrix(
+    let total = compliance::count(&st.db, &caller.scope, &a.plan, &q)
+        .await
+        .ctx(l, s)?;
+    let whole = total <= FULL_LIMIT;
+    if !whole {
+        q.offset = (page - 1) * PAGE;
+        q.limit = PAGE;
+    }
+    let m = compliance::matrix_counted(
         &st.db,
         &caller.scope,
         &a.plan,
         &a.calendar,
         a.today,
-        &MatrixQuery {
-            limit: 1,
-            ..q.clone()
-        },
+        &q,
+        total,
     )
     .await
     .ctx(l, s)?;
-    let whole = first.total <= FULL_LIMIT;
-    let m = if whole {
-        compliance::matrix(&st.db, &caller.scope, &a.plan, &a.calendar, a.today, &q)
-            .await
-            .ctx(l, s)?
-    } else {
-        q.offset = (page - 1) * PAGE;
-        q.limit = PAGE;
-        compliance::matrix(&st.db, &caller.scope, &a.plan, &a.calendar, a.today, &q)
-            .await
-            .ctx(l, s)?
-    };
     let mut counts = [0i64; 5];
     let mut rows: Vec<_> = m
         .rows
