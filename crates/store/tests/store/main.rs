@@ -2,6 +2,7 @@
 
 mod common;
 mod compliance;
+mod compliance_scale;
 mod foundation;
 mod hazard_lists;
 mod hazards;
