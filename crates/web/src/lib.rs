@@ -1,61 +1,71 @@
 //! The web face of xiaoan: server-rendered pages (askama, no JavaScript needed) and the
-//! JSON API under `/api/v1` with its OpenAPI document. [`router`] builds everything and never
-//! opens a socket; [`serve`] binds it.
+//! JSON API under `/api/v1` with its OpenAPI document. The code is cut by feature: each
+//! folder owns its routes (with the permission each needs), its input parsing shared by the
+//! API and its pages, its handlers, its templates (`templates/<feature>/`) and its strings
+//! (`locales/<feature>.yml`). [`kit`] is what they share. [`router`] builds everything and
+//! never opens a socket; [`serve`] binds it.
 #![forbid(unsafe_code)]
 
 rust_i18n::i18n!("locales", fallback = "zh-TW");
 
-pub mod api;
-pub mod auth;
-pub mod config;
-pub mod error;
-pub mod exports;
-pub mod i18n;
-pub mod pages;
-pub mod photos;
-pub mod routes;
-mod security;
+pub mod kit;
+
+pub mod account;
+pub mod attachments;
+pub mod audit;
+pub mod compliance;
+pub mod hazards;
+pub mod home;
+pub mod orgs;
+pub mod plan;
+pub mod records;
+pub mod system;
+pub mod users;
 
 use axum::Router;
+use kit::routes::{RouteTable, Routes};
 use std::sync::Arc;
-use xiaoan_store::Db;
 
-pub use config::WebConfig;
+pub use kit::config::WebConfig;
+pub use kit::state::AppState;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<WebConfig>,
-    /// Sign-in attempts per client address.
-    pub login_limiter: Arc<auth::LoginLimiter>,
+/// Every route of every feature. Adding a feature is one line here.
+pub fn routes() -> Routes {
+    Routes::new()
+        .merge(system::routes())
+        .merge(account::routes())
+        .merge(home::routes())
+        .merge(orgs::routes())
+        .merge(users::routes())
+        .merge(audit::routes())
+        .merge(attachments::routes())
+        .merge(hazards::routes())
+        .merge(plan::routes())
+        .merge(records::routes())
+        .merge(compliance::routes())
 }
 
-impl AppState {
-    /// State over `db` with `config`.
-    pub fn new(db: Db, config: WebConfig) -> Self {
-        let login_limiter = Arc::new(auth::login_limiter(config.login_attempts_per_minute));
-        AppState {
-            db,
-            config: Arc::new(config),
-            login_limiter,
-        }
-    }
+/// The assembled route table (what the authorisation middleware consults).
+pub fn route_table() -> RouteTable {
+    routes().into_parts(kit::openapi::frame()).2
+}
+
+/// The OpenAPI document of the API routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_parts(kit::openapi::frame()).1
 }
 
 /// The whole application: pages, API, static files and the security layers around them.
 pub fn router(state: AppState) -> Router {
-    let (api, _doc) = api::router();
-    let app = Router::new()
-        .merge(pages::router())
-        .merge(api)
+    let (app, _doc, table) = routes().into_parts(kit::openapi::frame());
+    let app = app
         .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::authorize,
+            (state.clone(), Arc::new(table)),
+            kit::auth::authorize,
         ))
-        .fallback(pages::not_found)
+        .fallback(kit::page::not_found)
         .with_state(state.clone());
-    security::wrap(app, state)
+    kit::security::wrap(app, state)
 }
 
 /// Serves the application on `listener` until `shutdown` resolves.

@@ -172,7 +172,10 @@ enum Fate {
     Plan,
 }
 
-fn photo(storage: &Path, seed: u64) -> anyhow::Result<(xiaoan_web::photos::Photo, String)> {
+fn photo(
+    storage: &Path,
+    seed: u64,
+) -> anyhow::Result<(xiaoan_web::attachments::photos::Photo, String)> {
     // Every demo photo differs: the seed is written into the top rows as blocks.
     let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(160, 120, |x, y| {
         if y < 16 {
@@ -187,8 +190,9 @@ fn photo(storage: &Path, seed: u64) -> anyhow::Result<(xiaoan_web::photos::Photo
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Jpeg,
     )?;
-    let p = xiaoan_web::photos::clean(&bytes).map_err(|e| anyhow::anyhow!("demo photo: {e:?}"))?;
-    let name = xiaoan_web::photos::save(storage, p.extension, &p.bytes)?;
+    let p = xiaoan_web::attachments::photos::clean(&bytes)
+        .map_err(|e| anyhow::anyhow!("demo photo: {e:?}"))?;
+    let name = xiaoan_web::attachments::photos::save(storage, p.extension, &p.bytes)?;
     Ok((p, name))
 }
 

@@ -140,16 +140,21 @@ async fn a_language_chosen_once_is_remembered() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let cn = r.json()["error"]["message"].as_str().unwrap().to_string();
+    let tw_expected = f.api("GET", "/api/v1/me", None, None).await.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
-        include_str!("../../locales/zh-CN.yml")
-            .contains(&format!("error.unauthenticated: \"{cn}\"")),
+        include_str!("../../locales/kit.yml").contains(&format!(
+            "error.unauthenticated:\n  zh-TW: \"{tw_expected}\"\n  zh-CN: \"{cn}\""
+        )),
         "not the Simplified Chinese message: {cn}"
     );
     let r = f.api("GET", "/api/v1/me", None, None).await;
     let tw = r.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(
-        include_str!("../../locales/zh-TW.yml")
-            .contains(&format!("error.unauthenticated: \"{tw}\"")),
+        include_str!("../../locales/kit.yml")
+            .contains(&format!("error.unauthenticated:\n  zh-TW: \"{tw}\"\n")),
         "not the Traditional Chinese message: {tw}"
     );
     assert_ne!(cn, tw);

@@ -361,9 +361,9 @@ async fn hazard_with_photo(
     uploader: i64,
     school: i64,
 ) -> (i64, i64) {
-    let photo = xiaoan_web::photos::clean(&jpeg_bytes()).expect("clean");
-    let stored_name =
-        xiaoan_web::photos::save(storage, photo.extension, &photo.bytes).expect("save");
+    let photo = xiaoan_web::attachments::photos::clean(&jpeg_bytes()).expect("clean");
+    let stored_name = xiaoan_web::attachments::photos::save(storage, photo.extension, &photo.bytes)
+        .expect("save");
     let actor = Actor {
         user_id: Some(uploader),
         login: ADMIN.into(),

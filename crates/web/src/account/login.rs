@@ -1,0 +1,146 @@
+//! Signing in and out of the web interface.
+
+use crate::kit::AppState;
+use crate::kit::Lang;
+use crate::kit::auth::{CSRF_KEY, Caller, LOGIN_AT_KEY, new_csrf_token, session_csrf};
+use crate::kit::page::{Layout, render};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+use xiaoan_store::sessions::USER_ID_KEY;
+use xiaoan_store::users;
+
+#[derive(Template)]
+#[template(path = "account/login.html")]
+struct LoginPage {
+    l: Layout,
+    next: String,
+    login: String,
+    error: Option<String>,
+}
+
+/// Where to go after signing in.
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+    /// Set after a password change.
+    changed: Option<String>,
+}
+
+/// Only local paths are followed after sign-in (no open redirect): a single leading
+/// slash, no backslash, no control characters (browsers drop tabs and newlines, which would
+/// turn `/\t/host` into `//host`), at most 1000 bytes.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control)
+                && n.len() <= 1000 =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// `GET /login`.
+pub async fn form(lang: Lang, session: Session, Query(q): Query<NextQuery>) -> Response {
+    let csrf = session_csrf(&session).await;
+    let mut l = Layout::anonymous(lang, "login.title", csrf);
+    if q.changed.is_some() {
+        l.notice = Some(lang.t("login.changed"));
+    }
+    render(&LoginPage {
+        l,
+        next: safe_next(q.next.as_deref()),
+        login: String::new(),
+        error: None,
+    })
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+    next: Option<String>,
+}
+
+/// `POST /login`: one answer for every failure; a new session id on success.
+pub async fn submit(
+    State(st): State<AppState>,
+    lang: Lang,
+    ip: crate::kit::auth::ClientIp,
+    session: Session,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if let Err(e) = crate::kit::auth::check_login_rate(&st, ip) {
+        return e.into_response();
+    }
+    let rid = headers
+        .get(crate::kit::security::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let result = if f.login.len() > 64 || f.password.len() > 1024 {
+        Ok(None)
+    } else {
+        users::sign_in(&st.db, &f.login, &f.password, st.config.lockout(), &rid).await
+    };
+    match result {
+        Ok(Some(user)) => {
+            let _ = session.cycle_id().await;
+            let _ = session.insert(USER_ID_KEY, user.id).await;
+            let _ = session
+                .insert(LOGIN_AT_KEY, xiaoan_domain::now_millis())
+                .await;
+            let _ = session.insert(CSRF_KEY, new_csrf_token()).await;
+            let target = if user.must_change_password {
+                "/account".to_string()
+            } else {
+                safe_next(f.next.as_deref())
+            };
+            Redirect::to(&target).into_response()
+        }
+        Ok(None) => {
+            let csrf = session_csrf(&session).await;
+            let l = Layout::anonymous(lang, "login.title", csrf);
+            let page = LoginPage {
+                l,
+                next: safe_next(f.next.as_deref()),
+                login: f.login,
+                error: Some(lang.t("error.invalid_credentials")),
+            };
+            let mut res = render(&page);
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+            res
+        }
+        Err(e) => crate::kit::error::AppError::from(e).into_response(),
+    }
+}
+
+/// `POST /logout`: ends the session and clears the browser's copy of pages.
+pub async fn logout(State(st): State<AppState>, caller: Caller, session: Session) -> Response {
+    let ev = xiaoan_store::audit::Event::ok(
+        "auth.logout",
+        "user",
+        caller.user.id,
+        serde_json::json!({}),
+    );
+    if let Err(e) = xiaoan_store::audit::record(&st.db, &caller.actor(), ev).await {
+        tracing::error!(error = %e, "could not record logout");
+    }
+    let _ = session.flush().await;
+    (
+        [("clear-site-data", "\"cache\", \"storage\"")],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}

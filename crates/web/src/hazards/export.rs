@@ -1,0 +1,208 @@
+//! The two lists (兩個清單) as xlsx: the problem list (every hazard found) and the
+//! rectification list (registered hazards with owner, measures and deadline), for a school,
+//! a centre or the district. Rows are streamed from the database into the workbook.
+
+use crate::kit::AppState;
+use crate::kit::Caller;
+use crate::kit::Lang;
+use crate::kit::error::{AppError, AppResult};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use xiaoan_domain::Permission;
+use xiaoan_reports::{Cell, Table, write_table};
+use xiaoan_store::hazards::{self, Hazard, HazardFilter};
+
+/// Which of the two lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    Problems,
+    Rectifications,
+}
+
+impl ListKind {
+    /// Parses `problems` or `rectifications`.
+    pub fn parse(s: &str) -> Option<ListKind> {
+        match s {
+            "problems" => Some(ListKind::Problems),
+            "rectifications" => Some(ListKind::Rectifications),
+            _ => None,
+        }
+    }
+
+    /// The stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            ListKind::Problems => "problems",
+            ListKind::Rectifications => "rectifications",
+        }
+    }
+}
+
+/// The column headers of a list, translated.
+pub fn headers(kind: ListKind, l: Lang) -> Vec<String> {
+    let mut keys = vec![
+        "school",
+        "number",
+        "category",
+        "location",
+        "description",
+        "grade",
+        "found_on",
+        "owner",
+        "measures",
+        "deadline",
+        "status",
+        "closed_on",
+        "verifier",
+    ];
+    if kind == ListKind::Rectifications {
+        keys.insert(10, "interim_measures");
+    }
+    keys.into_iter()
+        .map(|k| l.t(&format!("hazard.field.{k}")))
+        .collect()
+}
+
+/// The status text of a hazard: the state, and whether it is on a plan or overdue.
+pub fn status_text(h: &Hazard, l: Lang) -> String {
+    let mut s = l.t(&format!("hazard.status.{}", h.status.code()));
+    if h.on_plan {
+        s.push_str(&l.t("hazard.flag.on_plan"));
+    }
+    if h.overdue {
+        s.push_str(&l.t("hazard.flag.overdue"));
+    }
+    s
+}
+
+/// One hazard as a row of a list.
+pub fn row(kind: ListKind, h: &Hazard, l: Lang, offset: chrono::FixedOffset) -> Vec<Cell> {
+    let name = |u: &Option<xiaoan_store::hazards::UserRef>| {
+        u.as_ref().map_or(String::new(), |u| u.display_name.clone())
+    };
+    let closed_on = h
+        .closed_at
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.with_timezone(&offset).date_naive());
+    let mut cells = vec![
+        Cell::Text(h.school_name.clone()),
+        Cell::Text(h.number.clone()),
+        Cell::Text(l.t(&format!("hazard.category.{}", h.category.code()))),
+        Cell::Text(h.location.clone()),
+        Cell::Text(format!("{}：{}", h.title, h.description)),
+        Cell::Text(l.t(&format!("hazard.grade.{}", h.grade.code()))),
+        Cell::Date(h.found_on),
+        Cell::Text(name(&h.owner)),
+        Cell::Text(h.measures.clone()),
+        Cell::from(h.deadline),
+        Cell::Text(status_text(h, l)),
+        Cell::from(closed_on),
+        Cell::Text(name(&h.verifier)),
+    ];
+    if kind == ListKind::Rectifications {
+        cells.insert(10, Cell::Text(h.interim_measures.clone()));
+    }
+    cells
+}
+
+/// The filter of a list under `org_id` (or the caller's whole scope).
+pub async fn list_filter(
+    st: &AppState,
+    caller: &Caller,
+    kind: ListKind,
+    org_id: Option<i64>,
+) -> AppResult<(HazardFilter, String, String)> {
+    let l = caller.lang;
+    let (path, name, code) = match org_id {
+        Some(id) => {
+            let org = xiaoan_store::orgs::get(&st.db, &caller.scope(Permission::HazardRead), id)
+                .await
+                .map_err(|_| AppError::invalid("org_unknown"))?;
+            (Some(org.path), org.name, org.code)
+        }
+        None => (None, l.t("hazard.lists.all_in_scope"), "all".to_string()),
+    };
+    let f = HazardFilter {
+        under_path: path,
+        not_dismissed: true,
+        registered: kind == ListKind::Rectifications,
+        ..HazardFilter::default()
+    };
+    Ok((f, name, code))
+}
+
+/// Streams a list into an xlsx download.
+pub async fn xlsx(
+    st: &AppState,
+    caller: &Caller,
+    kind: ListKind,
+    org_id: Option<i64>,
+) -> AppResult<Response> {
+    let l = caller.lang;
+    let (filter, org_name, org_code) = list_filter(st, caller, kind, org_id).await?;
+    let today = st.config.today();
+    let title_key = format!("hazard.lists.{}", kind.code());
+    let table = Table {
+        sheet: l.t(&title_key),
+        title: format!("{} {}", org_name, l.t(&title_key)),
+        subtitle: l
+            .t("hazard.lists.subtitle")
+            .replace("%{date}", &today.to_string())
+            .replace("%{user}", &caller.user.display_name),
+        headers: headers(kind, l),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Vec<Cell>>>(4);
+    let offset = st.config.offset();
+    let writer = tokio::task::spawn_blocking(move || {
+        write_table(
+            &table,
+            std::iter::from_fn(move || rx.blocking_recv()).flatten(),
+        )
+    });
+    let mut after = 0;
+    loop {
+        let batch = hazards::batch_after(
+            &st.db,
+            &caller.scope(Permission::HazardExport),
+            &filter,
+            after,
+            2000,
+            today,
+        )
+        .await?;
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        let n = batch.len();
+        let rows = batch.iter().map(|h| row(kind, h, l, offset)).collect();
+        if tx.send(rows).await.is_err() || n < 2000 {
+            break;
+        }
+    }
+    drop(tx);
+    let bytes = writer
+        .await
+        .map_err(|_| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "xlsx export failed");
+            AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        })?;
+    let ascii = format!("{}-{}-{today}.xlsx", kind.code(), org_code);
+    let utf8 = format!("{}-{}-{today}.xlsx", org_name, l.t(&title_key));
+    let encoded: String = url::form_urlencoded::byte_serialize(utf8.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,247 @@
+//! One hazard: its facts, photos, history, and the forms for the steps the caller may take
+//! next in its closed loop.
+
+use super::form::read;
+use crate::hazards::input::{TransitionIn, action, powers};
+use crate::kit::AppError;
+use crate::kit::AppState;
+use crate::kit::Caller;
+use crate::kit::Choice;
+use crate::kit::Id;
+use crate::kit::error::AppResult;
+use crate::kit::page::{Layout, render_checked};
+use crate::kit::widgets::code_choices;
+use askama::Template;
+use axum::extract::{Multipart, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use xiaoan_domain::hazard::{Grade, Status};
+use xiaoan_domain::{Permission, Scope};
+use xiaoan_store::hazards::{self, Hazard};
+use xiaoan_store::users::UserFilter;
+
+/// A step in the history, ready to show.
+pub struct EventRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub to_status: String,
+    pub note: String,
+    pub photos: Vec<(i64, bool)>,
+}
+
+/// Which step forms to show.
+#[derive(Default)]
+pub struct Steps {
+    pub register: bool,
+    pub start: bool,
+    pub submit: bool,
+    pub verify: bool,
+    pub plan: bool,
+    pub dismiss: bool,
+    pub reopen: bool,
+}
+
+impl Steps {
+    fn any(&self) -> bool {
+        self.register
+            || self.start
+            || self.submit
+            || self.verify
+            || self.plan
+            || self.dismiss
+            || self.reopen
+    }
+}
+
+#[derive(Template)]
+#[template(path = "hazards/detail.html")]
+struct DetailPage {
+    l: Layout,
+    h: Hazard,
+    row: super::HazardRow,
+    source: String,
+    history: Vec<EventRow>,
+    steps: Steps,
+    has_steps: bool,
+    owners: Vec<Choice>,
+    grades: Vec<Choice>,
+    today: String,
+    duplicates: Vec<(i64, String)>,
+    recurrence: Option<(i64, String)>,
+    error: Option<String>,
+}
+
+/// Extra things the detail page shows once.
+#[derive(Deserialize, Default)]
+pub struct DetailQuery {
+    duplicates: Option<String>,
+}
+
+fn steps_for(h: &Hazard, caller: &Caller) -> Steps {
+    let manage = caller
+        .scope(Permission::HazardManage)
+        .contains(&h.school_path);
+    let verify = caller
+        .scope(Permission::HazardVerify)
+        .contains(&h.school_path);
+    let me = caller.user.id;
+    let owner = h.owner.as_ref().is_some_and(|u| u.id == me);
+    let rectifier = h.rectifier.as_ref().is_some_and(|u| u.id == me);
+    Steps {
+        register: h.status == Status::Reported && manage,
+        start: h.status == Status::Registered && (owner || manage),
+        submit: h.status == Status::Rectifying && (owner || manage),
+        verify: h.status == Status::Submitted && verify && !owner && !rectifier,
+        plan: matches!(h.status, Status::Registered | Status::Rectifying) && manage,
+        dismiss: matches!(h.status, Status::Reported | Status::Registered) && manage,
+        reopen: !h.status.is_open() && (manage || verify),
+    }
+}
+
+async fn show(
+    st: &AppState,
+    caller: &Caller,
+    id: i64,
+    dup_ids: &[i64],
+    error: Option<String>,
+) -> AppResult<Response> {
+    let l = caller.lang;
+    let today = st.config.today();
+    let scope = caller.scope(Permission::HazardRead);
+    let h = hazards::get(&st.db, &scope, id, today).await?;
+    let offset = st.config.offset();
+    let history = hazards::history(&st.db, &h)
+        .await?
+        .into_iter()
+        .map(|e| EventRow {
+            at: chrono::DateTime::from_timestamp_millis(e.at)
+                .map(|t| {
+                    t.with_timezone(&offset)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string()
+                })
+                .unwrap_or_default(),
+            actor: e.actor_login,
+            action: l.t(&format!("hazard.action.{}", e.action)),
+            to_status: l.t(&format!("hazard.status.{}", e.to_status)),
+            note: e.note,
+            photos: e.attachments.iter().map(|a| (a.id, a.reused)).collect(),
+        })
+        .collect();
+    let steps = steps_for(&h, caller);
+    let owners = if steps.register {
+        let people = xiaoan_store::users::list(
+            &st.db,
+            &Scope::subtree(&h.school_path),
+            &UserFilter {
+                org_id: Some(h.school_id),
+                ..Default::default()
+            },
+        )
+        .await?;
+        people
+            .into_iter()
+            .map(|u| Choice {
+                label: format!("{} ({})", u.display_name, u.login),
+                value: u.login,
+                selected: false,
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    let mut duplicates = vec![];
+    for d in dup_ids.iter().filter(|d| **d != h.id).take(10) {
+        if let Ok(o) = hazards::get(&st.db, &scope, *d, today).await {
+            duplicates.push((o.id, format!("{} {}", o.number, o.title)));
+        }
+    }
+    let recurrence = match h.recurrence_of {
+        Some(r) => hazards::get(&st.db, &scope, r, today)
+            .await
+            .ok()
+            .map(|o| (o.id, o.number)),
+        None => None,
+    };
+    let page = DetailPage {
+        row: super::HazardRow::new(&h, l),
+        source: l.t(&format!("hazard.source.{}", h.source.code())),
+        history,
+        has_steps: steps.any(),
+        steps,
+        owners,
+        grades: code_choices(
+            &Grade::ALL.iter().map(|g| g.code()).collect::<Vec<_>>(),
+            "hazard.grade",
+            l,
+            h.grade.code(),
+        ),
+        today: today.to_string(),
+        duplicates,
+        recurrence,
+        error,
+        l: Layout::new(caller, "hazards.detail", "/hazards"),
+        h,
+    };
+    let bad = page.error.is_some();
+    Ok(render_checked(&page, bad))
+}
+
+/// `GET /hazards/{id}`.
+pub async fn detail(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Query(q): Query<DetailQuery>,
+) -> AppResult<Response> {
+    let dups: Vec<i64> = q
+        .duplicates
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|d| d.trim().parse().ok())
+        .collect();
+    show(&st, &caller, id, &dups, None).await
+}
+
+/// `POST /hazards/{id}/transitions` (multipart, so that a rectification can carry photos).
+pub async fn transition(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<Response> {
+    let attempt = async {
+        let form = read(&st, &caller, multipart).await?;
+        let t = TransitionIn {
+            action: form.get("action"),
+            owner: form.opt("owner"),
+            measures: form.opt("measures"),
+            deadline: form.opt("deadline"),
+            grade: form.opt("grade"),
+            note: form.opt("note"),
+            attachments: form.photos.clone(),
+            reason: form.opt("reason"),
+            interim_measures: form.opt("interim_measures"),
+        };
+        let a = action(&st, &caller, t).await?;
+        hazards::transition(
+            &st.db,
+            &caller.actor(),
+            &powers(&caller),
+            &caller.scope(Permission::HazardRead),
+            id,
+            a,
+            st.config.today(),
+        )
+        .await
+        .map_err(AppError::from)
+    };
+    match attempt.await {
+        Ok(h) => Ok(Redirect::to(&format!("/hazards/{}", h.id)).into_response()),
+        Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
+            show(&st, &caller, id, &[], Some(e.message(caller.lang))).await
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,157 @@
+//! Reporting a hazard from a phone: one form, photos straight from the camera.
+
+use super::form::{Submitted, read};
+use crate::hazards::HazardIn;
+use crate::kit::AppState;
+use crate::kit::Caller;
+use crate::kit::Choice;
+use crate::kit::error::AppResult;
+use crate::kit::page::{Layout, render_checked};
+use crate::kit::widgets::code_choices;
+use askama::Template;
+use axum::extract::{Multipart, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use xiaoan_domain::OrgKind;
+use xiaoan_domain::Permission;
+use xiaoan_domain::hazard::{Category, Grade, Source};
+use xiaoan_store::orgs::OrgFilter;
+
+#[derive(Template)]
+#[template(path = "hazards/new.html")]
+struct NewPage {
+    l: Layout,
+    schools: Vec<Choice>,
+    categories: Vec<Choice>,
+    grades: Vec<Choice>,
+    sources: Vec<Choice>,
+    location: String,
+    title: String,
+    description: String,
+    found_by: String,
+    found_on: String,
+    today: String,
+    error: Option<String>,
+}
+
+async fn page(
+    st: &AppState,
+    caller: &Caller,
+    f: Option<&Submitted>,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let l = caller.lang;
+    let field = |k: &str| f.map(|f| f.get(k)).unwrap_or_default();
+    let schools = xiaoan_store::orgs::list(
+        &st.db,
+        &caller.scope(Permission::HazardReport),
+        &OrgFilter {
+            kind: Some(OrgKind::School),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let chosen = f
+        .and_then(|f| f.opt("school_id"))
+        .or_else(|| (schools.len() == 1).then(|| schools[0].id.to_string()));
+    let codes = |all: Vec<&'static str>| all;
+    let page = NewPage {
+        schools: schools
+            .iter()
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: o.name.clone(),
+                selected: chosen.as_deref() == Some(&o.id.to_string()),
+            })
+            .collect(),
+        categories: code_choices(
+            &codes(Category::ALL.iter().map(|c| c.code()).collect()),
+            "hazard.category",
+            l,
+            &field("category"),
+        ),
+        grades: code_choices(
+            &codes(Grade::ALL.iter().map(|c| c.code()).collect()),
+            "hazard.grade",
+            l,
+            &f.and_then(|f| f.opt("grade"))
+                .unwrap_or_else(|| "general".into()),
+        ),
+        sources: code_choices(
+            &codes(Source::ALL.iter().map(|c| c.code()).collect()),
+            "hazard.source",
+            l,
+            &f.and_then(|f| f.opt("source"))
+                .unwrap_or_else(|| "self_inspection".into()),
+        ),
+        location: field("location"),
+        title: field("title"),
+        description: field("description"),
+        found_by: f
+            .and_then(|f| f.opt("found_by"))
+            .unwrap_or_else(|| caller.user.display_name.clone()),
+        found_on: f
+            .and_then(|f| f.opt("found_on"))
+            .unwrap_or_else(|| st.config.today().to_string()),
+        today: st.config.today().to_string(),
+        error,
+        l: Layout::new(caller, "hazards.new", "/hazards"),
+    };
+    let bad = page.error.is_some();
+    Ok(render_checked(&page, bad))
+}
+
+/// `GET /hazards/new`.
+pub async fn new_form(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
+    page(&st, &caller, None, None).await
+}
+
+/// `POST /hazards` (multipart): reports the hazard and opens it, noting possible duplicates.
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> AppResult<Response> {
+    let form = match read(&st, &caller, multipart).await {
+        Ok(f) => f,
+        Err(e) if e.status.is_client_error() => {
+            return page(&st, &caller, None, Some(e.message(caller.lang))).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let attempt = async {
+        let body = HazardIn {
+            school_id: form.get("school_id").trim().parse().unwrap_or(0),
+            category: form.get("category"),
+            grade: form.opt("grade").unwrap_or_else(|| "general".into()),
+            source: form
+                .opt("source")
+                .unwrap_or_else(|| "self_inspection".into()),
+            location: form.get("location"),
+            title: form.get("title"),
+            description: form.get("description"),
+            found_by: form.opt("found_by"),
+            found_on: form.opt("found_on"),
+            attachments: form.photos.clone(),
+        };
+        crate::hazards::report(&st, &caller, body).await
+    };
+    match attempt.await {
+        Ok(c) => {
+            let dups: Vec<String> = c
+                .possible_duplicates
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            let target = if dups.is_empty() {
+                format!("/hazards/{}", c.hazard.id)
+            } else {
+                format!("/hazards/{}?duplicates={}", c.hazard.id, dups.join(","))
+            };
+            Ok(Redirect::to(&target).into_response())
+        }
+        Err(e) if e.status.is_client_error() => {
+            page(&st, &caller, Some(&form), Some(e.message(caller.lang))).await
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,174 @@
+//! The three interface languages and how a request picks one: `?lang=`, then the `lang`
+//! cookie, then `Accept-Language`, then Traditional Chinese.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use std::convert::Infallible;
+
+/// An interface language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    ZhTw,
+    ZhCn,
+    En,
+}
+
+impl Lang {
+    /// All languages, in the order the switcher shows them.
+    pub const ALL: [Lang; 3] = [Lang::ZhTw, Lang::ZhCn, Lang::En];
+
+    /// The locale code (also the `lang` attribute).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::ZhTw => "zh-TW",
+            Lang::ZhCn => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The language's own name.
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::ZhTw => "繁體",
+            Lang::ZhCn => "简体",
+            Lang::En => "English",
+        }
+    }
+
+    /// Parses a locale tag loosely (`zh-tw`, `zh-Hant`, `zh-CN`, `zh-Hans`, `en-US`…).
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let t = tag.trim().to_ascii_lowercase();
+        if t.starts_with("en") {
+            Some(Lang::En)
+        } else if t == "zh-cn" || t == "zh-sg" || t.starts_with("zh-hans") || t == "zh" {
+            Some(Lang::ZhCn)
+        } else if t.starts_with("zh") {
+            Some(Lang::ZhTw)
+        } else {
+            None
+        }
+    }
+
+    /// Translates `key`.
+    pub fn t(self, key: &str) -> String {
+        rust_i18n::t!(key, locale = self.code()).into_owned()
+    }
+
+    /// Translates `key`, replacing `%{name}` with `value`.
+    pub fn t1(self, key: &str, name: &str, value: &str) -> String {
+        self.t(key).replace(&format!("%{{{name}}}"), value)
+    }
+}
+
+/// Picks the language of a request: `?lang=`, then the `lang` cookie; then, for API
+/// clients only, `Accept-Language`. Pages default to Traditional Chinese.
+pub fn from_parts(parts: &Parts) -> Lang {
+    from_request(&parts.uri, &parts.headers)
+}
+
+/// [`from_parts`] over a request's URI and headers.
+pub fn from_request(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Lang {
+    if let Some(l) = uri.query().and_then(query_lang) {
+        return l;
+    }
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    if let Some(cookies) = header(axum::http::header::COOKIE) {
+        for c in cookies.split(';') {
+            if let Some(v) = c.trim().strip_prefix("lang=")
+                && let Some(l) = Lang::parse(v)
+            {
+                return l;
+            }
+        }
+    }
+    if crate::kit::error::Surface::of(uri.path()) == crate::kit::error::Surface::Api
+        && let Some(al) = header(axum::http::header::ACCEPT_LANGUAGE)
+    {
+        for tag in al.split(',') {
+            if let Some(l) = Lang::parse(tag.split(';').next().unwrap_or("")) {
+                return l;
+            }
+        }
+    }
+    Lang::ZhTw
+}
+
+/// The language chosen with `?lang=` in a query string, if any.
+pub fn query_lang(query: &str) -> Option<Lang> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "lang")
+        .and_then(|(_, v)| Lang::parse(&v))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(from_parts(parts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags() {
+        assert_eq!(Lang::parse("zh-Hant-TW"), Some(Lang::ZhTw));
+        assert_eq!(Lang::parse("zh-CN"), Some(Lang::ZhCn));
+        assert_eq!(Lang::parse("en-GB"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr"), None);
+    }
+
+    /// A locale file: its path, and each key with the languages it gives.
+    type LocaleFile = (String, Vec<(String, Vec<String>)>);
+
+    /// Every locale file.
+    fn locale_files() -> Vec<LocaleFile> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut keys: Vec<(String, Vec<String>)> = Vec::new();
+            for line in text.lines() {
+                if line.starts_with('#') || line.trim().is_empty() || line.starts_with("_version") {
+                    continue;
+                }
+                if let Some(rest) = line.strip_prefix("  ") {
+                    let (lang, _) = rest.split_once(':').unwrap();
+                    keys.last_mut().unwrap().1.push(lang.to_string());
+                } else {
+                    keys.push((line.trim_end_matches(':').to_string(), vec![]));
+                }
+            }
+            files.push((path.display().to_string(), keys));
+        }
+        files
+    }
+
+    #[test]
+    fn every_key_is_translated_in_every_language() {
+        let files = locale_files();
+        assert!(files.len() >= 5, "too few locale files: {}", files.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for (file, keys) in &files {
+            for (key, langs) in keys {
+                assert_eq!(
+                    langs,
+                    &["zh-TW", "zh-CN", "en"],
+                    "{file}: {key} must give zh-TW, zh-CN and en, in that order"
+                );
+                assert!(seen.insert(key.clone()), "{file}: {key} is defined twice");
+                for lang in Lang::ALL {
+                    assert_ne!(lang.t(key), *key, "{key} is not loaded for {lang:?}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Page rendering shared by every feature. Each page is an askama template struct holding a
+//! [`Layout`] (language, navigation for the caller's roles, form token); nothing needs
+//! JavaScript.
+
+use crate::kit::auth::Caller;
+use crate::kit::i18n::Lang;
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use xiaoan_domain::Permission;
+
+/// One entry of the navigation bar.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: String,
+    pub active: bool,
+}
+
+/// What every page's frame needs.
+pub struct Layout {
+    pub lang: Lang,
+    pub title: String,
+    /// Display name and login of the signed-in user.
+    pub user: Option<(String, String)>,
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    /// A flash message shown on top.
+    pub notice: Option<String>,
+}
+
+impl Layout {
+    /// The frame for a signed-in caller; `active` is the navigation entry to highlight.
+    pub fn new(caller: &Caller, title_key: &str, active: &str) -> Layout {
+        let lang = caller.lang;
+        let entries: &[(&'static str, &str, Option<Permission>)] = &[
+            ("/", "nav.home", None),
+            ("/orgs", "nav.orgs", Some(Permission::OrgRead)),
+            ("/users", "nav.users", Some(Permission::UserRead)),
+            ("/hazards", "nav.hazards", Some(Permission::HazardRead)),
+            ("/due", "nav.due", Some(Permission::PlanRead)),
+            ("/compliance", "nav.compliance", Some(Permission::PlanRead)),
+            ("/campaign", "nav.campaign", Some(Permission::PlanRead)),
+            ("/records", "nav.records", Some(Permission::RecordRead)),
+            ("/audit", "nav.audit", Some(Permission::AuditRead)),
+            ("/account", "nav.account", None),
+        ];
+        let nav = entries
+            .iter()
+            .filter(|(_, _, p)| {
+                p.is_none_or(|p| caller.can(p)) && !caller.user.must_change_password
+            })
+            .map(|(href, key, _)| NavItem {
+                href,
+                label: lang.t(key),
+                active: *href == active,
+            })
+            .collect();
+        Layout {
+            lang,
+            title: lang.t(title_key),
+            user: Some((caller.user.display_name.clone(), caller.user.login.clone())),
+            nav,
+            csrf: caller.csrf.clone(),
+            notice: None,
+        }
+    }
+
+    /// The frame for a visitor who is not signed in.
+    pub fn anonymous(lang: Lang, title_key: &str, csrf: String) -> Layout {
+        Layout {
+            lang,
+            title: lang.t(title_key),
+            user: None,
+            nav: vec![],
+            csrf,
+            notice: None,
+        }
+    }
+
+    /// Translates `key` in the page's language.
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+
+    /// The languages to offer in the switcher.
+    pub fn langs(&self) -> [Lang; 3] {
+        Lang::ALL
+    }
+}
+
+/// Renders a template into a response, or a plain 500 if rendering fails.
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// Renders a page that may carry a form error: 400 when `bad`, so that nothing treats the
+/// refused submission as a success.
+pub fn render_checked(t: &impl Template, bad: bool) -> Response {
+    let mut res = render(t);
+    if bad {
+        *res.status_mut() = StatusCode::BAD_REQUEST;
+    }
+    res
+}
+
+#[derive(Template)]
+#[template(path = "kit/error.html")]
+struct ErrorPage {
+    l: Layout,
+    status: u16,
+    message: String,
+}
+
+/// A full error page in the caller's language.
+pub fn error_page(status: StatusCode, lang: Lang, message: &str) -> Response {
+    let l = Layout::anonymous(lang, "error.title", String::new());
+    let mut res = render(&ErrorPage {
+        l,
+        status: status.as_u16(),
+        message: message.to_string(),
+    });
+    *res.status_mut() = status;
+    res
+}
+
+/// The answer for paths that match no route.
+pub async fn not_found() -> crate::kit::error::AppError {
+    crate::kit::error::AppError::not_found()
+}
+
+/// The label of a role code in `lang`.
+pub fn role_label(lang: Lang, role: xiaoan_domain::Role) -> String {
+    lang.t(&format!("role.{}", role.code()))
+}
+
+/// The label of an org kind or school type code in `lang`.
+pub fn kind_label(lang: Lang, code: &str) -> String {
+    lang.t(&format!("kind.{code}"))
+}

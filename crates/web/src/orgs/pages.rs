@@ -1,0 +1,495 @@
+//! Org pages: the tree in the caller's scope, one node with its children and people, and
+//! the administrator's forms to create, edit and move nodes.
+
+use super::input::SchoolIn;
+use crate::kit::AppState;
+use crate::kit::Caller;
+use crate::kit::Choice;
+use crate::kit::Id;
+use crate::kit::error::{AppError, AppResult, text_error};
+use crate::kit::page::{Layout, kind_label, render, render_checked, role_label};
+use crate::kit::widgets::choices;
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use xiaoan_domain::text::{Code, Name};
+use xiaoan_domain::{OrgKind, Permission, SchoolType};
+use xiaoan_store::orgs::{self, NewOrg, Org, OrgFilter, OrgPatch};
+use xiaoan_store::users::{self, UserFilter};
+
+/// An org as a table row.
+pub struct OrgRow {
+    pub id: i64,
+    pub depth: usize,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub school_type: String,
+    pub students: String,
+    pub facts: String,
+}
+
+fn row(lang: crate::kit::i18n::Lang, o: &Org, base_depth: usize) -> OrgRow {
+    let f = o.school.as_ref();
+    let facts = f
+        .map(|f| {
+            [
+                (f.boarding, "fact.boarding"),
+                (f.canteen, "fact.canteen"),
+                (f.buses, "fact.buses"),
+                (f.labs, "fact.labs"),
+                (f.special_equipment, "fact.special_equipment"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, k)| lang.t(k))
+            .collect::<Vec<_>>()
+            .join("、")
+        })
+        .unwrap_or_default();
+    OrgRow {
+        id: o.id,
+        depth: o
+            .path
+            .matches('/')
+            .count()
+            .saturating_sub(2)
+            .saturating_sub(base_depth),
+        code: o.code.clone(),
+        name: o.name.clone(),
+        kind: kind_label(lang, o.kind.code()),
+        school_type: f
+            .map(|f| kind_label(lang, f.school_type.code()))
+            .unwrap_or_default(),
+        students: f.map(|f| f.students.to_string()).unwrap_or_default(),
+        facts,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "orgs/list.html")]
+struct OrgsPage {
+    l: Layout,
+    rows: Vec<OrgRow>,
+    kinds: Vec<Choice>,
+    types: Vec<Choice>,
+    q: String,
+    can_manage: bool,
+}
+
+/// Filters of the org list.
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    kind: Option<String>,
+    school_type: Option<String>,
+    q: Option<String>,
+}
+
+/// `GET /orgs`.
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let l = caller.lang;
+    let kind = q.kind.as_deref().and_then(OrgKind::from_code);
+    let school_type = q.school_type.as_deref().and_then(SchoolType::from_code);
+    let filter = OrgFilter {
+        kind,
+        school_type,
+        q: q.q.clone(),
+        parent_id: None,
+    };
+    let list = orgs::list(&st.db, &caller.scope(Permission::OrgRead), &filter).await?;
+    let base = list
+        .iter()
+        .map(|o| o.path.matches('/').count().saturating_sub(2))
+        .min()
+        .unwrap_or(0);
+    let page = OrgsPage {
+        rows: list.iter().map(|o| row(l, o, base)).collect(),
+        kinds: choices(
+            &OrgKind::ALL,
+            OrgKind::code,
+            |k| kind_label(l, k.code()),
+            kind,
+        ),
+        types: choices(
+            &SchoolType::ALL,
+            SchoolType::code,
+            |k| kind_label(l, k.code()),
+            school_type,
+        ),
+        q: q.q.unwrap_or_default(),
+        can_manage: caller.can(Permission::OrgManage),
+        l: Layout::new(&caller, "orgs.title", "/orgs"),
+    };
+    Ok(render(&page))
+}
+
+/// A person at an org, for the detail page.
+pub struct PersonRow {
+    pub login: String,
+    pub name: String,
+    pub roles: String,
+    pub disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "orgs/detail.html")]
+struct OrgPage {
+    l: Layout,
+    org: OrgRow,
+    parent: Option<(i64, String)>,
+    children: Vec<OrgRow>,
+    people: Option<Vec<PersonRow>>,
+    form: Option<OrgForm>,
+    error: Option<String>,
+}
+
+/// The editable fields of an org, as the form shows them.
+#[derive(Deserialize, Default, Clone)]
+pub struct OrgForm {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub name: String,
+    pub parent_id: Option<i64>,
+    #[serde(default)]
+    pub school_type: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub latitude: String,
+    #[serde(default)]
+    pub longitude: String,
+    #[serde(default)]
+    pub students: String,
+    #[serde(default)]
+    pub staff: String,
+    pub boarding: Option<String>,
+    pub canteen: Option<String>,
+    pub buses: Option<String>,
+    pub labs: Option<String>,
+    pub special_equipment: Option<String>,
+    /// Filled for rendering only.
+    #[serde(skip)]
+    pub parents: Vec<Choice>,
+    #[serde(skip)]
+    pub kinds: Vec<Choice>,
+    #[serde(skip)]
+    pub types: Vec<Choice>,
+    #[serde(skip)]
+    pub is_new: bool,
+}
+
+impl OrgForm {
+    fn from_org(o: &Org) -> OrgForm {
+        let f = o.school.as_ref();
+        let on = |b: bool| b.then(|| "on".to_string());
+        OrgForm {
+            kind: o.kind.code().into(),
+            code: o.code.clone(),
+            name: o.name.clone(),
+            parent_id: o.parent_id,
+            school_type: f
+                .map(|f| f.school_type.code().to_string())
+                .unwrap_or_default(),
+            address: f.map(|f| f.address.clone()).unwrap_or_default(),
+            latitude: f
+                .and_then(|f| f.latitude)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            longitude: f
+                .and_then(|f| f.longitude)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            students: f.map(|f| f.students.to_string()).unwrap_or_default(),
+            staff: f.map(|f| f.staff.to_string()).unwrap_or_default(),
+            boarding: f.and_then(|f| on(f.boarding)),
+            canteen: f.and_then(|f| on(f.canteen)),
+            buses: f.and_then(|f| on(f.buses)),
+            labs: f.and_then(|f| on(f.labs)),
+            special_equipment: f.and_then(|f| on(f.special_equipment)),
+            ..OrgForm::default()
+        }
+    }
+
+    /// Reads the school fields; blank numbers are refused with a message naming them.
+    fn school(&self, _caller: &Caller) -> AppResult<SchoolIn> {
+        let num = |v: &str, code: &'static str| -> AppResult<Option<f64>> {
+            let v = v.trim();
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                v.parse().map(Some).map_err(|_| AppError::invalid(code))
+            }
+        };
+        let int = |v: &str| -> AppResult<i64> {
+            let v = v.trim();
+            if v.is_empty() {
+                Ok(0)
+            } else {
+                v.parse().map_err(|_| AppError::invalid("school_facts"))
+            }
+        };
+        Ok(SchoolIn {
+            school_type: Some(self.school_type.clone()).filter(|t| !t.is_empty()),
+            address: Some(self.address.clone()),
+            latitude: num(&self.latitude, "school_facts")?,
+            longitude: num(&self.longitude, "school_facts")?,
+            students: Some(int(&self.students)?),
+            staff: Some(int(&self.staff)?),
+            boarding: Some(self.boarding.is_some()),
+            canteen: Some(self.canteen.is_some()),
+            buses: Some(self.buses.is_some()),
+            labs: Some(self.labs.is_some()),
+            special_equipment: Some(self.special_equipment.is_some()),
+        })
+    }
+
+    async fn with_choices(mut self, st: &AppState, caller: &Caller) -> AppResult<OrgForm> {
+        let l = caller.lang;
+        let scope = caller.scope(Permission::OrgManage);
+        let parents = orgs::list(&st.db, &scope, &OrgFilter::default()).await?;
+        self.parents = parents
+            .iter()
+            .filter(|o| matches!(o.kind, OrgKind::Bureau | OrgKind::Centre))
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: format!("{} ({})", o.name, kind_label(l, o.kind.code())),
+                selected: Some(o.id) == self.parent_id,
+            })
+            .collect();
+        self.kinds = choices(
+            &OrgKind::ALL,
+            OrgKind::code,
+            |k| kind_label(l, k.code()),
+            OrgKind::from_code(&self.kind),
+        );
+        self.types = choices(
+            &SchoolType::ALL,
+            SchoolType::code,
+            |k| kind_label(l, k.code()),
+            SchoolType::from_code(&self.school_type),
+        );
+        Ok(self)
+    }
+}
+
+async fn show(
+    st: &AppState,
+    caller: &Caller,
+    org: Org,
+    form: Option<OrgForm>,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let l = caller.lang;
+    let scope = caller.scope(Permission::OrgRead);
+    let parent = match org.parent_id {
+        Some(pid) => orgs::get(&st.db, &scope, pid)
+            .await
+            .ok()
+            .map(|p| (p.id, p.name)),
+        None => None,
+    };
+    let children = orgs::list(
+        &st.db,
+        &scope,
+        &OrgFilter {
+            parent_id: Some(org.id),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let people = if caller.can(Permission::UserRead) {
+        let us = users::list(
+            &st.db,
+            &caller.scope(Permission::UserRead),
+            &UserFilter {
+                org_id: Some(org.id),
+                include_disabled: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+        Some(
+            us.into_iter()
+                .map(|u| PersonRow {
+                    roles: u
+                        .roles
+                        .iter()
+                        .map(|r| role_label(l, r.role))
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    login: u.login,
+                    name: u.display_name,
+                    disabled: u.disabled,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let form = match form {
+        Some(f) => Some(f.with_choices(st, caller).await?),
+        None if caller.can(Permission::OrgManage) => {
+            Some(OrgForm::from_org(&org).with_choices(st, caller).await?)
+        }
+        None => None,
+    };
+    let page = OrgPage {
+        l: Layout::new(caller, "orgs.title", "/orgs"),
+        org: row(l, &org, 0),
+        parent,
+        children: children
+            .iter()
+            .map(|o| row(l, o, 0))
+            .map(|mut r| {
+                r.depth = 0;
+                r
+            })
+            .collect(),
+        people,
+        form,
+        error,
+    };
+    let bad = page.error.is_some();
+    Ok(render_checked(&page, bad))
+}
+
+/// `GET /orgs/{id}`.
+pub async fn detail(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
+    let org = orgs::get(&st.db, &caller.scope(Permission::OrgRead), id).await?;
+    show(&st, &caller, org, None, None).await
+}
+
+/// `POST /orgs/{id}`: edit or move.
+pub async fn update(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Form(f): Form<OrgForm>,
+) -> AppResult<Response> {
+    let org = orgs::get(&st.db, &caller.scope(Permission::OrgManage), id).await?;
+    let attempt = async {
+        let school = if org.kind == OrgKind::School {
+            Some(
+                f.school(&caller)?
+                    .merge(org.school.clone())
+                    .map_err(AppError::invalid)?,
+            )
+        } else {
+            None
+        };
+        let patch = OrgPatch {
+            name: Some(Name::parse("name", &f.name).map_err(text_error)?),
+            code: Some(Code::parse(&f.code).map_err(text_error)?)
+                .filter(|c| c.as_str() != org.code),
+            parent_id: f.parent_id,
+            school,
+        };
+        orgs::update(
+            &st.db,
+            &caller.actor(),
+            &caller.scope(Permission::OrgManage),
+            id,
+            patch,
+        )
+        .await
+        .map_err(AppError::from)
+    };
+    match attempt.await {
+        Ok(o) => Ok(Redirect::to(&format!("/orgs/{}", o.id)).into_response()),
+        Err(e) if e.status.is_client_error() => {
+            show(&st, &caller, org, Some(f), Some(e.message(caller.lang))).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "orgs/new.html")]
+struct NewOrgPage {
+    l: Layout,
+    form: OrgForm,
+    error: Option<String>,
+}
+
+/// `GET /orgs/new`.
+pub async fn new_form(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<NewQuery>,
+) -> AppResult<Response> {
+    let form = OrgForm {
+        kind: q.kind.unwrap_or_else(|| "school".into()),
+        parent_id: q.parent_id,
+        is_new: true,
+        ..Default::default()
+    };
+    let form = form.with_choices(&st, &caller).await?;
+    Ok(render(&NewOrgPage {
+        l: Layout::new(&caller, "orgs.new", "/orgs"),
+        form,
+        error: None,
+    }))
+}
+
+/// Presets for the new-org form.
+#[derive(Deserialize)]
+pub struct NewQuery {
+    kind: Option<String>,
+    parent_id: Option<i64>,
+}
+
+/// `POST /orgs`.
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    Form(f): Form<OrgForm>,
+) -> AppResult<Response> {
+    let attempt = async {
+        let kind = OrgKind::from_code(&f.kind).ok_or_else(|| AppError::invalid("org_kind"))?;
+        let school = if kind == OrgKind::School {
+            Some(f.school(&caller)?.merge(None).map_err(AppError::invalid)?)
+        } else {
+            None
+        };
+        let new = NewOrg {
+            kind,
+            code: Code::parse(&f.code).map_err(text_error)?,
+            name: Name::parse("name", &f.name).map_err(text_error)?,
+            parent_id: f.parent_id,
+            school,
+        };
+        orgs::create(
+            &st.db,
+            &caller.actor(),
+            &caller.scope(Permission::OrgManage),
+            new,
+        )
+        .await
+        .map_err(AppError::from)
+    };
+    match attempt.await {
+        Ok(o) => Ok(Redirect::to(&format!("/orgs/{}", o.id)).into_response()),
+        Err(e) if e.status.is_client_error() => {
+            let form = OrgForm { is_new: true, ..f }
+                .with_choices(&st, &caller)
+                .await?;
+            let mut r = render(&NewOrgPage {
+                l: Layout::new(&caller, "orgs.new", "/orgs"),
+                form,
+                error: Some(e.message(caller.lang)),
+            });
+            *r.status_mut() = e.status;
+            Ok(r)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,50 @@
+//! User input and steps shared by the JSON API and the pages.
+
+use crate::kit::{AppError, AppResult, AppState, Caller};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use xiaoan_domain::Permission;
+use xiaoan_domain::Role;
+use xiaoan_store::users::{self, RoleAt};
+
+/// A role held at an org node.
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RoleOut {
+    /// Role code, e.g. `principal`.
+    pub role: String,
+    pub org_id: i64,
+}
+
+/// Parses role assignments from the API.
+pub fn parse_roles(roles: &[RoleOut]) -> AppResult<Vec<RoleAt>> {
+    roles
+        .iter()
+        .map(|r| {
+            Role::from_code(&r.role)
+                .map(|role| RoleAt {
+                    role,
+                    org_id: r.org_id,
+                })
+                .ok_or_else(|| AppError::invalid("role_unknown").with_detail(&r.role))
+        })
+        .collect()
+}
+
+/// Resets `login`'s password (shared by the API and the user page).
+pub async fn reset(st: &AppState, caller: &Caller, login: &str) -> AppResult<String> {
+    let _l = caller.lang;
+    let user = users::by_login(&st.db, &caller.scope(Permission::UserManage), login).await?;
+    if user
+        .roles
+        .iter()
+        .any(|r| !xiaoan_domain::permission::may_grant(&caller.roles(), r.role))
+    {
+        return Err(AppError::new(StatusCode::FORBIDDEN, "role_grant"));
+    }
+    let pw = users::generate_password();
+    let hash = users::hash_password(&pw)?;
+    users::set_password(&st.db, &caller.actor(), user.id, hash, true).await?;
+    Ok(pw)
+}
