@@ -1,8 +1,6 @@
 //! `/api/v1/hazards`: report, list, read and take hazards through their closed loop.
 
-use super::input::{
-    HazardIn, ListQuery, TransitionIn, action, escalation_code, filter, new_hazard, powers,
-};
+use super::input::{HazardIn, ListQuery, TransitionIn, action, escalation_code, filter, powers};
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Id;
