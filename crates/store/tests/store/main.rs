@@ -1,6 +1,5 @@
 //! Store tests, each run on a fresh SQLite file and a fresh PostgreSQL database.
 
-mod common;
 mod compliance;
 mod compliance_scale;
 mod foundation;

@@ -1,7 +1,6 @@
 //! Integration tests of the web crate: the application is built over a fresh SQLite
-//! database and called in-process. One test binary, one module per topic.
-
-mod common;
+//! database and called in-process (`xiaoan_testkit::TestApp`). One test binary, one
+//! module per topic.
 
 mod audit;
 mod compliance;

@@ -1,11 +1,11 @@
 //! The route × role matrix, completeness of the route table against the OpenAPI document,
 //! and bearer tokens on every API route.
 
-use crate::common::Fixture;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use xiaoan_domain::{Permission, Role};
+use xiaoan_testkit::TestApp;
 use xiaoan_web::routes::{ROUTES, RouteRule};
 
 const LOGOUT: &str = "/api/v1/auth/logout";
@@ -104,7 +104,7 @@ fn the_api_routes_need_the_expected_permissions() {
 
 #[tokio::test]
 async fn every_api_route_answers_every_role_as_the_permission_table_says() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     for role in Role::ALL {
         let org = f.tree.of_kind(role.assignable_at()[0]);
         f.add_role_user(
@@ -192,7 +192,7 @@ async fn every_api_route_answers_every_role_as_the_permission_table_says() {
 
 #[tokio::test]
 async fn every_non_public_api_route_needs_a_token() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let routes = api_routes();
     assert!(!routes.is_empty());
     let mut checked = 0;
@@ -275,7 +275,7 @@ async fn route_table_and_openapi_document_list_the_same_api_routes() {
         "API routes in ROUTES but not in the OpenAPI document: {missing_from_doc:?}"
     );
     // The document served over HTTP is the same one.
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let r = f.api("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let served = r.json();
