@@ -1,5 +1,9 @@
 //! A background round escalates an overdue hazard without anyone acting, once.
 
+// Test code: a failed unwrap is a failed test, and helpers outside #[test] functions are
+// not covered by clippy.toml's allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 use chrono::Days;
 use std::time::Duration;
 use xiaoan_domain::audit::Actor;

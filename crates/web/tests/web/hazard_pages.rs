@@ -91,7 +91,7 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
         ("title", "圍牆傾斜開裂".to_string()),
         ("description", "圍牆向外傾斜約 5 度，有多處裂縫".to_string()),
         ("found_by", "李老師".to_string()),
-        ("found_on", "".to_string()),
+        ("found_on", String::new()),
     ];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = post_multipart(&f, "/hazards", &staff, &fields, &[jpeg_bytes()]).await;

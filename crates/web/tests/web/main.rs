@@ -2,6 +2,10 @@
 //! database and called in-process (`xiaoan_testkit::TestApp`). One test binary, one
 //! module per topic.
 
+// Test code: a failed unwrap is a failed test, and helpers outside #[test] functions are
+// not covered by clippy.toml's allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 mod audit;
 mod compliance;
 mod hazard_pages;
