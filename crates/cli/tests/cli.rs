@@ -1,6 +1,10 @@
 //! The `xiaoan` binary as an operator uses it: config, migrate, user administration, audit
 //! verification, and a kill -9 in the middle of writes.
 
+// Test code: a failed unwrap is a failed test, and helpers outside #[test] functions are
+// not covered by clippy.toml's allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};

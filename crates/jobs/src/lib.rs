@@ -50,7 +50,7 @@ pub async fn run(db: Db, s: JobSettings, shutdown: impl std::future::Future<Outp
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => return,
+            () = &mut shutdown => return,
             _ = tick.tick() => {
                 match round(&db, &s).await {
                     Ok(r) if r != RoundReport::default() => tracing::info!(escalated = r.escalated, sessions_removed = r.sessions_removed, "background round"),

@@ -1,73 +1,47 @@
 //! A background round escalates an overdue hazard without anyone acting, once.
 
+// Test code: a failed unwrap is a failed test, and helpers outside #[test] functions are
+// not covered by clippy.toml's allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 use chrono::Days;
 use std::time::Duration;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::hazard::{Action, Category, Grade, Source};
-use xiaoan_domain::text::{Code, Login, Name};
+use xiaoan_domain::text::Name;
 use xiaoan_domain::{OrgKind, Role, SchoolFacts, SchoolType, Scope};
 use xiaoan_jobs::{JobSettings, round};
 use xiaoan_store::Db;
 use xiaoan_store::hazards::{self, NewHazard, Powers};
-use xiaoan_store::orgs::{self, NewOrg};
-use xiaoan_store::users::{self, NewUser, RoleAt};
+use xiaoan_store::orgs;
+use xiaoan_store::users::NewUser;
+use xiaoan_testkit::tree;
 
+/// The org `code` under `parent`; a school is a large boarding middle school with labs and
+/// special equipment.
 async fn org(db: &Db, kind: OrgKind, code: &str, parent: Option<i64>) -> orgs::Org {
     let school = (kind == OrgKind::School).then(|| SchoolFacts {
-        school_type: SchoolType::Middle,
-        address: String::new(),
-        latitude: None,
-        longitude: None,
         students: 900,
         staff: 70,
         boarding: true,
-        canteen: true,
-        buses: false,
         labs: true,
         special_equipment: true,
+        ..tree::school_facts(SchoolType::Middle)
     });
-    let new = NewOrg {
-        kind,
-        code: Code::parse(code).unwrap(),
-        name: Name::parse("name", code).unwrap(),
-        parent_id: parent,
-        school,
-    };
-    orgs::create(db, &Actor::system("test"), &Scope::everything(), new)
-        .await
-        .unwrap()
+    tree::create_org(db, tree::new_org(kind, code, code, parent, school)).await
 }
 
 #[tokio::test]
 async fn a_round_escalates_overdue_hazards_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!("sqlite://{}/j.db", dir.path().display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
+    let t = xiaoan_testkit::sqlite().await;
+    let db = t.db.clone();
     let bureau = org(&db, OrgKind::Bureau, "B", None).await;
     let school = org(&db, OrgKind::School, "S", Some(bureau.id)).await;
     let new = NewUser {
-        login: Login::parse("safety").unwrap(),
         display_name: Name::parse("display_name", "安全專幹").unwrap(),
-        org_id: school.id,
-        password_hash: Some("x".into()),
-        must_change_password: false,
-        roles: vec![RoleAt {
-            role: Role::SafetyOfficer,
-            org_id: school.id,
-        }],
+        ..tree::new_user("safety", school.id, &[(Role::SafetyOfficer, school.id)])
     };
-    let user = users::create(
-        &db,
-        &Actor::system("test"),
-        &[Role::SystemAdmin],
-        &Scope::everything(),
-        new,
-    )
-    .await
-    .unwrap()
-    .0;
+    let user = tree::create_user(&db, new).await;
     let settings = JobSettings {
         interval: Duration::from_secs(60),
         utc_offset_minutes: 480,

@@ -41,7 +41,7 @@ fn between(rng: &mut ChaCha8Rng, from: NaiveDate, to: NaiveDate) -> NaiveDate {
 fn fields(
     kind: &RecordKind,
     ob: &Obligation,
-    s: &Subject,
+    s: &Subject<'_>,
     day: NaiveDate,
     rng: &mut ChaCha8Rng,
 ) -> Map<String, Value> {
@@ -115,8 +115,8 @@ fn fields(
 
 fn push(
     out: &mut Vec<BulkRecord>,
-    set: &Setting,
-    s: &Subject,
+    set: &Setting<'_>,
+    s: &Subject<'_>,
     kind: &RecordKind,
     fields: Map<String, Value>,
     day: NaiveDate,
@@ -154,8 +154,8 @@ fn records_needed(ob: &Obligation, kind: &RecordKind, t: f64) -> usize {
 
 fn one_occurrence(
     out: &mut Vec<BulkRecord>,
-    set: &Setting,
-    s: &Subject,
+    set: &Setting<'_>,
+    s: &Subject<'_>,
     ob: &Obligation,
     kind: &RecordKind,
     o: &Occurrence,
@@ -204,7 +204,12 @@ fn one_occurrence(
 }
 
 /// Appends records for every obligation of the plan that applies to `s`.
-pub fn generate(out: &mut Vec<BulkRecord>, set: &Setting, s: &Subject, rng: &mut ChaCha8Rng) {
+pub fn generate(
+    out: &mut Vec<BulkRecord>,
+    set: &Setting<'_>,
+    s: &Subject<'_>,
+    rng: &mut ChaCha8Rng,
+) {
     let p = set.plan;
     let campaign = (p.starts_on, p.ends_on);
     for ob in p.obligations.iter().filter(|o| applies(o, s.kind, s.facts)) {

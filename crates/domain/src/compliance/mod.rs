@@ -189,7 +189,7 @@ pub fn occurrence_status(o: &Occurrence, met_on: Option<NaiveDate>, today: Naive
 
 fn standing(
     ob: &Obligation,
-    ctx: &Context,
+    ctx: &Context<'_>,
     period: &Period,
     m: Option<&Measure>,
     valid_days: u32,
@@ -236,7 +236,7 @@ fn standing(
 /// `target` comes from [`target`] for the org; `unit` from [`unit`].
 pub fn evaluate<'m>(
     ob: &Obligation,
-    ctx: &Context,
+    ctx: &Context<'_>,
     period: &Period,
     target: f64,
     unit: Unit,
@@ -253,7 +253,7 @@ pub fn evaluate<'m>(
 /// (they are the same for every org: callers evaluating many orgs compute them once).
 pub fn evaluate_occurrences<'m>(
     ob: &Obligation,
-    ctx: &Context,
+    ctx: &Context<'_>,
     period: &Period,
     occs: &[Occurrence],
     target: f64,
@@ -336,7 +336,7 @@ fn summarise(ob: &Obligation, occs: Vec<OccurrenceStatus>, unit: Unit, today: Na
 pub fn evaluate_records(
     plan: &Plan,
     ob: &Obligation,
-    ctx: &Context,
+    ctx: &Context<'_>,
     kind: OrgKind,
     facts: Option<&SchoolFacts>,
     period: &Period,

@@ -85,7 +85,7 @@ fn valid_id(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
-fn check_id(ctx: &mut Ctx, id: &Spanned<String>, what: &str, seen: &mut HashSet<String>) {
+fn check_id(ctx: &mut Ctx<'_>, id: &Spanned<String>, what: &str, seen: &mut HashSet<String>) {
     if !valid_id(id.get_ref()) {
         ctx.err(
             id.span(),
@@ -103,7 +103,7 @@ fn text(zh_tw: String, zh_cn: Option<String>, en: Option<String>) -> LocalText {
     LocalText { zh_tw, zh_cn, en }
 }
 
-fn date(ctx: &mut Ctx, d: &Spanned<toml::value::Datetime>) -> Option<NaiveDate> {
+fn date(ctx: &mut Ctx<'_>, d: &Spanned<toml::value::Datetime>) -> Option<NaiveDate> {
     let v = d.get_ref();
     match (v.date, v.time, v.offset) {
         (Some(date), None, None) => {
@@ -116,7 +116,7 @@ fn date(ctx: &mut Ctx, d: &Spanned<toml::value::Datetime>) -> Option<NaiveDate> 
     }
 }
 
-fn month_day(ctx: &mut Ctx, s: &Option<Spanned<String>>, default: (u32, u32)) -> (u32, u32) {
+fn month_day(ctx: &mut Ctx<'_>, s: &Option<Spanned<String>>, default: (u32, u32)) -> (u32, u32) {
     let Some(s) = s else { return default };
     let parsed = s.get_ref().split_once('-').and_then(|(m, d)| {
         let (m, d) = (m.parse::<u32>().ok()?, d.parse::<u32>().ok()?);
@@ -138,7 +138,7 @@ fn month_day(ctx: &mut Ctx, s: &Option<Spanned<String>>, default: (u32, u32)) ->
     })
 }
 
-fn build(ctx: &mut Ctx, raw: RawPlan) -> Option<Plan> {
+fn build(ctx: &mut Ctx<'_>, raw: RawPlan) -> Option<Plan> {
     let c = raw.campaign.into_inner();
     let mut ids = HashSet::new();
     check_id(ctx, &c.code, "plan", &mut ids);
@@ -372,7 +372,7 @@ fn parse_offset(s: &str) -> Option<i32> {
 
 /// A number or the value of the parameter it names. An unknown parameter is reported
 /// once and read as NaN, which every later range check lets pass.
-fn num(ctx: &mut Ctx, n: &Spanned<NumIn>, params: &[Param]) -> (f64, Option<String>) {
+fn num(ctx: &mut Ctx<'_>, n: &Spanned<NumIn>, params: &[Param]) -> (f64, Option<String>) {
     match n.get_ref() {
         NumIn::Lit(v) => (*v, None),
         NumIn::Param(name) => match params.iter().find(|p| p.name == *name) {

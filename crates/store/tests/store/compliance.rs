@@ -2,21 +2,19 @@
 //! loading and versions, the calendar's rules, records with corrections and withdrawals,
 //! incremental measures against a full recompute and against a hand count.
 
-use crate::both_backends;
 use chrono::NaiveDate;
 use serde_json::json;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::calendar::{DayKind, Term};
 use xiaoan_domain::compliance::{Period, Status};
 use xiaoan_domain::plan::{Plan, parse};
-use xiaoan_domain::text::{Code, Login, Name};
 use xiaoan_domain::{OrgKind, Role, SchoolFacts, SchoolType, Scope};
 use xiaoan_store::compliance::{self, MatrixQuery};
-use xiaoan_store::orgs::{self, NewOrg, Org};
+use xiaoan_store::orgs::Org;
 use xiaoan_store::plans::{self, LoadOutcome, StoredPlan};
 use xiaoan_store::records::{self, NewRecord, RecordFilter, RecordPatch};
-use xiaoan_store::users::{self, NewUser, RoleAt};
 use xiaoan_store::{Db, StoreError, calendar};
+use xiaoan_testkit::{both_backends, tree};
 
 pub(crate) const SEED: &str = include_str!("../../../../plans/edu-safety-3yr.toml");
 
@@ -30,17 +28,9 @@ pub(crate) fn seed() -> Plan {
 
 pub(crate) fn facts(t: SchoolType) -> SchoolFacts {
     SchoolFacts {
-        school_type: t,
-        address: String::new(),
-        latitude: None,
-        longitude: None,
-        students: 300,
         staff: 3,
-        boarding: false,
         canteen: t != SchoolType::Kindergarten,
-        buses: false,
-        labs: false,
-        special_equipment: false,
+        ..tree::school_facts(t)
     }
 }
 
@@ -51,44 +41,12 @@ pub(crate) async fn org(
     parent: Option<i64>,
     t: Option<SchoolType>,
 ) -> Org {
-    let new = NewOrg {
-        kind,
-        code: Code::parse(code).unwrap(),
-        name: Name::parse("name", &format!("機構{code}")).unwrap(),
-        parent_id: parent,
-        school: t.map(facts),
-    };
-    orgs::create(db, &Actor::system("test"), &Scope::everything(), new)
-        .await
-        .unwrap()
+    let name = format!("機構{code}");
+    tree::create_org(db, tree::new_org(kind, code, &name, parent, t.map(facts))).await
 }
 
 pub(crate) async fn user(db: &Db, login: &str, org_id: i64) -> Actor {
-    let new = NewUser {
-        login: Login::parse(login).unwrap(),
-        display_name: Name::parse("display_name", login).unwrap(),
-        org_id,
-        password_hash: Some("x".into()),
-        must_change_password: false,
-        roles: vec![RoleAt {
-            role: Role::SafetyOfficer,
-            org_id,
-        }],
-    };
-    let (u, _) = users::create(
-        db,
-        &Actor::system("test"),
-        &[Role::SystemAdmin],
-        &Scope::everything(),
-        new,
-    )
-    .await
-    .unwrap();
-    Actor {
-        user_id: Some(u.id),
-        login: u.login,
-        ..Actor::default()
-    }
+    tree::actor_of(&tree::role_user(db, login, Role::SafetyOfficer, org_id).await)
 }
 
 pub(crate) struct World {

@@ -1,7 +1,6 @@
 //! Compliance measures at scale: the matrix against a hand count of synthetic records, and
 //! incremental updates against a full recompute, with old plan versions left as they were.
 
-use crate::both_backends;
 use crate::compliance::*;
 use chrono::NaiveDate;
 use serde_json::{Map, Value, json};
@@ -13,6 +12,7 @@ use xiaoan_store::orgs::{self, Org};
 use xiaoan_store::plans::{self};
 use xiaoan_store::records::{self, BulkRecord, NewRecord};
 use xiaoan_store::{Db, calendar};
+use xiaoan_testkit::both_backends;
 
 /// Records as (kind, day, fields).
 type Synthetic = Vec<(String, NaiveDate, Map<String, Value>)>;

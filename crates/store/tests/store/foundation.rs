@@ -1,13 +1,13 @@
 //! Org tree, users and roles, sign-in, tokens, audit chain, migrations.
 
-use crate::both_backends;
 use xiaoan_domain::audit::Actor;
-use xiaoan_domain::text::{Code, Login, Name};
+use xiaoan_domain::text::{Code, Name};
 use xiaoan_domain::{OrgKind, Role, SchoolFacts, SchoolType, Scope};
 use xiaoan_store::audit::Verification;
 use xiaoan_store::orgs::{self, NewOrg, OrgFilter, OrgPatch};
 use xiaoan_store::users::{self, Lockout, NewUser, RoleAt};
 use xiaoan_store::{Db, StoreError};
+use xiaoan_testkit::{both_backends, tree};
 
 fn actor() -> Actor {
     Actor::system("test")
@@ -31,20 +31,7 @@ fn facts(t: SchoolType) -> SchoolFacts {
 
 async fn org(db: &Db, kind: OrgKind, code: &str, name: &str, parent: Option<i64>) -> orgs::Org {
     let school = (kind == OrgKind::School).then(|| facts(SchoolType::Primary));
-    orgs::create(
-        db,
-        &actor(),
-        &Scope::everything(),
-        NewOrg {
-            kind,
-            code: Code::parse(code).unwrap(),
-            name: Name::parse("name", name).unwrap(),
-            parent_id: parent,
-            school,
-        },
-    )
-    .await
-    .unwrap()
+    tree::create_org(db, tree::new_org(kind, code, name, parent, school)).await
 }
 
 /// bureau → centre A → school 1, centre B → school 2, bureau → school 3, bureau → section.
@@ -90,23 +77,12 @@ async fn scope_of(db: &Db, user_id: i64, p: xiaoan_domain::Permission) -> Scope 
 async fn user(db: &Db, login: &str, org_id: i64, roles: Vec<RoleAt>) -> users::User {
     let hash = users::hash_password("Tide-Lantern-42").unwrap();
     let new = NewUser {
-        login: Login::parse(login).unwrap(),
         display_name: Name::parse("display_name", "測試用戶").unwrap(),
-        org_id,
         password_hash: Some(hash),
-        must_change_password: false,
         roles,
+        ..tree::new_user(login, org_id, &[])
     };
-    users::create(
-        db,
-        &actor(),
-        &[Role::SystemAdmin],
-        &Scope::everything(),
-        new,
-    )
-    .await
-    .unwrap()
-    .0
+    tree::create_user(db, new).await
 }
 
 async fn tree_rules(db: &Db) {

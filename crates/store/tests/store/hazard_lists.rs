@@ -1,11 +1,11 @@
 //! Hazards over time and in bulk: escalation without anyone acting, duplicates and
 //! recurrences, re-used photos, lists, paging and counts.
 
-use crate::both_backends;
 use crate::hazards::{TODAY, day, photo, register, report, step, world};
 use xiaoan_domain::hazard::{Action, Category, Grade, Status};
 use xiaoan_store::Db;
 use xiaoan_store::hazards::{self, HazardFilter};
+use xiaoan_testkit::both_backends;
 
 async fn escalation_runs_without_anyone_acting(db: &Db) {
     let w = world(db).await;

@@ -1,17 +1,15 @@
 //! The hazard closed loop in the store: reporting, every step, who may take it, and scope;
 //! the fixtures other hazard tests share.
 
-use crate::both_backends;
 use chrono::NaiveDate;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::hazard::{Action, Category, Grade, Source, Status};
-use xiaoan_domain::text::{Code, Login, Name};
-use xiaoan_domain::{OrgKind, Permission, Role, SchoolFacts, SchoolType, Scope};
+use xiaoan_domain::{OrgKind, Permission, Role, Scope};
 use xiaoan_store::attachments::{self, NewAttachment};
 use xiaoan_store::hazards::{self, HazardFilter, NewHazard, Powers};
-use xiaoan_store::orgs::{self, NewOrg};
-use xiaoan_store::users::{self, NewUser, RoleAt};
+use xiaoan_store::users;
 use xiaoan_store::{Db, StoreError};
+use xiaoan_testkit::{both_backends, tree};
 
 pub(crate) fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -37,59 +35,15 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn org(db: &Db, kind: OrgKind, code: &str, parent: Option<i64>) -> i64 {
-    let school = (kind == OrgKind::School).then(|| SchoolFacts {
-        school_type: SchoolType::Primary,
-        address: String::new(),
-        latitude: None,
-        longitude: None,
-        students: 300,
-        staff: 20,
-        boarding: false,
-        canteen: true,
-        buses: false,
-        labs: false,
-        special_equipment: false,
-    });
-    let new = NewOrg {
-        kind,
-        code: Code::parse(code).unwrap(),
-        name: Name::parse("name", code).unwrap(),
-        parent_id: parent,
-        school,
-    };
-    orgs::create(db, &Actor::system("test"), &Scope::everything(), new)
-        .await
-        .unwrap()
-        .id
+    tree::org(db, kind, code, parent).await.id
 }
 
 pub(crate) async fn person(db: &Db, login: &str, role: Role, org_id: i64) -> Person {
-    let new = NewUser {
-        login: Login::parse(login).unwrap(),
-        display_name: Name::parse("display_name", login).unwrap(),
-        org_id,
-        password_hash: Some("x".into()),
-        must_change_password: false,
-        roles: vec![RoleAt { role, org_id }],
-    };
-    let u = users::create(
-        db,
-        &Actor::system("test"),
-        &[Role::SystemAdmin],
-        &Scope::everything(),
-        new,
-    )
-    .await
-    .unwrap()
-    .0;
+    let u = tree::role_user(db, login, role, org_id).await;
     let a = users::assignments(db, u.id).await.unwrap();
     Person {
         id: u.id,
-        actor: Actor {
-            user_id: Some(u.id),
-            login: login.into(),
-            ..Actor::default()
-        },
+        actor: tree::actor_of(&u),
         read: Scope::for_permission(&a, Permission::HazardRead),
         powers: Powers {
             user_id: u.id,

@@ -194,7 +194,7 @@ pub async fn localise(req: Request, next: Next) -> Response {
     };
     let mut rendered = e.render(lang, surface);
     let kept: HeaderMap = std::mem::take(res.headers_mut());
-    for (name, value) in kept.iter() {
+    for (name, value) in &kept {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rendered.headers_mut().append(name.clone(), value.clone());
         }

@@ -1,12 +1,12 @@
 //! The audit log: an intact chain that records writes and denials.
 
-use crate::common::{ADMIN, Fixture, TARGET};
 use axum::http::StatusCode;
 use serde_json::json;
+use xiaoan_testkit::{ADMIN, TARGET, TestApp};
 
 #[tokio::test]
 async fn the_audit_chain_stays_intact_and_records_writes_and_denials() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let t = f.tree;
     let admin = f.token(ADMIN).await;
     let school_body = json!({"kind": "school", "code": "SCH-C", "name": "南門小學", "parent_id": t.centre_a, "school_type": "primary", "students": 120});

@@ -3,8 +3,6 @@
 //! drill-in, "what is due", the campaign pages, the calendar and the record forms, in the
 //! three languages.
 
-use crate::common::PW;
-use crate::common::{Fixture, SCHOOL_A_NAME, csrf_of, page, post_form, sign_in_page};
 use axum::http::StatusCode;
 use chrono::{Datelike, Days, NaiveDate};
 use serde_json::{Value, json};
@@ -14,12 +12,14 @@ use xiaoan_domain::calendar::Term;
 use xiaoan_domain::plan::parse;
 use xiaoan_store::plans::StoredPlan;
 use xiaoan_store::{calendar, compliance, plans};
+use xiaoan_testkit::PW;
+use xiaoan_testkit::{SCHOOL_A_NAME, TestApp, csrf_of, page, post_form, sign_in_page};
 
 const SEED: &str = include_str!("../../../../plans/edu-safety-3yr.toml");
 
 /// Loads the seed's plan moved so that today falls in its second year, with a calendar of
 /// terms around today; returns it and today's date in the district.
-async fn with_plan(f: &Fixture) -> (StoredPlan, NaiveDate) {
+async fn with_plan(f: &TestApp) -> (StoredPlan, NaiveDate) {
     let seed = parse(SEED).expect("seed plan");
     let now = xiaoan_domain::now_millis();
     let today = seed.local_date(now);
@@ -56,7 +56,7 @@ fn drill(day: NaiveDate) -> Value {
            "fields": {"drill_type": "fire", "participants": 280, "evacuation_seconds": 116, "problems": ["三樓東梯擁堵"]}})
 }
 
-async fn drill_row(f: &Fixture, token: &str, today: NaiveDate) -> Value {
+async fn drill_row(f: &TestApp, token: &str, today: NaiveDate) -> Value {
     let path = format!(
         "/api/v1/compliance?org_id={}&period={}&obligation=drill-school",
         f.tree.school_a,
@@ -72,7 +72,7 @@ async fn drill_row(f: &Fixture, token: &str, today: NaiveDate) -> Value {
 
 #[tokio::test]
 async fn the_api_lists_obligations_takes_records_and_reports_compliance() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
         .await;
     f.add_role_user("bureau", "校安辦", Role::BureauSafety, f.tree.bureau)
@@ -290,7 +290,7 @@ async fn the_api_lists_obligations_takes_records_and_reports_compliance() {
 
 #[tokio::test]
 async fn only_the_author_corrects_and_history_is_kept() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
         .await;
     f.add_role_user("principal-a", "王校長", Role::Principal, f.tree.school_a)
@@ -358,7 +358,7 @@ async fn only_the_author_corrects_and_history_is_kept() {
 
 #[tokio::test]
 async fn the_pages_show_matrix_cells_due_lists_and_the_campaign() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
         .await;
     f.add_role_user("bureau", "校安辦", Role::BureauSafety, f.tree.bureau)
@@ -448,7 +448,7 @@ async fn the_pages_show_matrix_cells_due_lists_and_the_campaign() {
 
 #[tokio::test]
 async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
         .await;
     f.add_role_user("bureau", "校安辦", Role::BureauSafety, f.tree.bureau)

@@ -1,10 +1,10 @@
 //! The hazard pages as a phone user meets them: report with a photo, register, rectify with
 //! an after-photo, verify by someone else, and the printable lists.
 
-use crate::common::{Fixture, PW, SESSION, jpeg_bytes, page, sign_in_page};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use xiaoan_domain::Role;
+use xiaoan_testkit::{PW, SESSION, TestApp, jpeg_bytes, page, sign_in_page};
 
 /// The form token of a page (the multipart forms carry it in their action URL).
 fn token_in_action(html: &str) -> String {
@@ -18,12 +18,12 @@ fn token_in_action(html: &str) -> String {
 
 /// Posts a multipart form (text fields and optional photos) to `path`.
 async fn post_multipart(
-    f: &Fixture,
+    f: &TestApp,
     path: &str,
     cookie: &str,
     fields: &[(&str, &str)],
     photos: &[Vec<u8>],
-) -> crate::common::Resp {
+) -> xiaoan_testkit::Resp {
     let boundary = "page-boundary-7";
     let mut body = Vec::new();
     for (k, v) in fields {
@@ -54,7 +54,7 @@ async fn post_multipart(
     f.send(req).await
 }
 
-async fn open(f: &Fixture, path: &str, cookie: &str) -> String {
+async fn open(f: &TestApp, path: &str, cookie: &str) -> String {
     let r = f.send(page(path, Some(cookie))).await;
     assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
     r.text()
@@ -62,7 +62,7 @@ async fn open(f: &Fixture, path: &str, cookie: &str) -> String {
 
 #[tokio::test]
 async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     f.add_role_user("pg-staff", "李老師", Role::Staff, f.tree.school_a)
         .await;
     f.add_role_user(
@@ -91,7 +91,7 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
         ("title", "圍牆傾斜開裂".to_string()),
         ("description", "圍牆向外傾斜約 5 度，有多處裂縫".to_string()),
         ("found_by", "李老師".to_string()),
-        ("found_on", "".to_string()),
+        ("found_on", String::new()),
     ];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = post_multipart(&f, "/hazards", &staff, &fields, &[jpeg_bytes()]).await;
@@ -223,7 +223,7 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
 
 #[tokio::test]
 async fn bad_filters_and_bad_photos_get_clear_messages() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     f.add_role_user("pg-staff2", "王老師", Role::Staff, f.tree.school_a)
         .await;
     let staff = sign_in_page(&f, "pg-staff2", PW).await;

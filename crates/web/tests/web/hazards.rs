@@ -1,14 +1,14 @@
 //! The hazard closed loop through the API: photos without metadata, every step, the
 //! rectifier who may not verify, illegal steps, scope and bad input.
 
-use crate::common::{Fixture, api_request, jpeg_bytes};
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use serde_json::{Value, json};
 use xiaoan_domain::Role;
+use xiaoan_testkit::{TestApp, api_request, jpeg_bytes};
 
 /// Uploads `bytes` as a multipart `file` field.
-async fn upload(f: &Fixture, token: &str, name: &str, bytes: &[u8]) -> crate::common::Resp {
+async fn upload(f: &TestApp, token: &str, name: &str, bytes: &[u8]) -> xiaoan_testkit::Resp {
     let boundary = "xiaoan-test-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/jpeg\r\n\r\n"
@@ -56,7 +56,7 @@ struct People {
     outsider: String,
 }
 
-async fn people(f: &Fixture) -> People {
+async fn people(f: &TestApp) -> People {
     f.add_role_user("hz-staff", "李老師", Role::Staff, f.tree.school_a)
         .await;
     f.add_role_user(
@@ -88,7 +88,7 @@ fn step(action: &str, extra: Value) -> Value {
 
 #[tokio::test]
 async fn a_hazard_goes_round_the_whole_loop_and_the_rectifier_cannot_close_it() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let p = people(&f).await;
     let photo = upload(&f, &p.staff, "before.jpg", &jpeg_bytes()).await;
     assert_eq!(photo.status, StatusCode::CREATED, "{}", photo.text());
@@ -188,7 +188,7 @@ async fn a_hazard_goes_round_the_whole_loop_and_the_rectifier_cannot_close_it() 
 
 #[tokio::test]
 async fn a_photo_with_gps_exif_comes_back_with_none() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let p = people(&f).await;
     let src = jpeg_with_gps();
     assert!(
@@ -235,7 +235,7 @@ async fn a_photo_with_gps_exif_comes_back_with_none() {
 
 #[tokio::test]
 async fn out_of_scope_hazards_look_missing_and_bad_input_changes_nothing() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let p = people(&f).await;
     let theirs = f
         .get(&format!("/api/v1/hazards/{}", f.hazard), &p.outsider)
@@ -306,7 +306,7 @@ async fn out_of_scope_hazards_look_missing_and_bad_input_changes_nothing() {
 #[tokio::test]
 async fn the_two_lists_export_as_xlsx_with_chinese_text_intact() {
     use calamine::{Data, Reader, Xlsx};
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let p = people(&f).await;
     let path = format!(
         "/api/v1/hazards/export.xlsx?list=problems&org_id={}",
@@ -327,7 +327,7 @@ async fn the_two_lists_export_as_xlsx_with_chinese_text_intact() {
     assert_eq!(sheet.get_value((2, 0)), Some(&Data::String("學校".into())));
     assert_eq!(
         sheet.get_value((3, 0)),
-        Some(&Data::String(crate::common::SCHOOL_A_NAME.into()))
+        Some(&Data::String(xiaoan_testkit::SCHOOL_A_NAME.into()))
     );
     assert_eq!(
         sheet.get_value((3, 2)),

@@ -1,11 +1,11 @@
 //! Bad input, the shape of error bodies, and the languages of messages and pages.
 
-use crate::common::{ADMIN, Fixture, Resp, api_request, ids, page};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::json;
+use xiaoan_testkit::{ADMIN, Resp, TestApp, api_request, ids, page};
 
-async fn post_org(f: &Fixture, token: &str, body: &str, lang: Option<&str>) -> Resp {
+async fn post_org(f: &TestApp, token: &str, body: &str, lang: Option<&str>) -> Resp {
     let mut b = api_request("POST", "/api/v1/orgs", Some(token))
         .header(header::CONTENT_TYPE, "application/json");
     if let Some(l) = lang {
@@ -20,7 +20,7 @@ fn has_cjk(s: &str) -> bool {
 
 #[tokio::test]
 async fn bad_input_is_refused_clearly_and_changes_nothing() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let admin = f.token(ADMIN).await;
     let before = ids(&f.get("/api/v1/orgs", &admin).await.json()).len();
     let bureau = f.tree.bureau;
@@ -96,7 +96,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_language_chosen_once_is_remembered() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let r = f.send(page("/login?lang=en", None)).await;
     assert!(r.text().contains(r#"lang="en""#));
     let lang = r

@@ -1,11 +1,11 @@
 //! The route × role matrix, completeness of the route table against the OpenAPI document,
 //! and bearer tokens on every API route.
 
-use crate::common::Fixture;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use xiaoan_domain::{Permission, Role};
+use xiaoan_testkit::TestApp;
 use xiaoan_web::kit::routes::RouteRule;
 
 const LOGOUT: &str = "/api/v1/auth/logout";
@@ -52,7 +52,7 @@ fn the_route_table_is_the_reviewed_one() {
 
 #[tokio::test]
 async fn every_api_route_answers_every_role_as_the_permission_table_says() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     for role in Role::ALL {
         let org = f.tree.of_kind(role.assignable_at()[0]);
         f.add_role_user(
@@ -138,7 +138,7 @@ async fn every_api_route_answers_every_role_as_the_permission_table_says() {
 
 #[tokio::test]
 async fn every_non_public_api_route_needs_a_token() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let routes = api_routes();
     assert!(!routes.is_empty());
     let mut checked = 0;
@@ -221,7 +221,7 @@ async fn route_table_and_openapi_document_list_the_same_api_routes() {
         "API routes in ROUTES but not in the OpenAPI document: {missing_from_doc:?}"
     );
     // The document served over HTTP is the same one.
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let r = f.api("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let served = r.json();
@@ -234,14 +234,14 @@ async fn route_table_and_openapi_document_list_the_same_api_routes() {
 }
 
 /// Whether a page response is the "not allowed" error page.
-fn is_forbidden_page(r: &crate::common::Resp) -> bool {
+fn is_forbidden_page(r: &xiaoan_testkit::Resp) -> bool {
     r.status == StatusCode::FORBIDDEN
 }
 
 #[tokio::test]
 async fn every_page_route_answers_every_role_as_the_permission_table_says() {
-    use crate::common::{csrf_of, page, post_form, sign_in_page};
-    let f = Fixture::new().await;
+    use xiaoan_testkit::{csrf_of, page, post_form, sign_in_page};
+    let f = TestApp::new().await;
     for role in Role::ALL {
         let org = f.tree.of_kind(role.assignable_at()[0]);
         f.add_role_user(
@@ -270,7 +270,7 @@ async fn every_page_route_answers_every_role_as_the_permission_table_says() {
     );
     let (mut denied, mut allowed) = (0, 0);
     for role in Role::ALL {
-        let cookie = sign_in_page(&f, &role_login(role), crate::common::PW).await;
+        let cookie = sign_in_page(&f, &role_login(role), xiaoan_testkit::PW).await;
         let csrf = csrf_of(&f.send(page("/account", Some(&cookie))).await.text());
         for rule in &ordered {
             let path = f.concrete(&rule.path);
@@ -310,7 +310,7 @@ async fn every_page_route_answers_every_role_as_the_permission_table_says() {
 
 #[tokio::test]
 async fn a_wrong_method_answers_405_with_the_allowed_ones() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let r = f.api("DELETE", "/api/v1/hazards", None, None).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{}", r.text());
     assert_eq!(r.error_code(), "method_not_allowed");

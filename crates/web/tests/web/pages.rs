@@ -1,16 +1,16 @@
 //! The server-rendered pages: signing in with a form token, CSRF, security headers, page
 //! sessions, HEAD requests and where the browser is sent after sign-in.
 
-use crate::common::{
-    ADMIN, Fixture, PW, SCHOOL_A_NAME, SESSION, api_request, csrf_of, open_login_form, page,
-    post_form, post_login, sign_in_page, url_encode,
-};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use xiaoan_testkit::{
+    ADMIN, PW, SCHOOL_A_NAME, SESSION, TestApp, api_request, csrf_of, open_login_form, page,
+    post_form, post_login, sign_in_page, url_encode,
+};
 
 #[tokio::test]
 async fn pages_sign_in_with_a_form_token_and_render_in_the_chosen_language() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
 
     // Not signed in: sent to the login page, remembering where to come back.
     let r = f.send(page("/", None)).await;
@@ -180,7 +180,7 @@ async fn pages_sign_in_with_a_form_token_and_render_in_the_chosen_language() {
 
 #[tokio::test]
 async fn static_and_error_responses_carry_the_security_headers_too() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     // `send` checks nosniff and CSP on each of these.
     assert_eq!(
         f.send(page("/static/app.css", None)).await.status,
@@ -204,7 +204,7 @@ fn now_secs() -> i64 {
 
 #[tokio::test]
 async fn activity_extends_a_page_session_and_idleness_ends_it() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let cookie = sign_in_page(&f, ADMIN, PW).await;
     assert_eq!(
         f.send(page("/", Some(&cookie))).await.status,
@@ -247,7 +247,7 @@ async fn activity_extends_a_page_session_and_idleness_ends_it() {
 
 #[tokio::test]
 async fn the_api_ignores_page_sessions() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let cookie = sign_in_page(&f, ADMIN, PW).await;
     let r = f
         .send(
@@ -268,7 +268,7 @@ async fn the_api_ignores_page_sessions() {
 /// authorisation middleware refuses every HEAD request with 403.
 #[tokio::test]
 async fn head_is_answered_wherever_get_is() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let admin = f.token(ADMIN).await;
     let mut wrong = vec![];
     for (path, token) in [
@@ -299,7 +299,7 @@ async fn head_is_answered_wherever_get_is() {
 /// holds. Browsers drop tabs and newlines from a URL before resolving it.
 #[tokio::test]
 async fn sign_in_never_sends_the_browser_off_site() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let mut wrong = vec![];
     for next in [
         "//evil.example/",

@@ -1,15 +1,15 @@
 //! Who sees which part of the org tree, moves within the tree, its order, and what the
 //! caller and the user list say about accounts.
 
-use crate::common::{ADMIN, Fixture, TARGET, ids};
 use axum::http::StatusCode;
 use serde_json::json;
 use std::collections::BTreeSet;
 use xiaoan_domain::Role;
+use xiaoan_testkit::{ADMIN, TARGET, TestApp, ids};
 
 #[tokio::test]
 async fn a_centre_officer_sees_only_their_centre_and_a_move_applies_at_once() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let t = f.tree;
     f.add_role_user("officer-a", "東區幹事", Role::CentreOfficer, t.centre_a)
         .await;
@@ -104,7 +104,7 @@ async fn a_centre_officer_sees_only_their_centre_and_a_move_applies_at_once() {
 
 #[tokio::test]
 async fn a_school_role_sees_only_its_school() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let t = f.tree;
     f.add_role_user("head-a", "班主任", Role::HeadTeacher, t.school_a)
         .await;
@@ -121,7 +121,7 @@ async fn a_school_role_sees_only_its_school() {
 
 #[tokio::test]
 async fn moving_a_centre_moves_its_schools_along() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let t = f.tree;
     let admin = f.token(ADMIN).await;
     let bureau_body =
@@ -189,7 +189,7 @@ async fn moving_a_centre_moves_its_schools_along() {
 
 #[tokio::test]
 async fn the_org_list_is_in_tree_order() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let t = f.tree;
     let admin = f.token(ADMIN).await;
     // Enough schools that ids reach two digits, alternating between the centres.
@@ -247,7 +247,7 @@ async fn the_org_list_is_in_tree_order() {
 
 #[tokio::test]
 async fn me_and_the_user_list_describe_accounts() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let t = f.tree;
     f.add_user(
         "two-hats",

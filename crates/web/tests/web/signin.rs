@@ -1,17 +1,17 @@
 //! Signing in over the API and the login form: the login contract, lockout, the rate
 //! limit, one-time passwords, password changes and disabled users.
 
-use crate::common::{
-    ADMIN, Fixture, PW, SESSION, TARGET, csrf_of, open_login_form, page, post_form, post_login,
-    sign_in_page,
-};
 use axum::http::StatusCode;
 use serde_json::json;
 use xiaoan_domain::Role;
+use xiaoan_testkit::{
+    ADMIN, PW, SESSION, TARGET, TestApp, csrf_of, open_login_form, page, post_form, post_login,
+    sign_in_page,
+};
 
 #[tokio::test]
 async fn login_gives_a_token_and_one_answer_for_every_failure() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let r = f.login(ADMIN, PW).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let v = r.json();
@@ -69,7 +69,7 @@ async fn login_gives_a_token_and_one_answer_for_every_failure() {
 
 #[tokio::test]
 async fn four_failures_do_not_lock_and_a_success_resets_the_count() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     f.add_role_user("almost", "差一點", Role::Staff, f.tree.school_a)
         .await;
     for _ in 0..4 {
@@ -98,7 +98,7 @@ async fn four_failures_do_not_lock_and_a_success_resets_the_count() {
 
 #[tokio::test]
 async fn a_one_time_password_must_be_changed_and_the_change_ends_old_tokens() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let t = f.tree;
     f.add_user(
         "fresh-one",
@@ -172,7 +172,7 @@ async fn a_one_time_password_must_be_changed_and_the_change_ends_old_tokens() {
 
 #[tokio::test]
 async fn a_disabled_user_is_signed_out_at_once_and_cannot_sign_in() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let admin = f.token(ADMIN).await;
     let user = f.token(TARGET).await;
     assert_eq!(f.get("/api/v1/orgs", &user).await.status, StatusCode::OK);
@@ -243,7 +243,7 @@ async fn a_disabled_user_is_signed_out_at_once_and_cannot_sign_in() {
 
 #[tokio::test]
 async fn a_password_change_on_the_account_page_ends_every_session_and_token() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let here = sign_in_page(&f, TARGET, PW).await;
     let elsewhere = sign_in_page(&f, TARGET, PW).await;
     assert_ne!(here, elsewhere);
@@ -296,7 +296,7 @@ async fn a_password_change_on_the_account_page_ends_every_session_and_token() {
 
 #[tokio::test]
 async fn an_unused_one_time_password_expires() {
-    let f = Fixture::new().await;
+    let f = TestApp::new().await;
     let admin = f.token(ADMIN).await;
     let r = f
         .post(
@@ -334,7 +334,7 @@ async fn an_unused_one_time_password_expires() {
 
 #[tokio::test]
 async fn sign_in_attempts_are_rate_limited_per_address() {
-    let f = Fixture::with_config(xiaoan_web::WebConfig {
+    let f = TestApp::with_config(xiaoan_web::WebConfig {
         login_attempts_per_minute: 3,
         ..Default::default()
     })

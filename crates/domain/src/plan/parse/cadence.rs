@@ -13,7 +13,7 @@ const CADENCES: &str = "school_day, week, month, quarter, term, school_year, yea
 
 /// Builds the cadence, reporting options that do not belong to it.
 pub(super) fn cadence(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     o: &RawObligation,
     window: (NaiveDate, NaiveDate),
     params: &[Param],
@@ -173,7 +173,7 @@ pub(super) fn cadence(
 }
 
 /// A number of days, written out or as a parameter.
-fn days(ctx: &mut Ctx, v: &Option<Spanned<NumIn>>, default: u32, params: &[Param]) -> u32 {
+fn days(ctx: &mut Ctx<'_>, v: &Option<Spanned<NumIn>>, default: u32, params: &[Param]) -> u32 {
     let Some(x) = v else { return default };
     let (n, _) = num(ctx, x, params);
     if n.is_nan() {

@@ -13,7 +13,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 pub(super) fn obligation(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     o: RawObligation,
     window: (NaiveDate, NaiveDate),
     tasks: &[Task],
@@ -150,7 +150,7 @@ pub(super) fn obligation(
     })
 }
 
-fn population(ctx: &mut Ctx, o: &RawObligation, at: Range<usize>) -> Population {
+fn population(ctx: &mut Ctx<'_>, o: &RawObligation, at: Range<usize>) -> Population {
     match o
         .population
         .as_ref()
@@ -175,7 +175,7 @@ fn population(ctx: &mut Ctx, o: &RawObligation, at: Range<usize>) -> Population 
     }
 }
 
-fn percent(ctx: &mut Ctx, o: &RawObligation, params: &[Param]) -> (f64, Option<String>) {
+fn percent(ctx: &mut Ctx<'_>, o: &RawObligation, params: &[Param]) -> (f64, Option<String>) {
     match &o.percent {
         Some(p) => {
             let (v, param) = num(ctx, p, params);
@@ -190,7 +190,7 @@ fn percent(ctx: &mut Ctx, o: &RawObligation, params: &[Param]) -> (f64, Option<S
 
 /// Checks that `field` exists in the kind and is of the type the threshold needs.
 fn field_of(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     kind: Option<&RecordKind>,
     field: &Spanned<String>,
     what: &str,
@@ -212,7 +212,7 @@ fn field_of(
 }
 
 fn threshold(
-    ctx: &mut Ctx,
+    ctx: &mut Ctx<'_>,
     o: &RawObligation,
     kind: Option<&RecordKind>,
     params: &[Param],

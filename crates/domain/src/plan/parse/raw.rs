@@ -181,7 +181,7 @@ impl<'de> Deserialize<'de> for NumIn {
         struct V;
         impl serde::de::Visitor<'_> for V {
             type Value = NumIn;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a number or a parameter reference such as \"$food_sample_grams\"")
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NumIn, E> {

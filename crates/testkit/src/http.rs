@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header, request};
 use http_body_util::BodyExt;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use tower::ServiceExt;
 
 /// A request builder for an API call.
@@ -114,4 +115,13 @@ pub async fn send(app: &Router, req: Request<Body>) -> Resp {
         headers: parts.headers,
         body,
     }
+}
+
+/// The `id`s of a JSON array of objects.
+pub fn ids(list: &Value) -> BTreeSet<i64> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|o| o["id"].as_i64().expect("id"))
+        .collect()
 }

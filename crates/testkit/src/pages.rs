@@ -1,7 +1,8 @@
 //! Helpers for the server-rendered pages: session cookies, form posts, form tokens and
 //! signing in through the login form.
 
-use super::{Fixture, Resp};
+use crate::app::TestApp;
+use crate::http::Resp;
 use axum::body::Body;
 use axum::http::{Request, header, request};
 
@@ -15,7 +16,7 @@ pub fn page(path: &str, cookie: Option<&str>) -> Request<Body> {
         Some(c) => b.header(header::COOKIE, format!("{SESSION}={c}")),
         None => b,
     };
-    b.body(Body::empty()).unwrap()
+    b.body(Body::empty()).expect("request")
 }
 
 /// A form `POST path` with the session cookie `cookie`, still without a body.
@@ -28,11 +29,11 @@ fn form_post(path: &str, cookie: &str) -> request::Builder {
 }
 
 /// Posts the form `fields` to `path` with the session cookie `cookie`.
-pub async fn post_form(f: &Fixture, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
+pub async fn post_form(f: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
     f.send(
         form_post(path, cookie)
             .body(Body::from(url_encode(fields)))
-            .unwrap(),
+            .expect("request"),
     )
     .await
 }
@@ -64,13 +65,17 @@ pub fn csrf_of(html: &str) -> String {
         .find(marker)
         .unwrap_or_else(|| panic!("no hidden _csrf input in: {html}"))
         + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Posts the login form `fields` with the session cookie `cookie` and, when given, one
 /// extra header.
 pub async fn post_login(
-    f: &Fixture,
+    f: &TestApp,
     cookie: &str,
     fields: &[(&str, &str)],
     extra: Option<(&str, &str)>,
@@ -79,19 +84,19 @@ pub async fn post_login(
     if let Some((k, v)) = extra {
         b = b.header(k, v);
     }
-    f.send(b.body(Body::from(url_encode(fields))).unwrap())
+    f.send(b.body(Body::from(url_encode(fields))).expect("request"))
         .await
 }
 
 /// Opens the login page anonymously; returns its session cookie and form token.
-pub async fn open_login_form(f: &Fixture) -> (String, String) {
+pub async fn open_login_form(f: &TestApp) -> (String, String) {
     let r = f.send(page("/login", None)).await;
     let anon = r.set_cookie(SESSION).expect("session cookie");
     (anon, csrf_of(&r.text()))
 }
 
 /// Signs in through the login form; returns the signed-in session cookie.
-pub async fn sign_in_page(f: &Fixture, login: &str, password: &str) -> String {
+pub async fn sign_in_page(f: &TestApp, login: &str, password: &str) -> String {
     let (anon, csrf) = open_login_form(f).await;
     let r = post_login(
         f,
