@@ -104,7 +104,7 @@ pub struct OrgFilter {
 
 /// The org nodes inside `scope` that match `filter`, in tree order.
 pub async fn list(db: &Db, scope: &Scope, filter: &OrgFilter) -> StoreResult<Vec<Org>> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM orgs WHERE ")
         .scope("path", scope);
@@ -139,7 +139,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Org> {
 }
 
 async fn get_unscoped(db: &Db, id: i64) -> StoreResult<Org> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS).push(" FROM orgs WHERE id = ").bind(id);
     let (text, args) = sql.build();
     let row: Option<Row> = sqlx::query_as_with(text, args)
@@ -172,7 +172,7 @@ pub async fn root(db: &Db) -> StoreResult<Option<Org>> {
 
 /// Counts of nodes per kind inside `scope`.
 pub async fn count_by_kind(db: &Db, scope: &Scope) -> StoreResult<Vec<(OrgKind, i64)>> {
-    let mut sql = Sql::new("SELECT kind, COUNT(*) FROM orgs WHERE ");
+    let mut sql = Sql::new(db.backend(), "SELECT kind, COUNT(*) FROM orgs WHERE ");
     sql.scope("path", scope).push(" GROUP BY kind");
     let (text, args) = sql.build();
     let rows: Vec<(String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;

@@ -15,7 +15,7 @@ use crate::{Db, StoreError, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::FromRow;
-use xiaoan_domain::hazard::{Category, Grade, Source, Status, is_overdue};
+use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status, is_overdue};
 use xiaoan_domain::{Millis, Scope};
 
 /// A user as a hazard names them.
@@ -54,8 +54,9 @@ pub struct Hazard {
     pub rectification_note: String,
     pub verifier: Option<UserRef>,
     pub closed_at: Option<Millis>,
-    /// 0 none, 1 the centre was told, 2 listed for bureau supervision (掛牌督辦).
-    pub escalation: i64,
+    /// How far up the tree it has gone: the centre was told, or listed for bureau
+    /// supervision (掛牌督辦). Stored as its level, 0–2.
+    pub escalation: Escalation,
     pub recurrence_of: Option<i64>,
     pub overdue: bool,
     pub created_at: Millis,
@@ -160,7 +161,9 @@ impl Row {
             rectification_note: self.rectification_note,
             verifier: user_ref(self.verifier_id, self.verifier_login, self.verifier_name),
             closed_at: self.closed_at,
-            escalation: self.escalation,
+            escalation: Escalation::from_level(self.escalation).ok_or_else(|| {
+                StoreError::Internal(format!("bad escalation {}", self.escalation))
+            })?,
             recurrence_of: self.recurrence_of,
             overdue: is_overdue(status, deadline, today),
             created_at: self.created_at,
@@ -171,7 +174,7 @@ impl Row {
 
 /// One hazard inside `scope` (NotFound otherwise).
 pub async fn get(db: &Db, scope: &Scope, id: i64, today: NaiveDate) -> StoreResult<Hazard> {
-    let mut sql = Sql::new(SELECT);
+    let mut sql = Sql::new(db.backend(), SELECT);
     sql.push(" WHERE h.id = ")
         .bind(id)
         .push(" AND ")

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::Permission;
-use xiaoan_domain::hazard::{Action, Category, Grade, Source, Status};
+use xiaoan_domain::hazard::{Action, Category, Escalation, Grade, Source, Status};
 use xiaoan_store::hazards::{self, Event, Hazard, HazardFilter, NewHazard, Powers, UserRef};
 
 /// A person named on a hazard.
@@ -75,12 +75,8 @@ pub struct HazardOut {
 }
 
 /// The escalation code of a level.
-pub fn escalation_code(level: i64) -> &'static str {
-    match level {
-        0 => "none",
-        1 => "centre",
-        _ => "listed",
-    }
+pub fn escalation_code(level: Escalation) -> &'static str {
+    level.code()
 }
 
 impl From<Hazard> for HazardOut {
@@ -342,8 +338,8 @@ pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<
         overdue: q.overdue,
         on_plan: q.on_plan,
         escalation_at_least: match q.escalation.as_deref().filter(|e| !e.is_empty()) {
-            Some("centre") => Some(1),
-            Some("listed") => Some(2),
+            Some("centre") => Some(Escalation::Centre),
+            Some("listed") => Some(Escalation::Listed),
             Some(_) => return Err(AppError::invalid("hazard_escalation", l, s)),
             None => None,
         },
