@@ -30,7 +30,8 @@ pub struct Org {
 #[derive(FromRow)]
 struct Row {
     id: i64,
-    kind: String,
+    #[sqlx(try_from = "String")]
+    kind: OrgKind,
     code: String,
     name: String,
     parent_id: Option<i64>,
@@ -62,8 +63,7 @@ const COLUMNS: &str = "id, kind, code, name, parent_id, path, school_type, addre
 
 impl Row {
     fn into_org(self) -> StoreResult<Org> {
-        let kind =
-            OrgKind::from_code(&self.kind).ok_or(StoreError::Internal("bad org kind".into()))?;
+        let kind = self.kind;
         let school = match self.school_type.as_deref().and_then(SchoolType::from_code) {
             Some(school_type) if kind == OrgKind::School => Some(SchoolFacts {
                 school_type,

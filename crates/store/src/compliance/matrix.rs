@@ -5,7 +5,7 @@ use super::read::org_measures;
 use crate::orgs::Org;
 use crate::plans::StoredPlan;
 use crate::sql::Sql;
-use crate::{Db, StoreError, StoreResult};
+use crate::{Db, StoreResult};
 use sqlx::FromRow;
 use std::collections::{BTreeSet, HashMap};
 use xiaoan_domain::calendar::SchoolCalendar;
@@ -19,7 +19,8 @@ use xiaoan_domain::{OrgKind, SchoolFacts, SchoolType, Scope};
 #[derive(FromRow)]
 struct OrgRow {
     id: i64,
-    kind: String,
+    #[sqlx(try_from = "String")]
+    kind: OrgKind,
     code: String,
     name: String,
     parent_id: Option<i64>,
@@ -36,8 +37,7 @@ struct OrgRow {
 
 impl OrgRow {
     fn into_org(self) -> StoreResult<Org> {
-        let kind =
-            OrgKind::from_code(&self.kind).ok_or(StoreError::Internal("bad org kind".into()))?;
+        let kind = self.kind;
         let school = self
             .school_type
             .as_deref()
