@@ -28,32 +28,13 @@ impl Term {
     }
 }
 
-/// What an exceptional day is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DayKind {
-    /// No school on a weekday inside a term (a public holiday, a closure).
-    Holiday,
-    /// School on a weekend day (a make-up day).
-    SchoolDay,
-}
-
-impl DayKind {
-    /// The stable code.
-    pub fn code(self) -> &'static str {
-        match self {
-            DayKind::Holiday => "holiday",
-            DayKind::SchoolDay => "school_day",
-        }
-    }
-
-    /// Parses a stable code.
-    pub fn from_code(code: &str) -> Option<Self> {
-        match code {
-            "holiday" => Some(DayKind::Holiday),
-            "school_day" => Some(DayKind::SchoolDay),
-            _ => None,
-        }
+crate::codes! {
+    /// What an exceptional day is.
+    pub enum DayKind {
+        /// No school on a weekday inside a term (a public holiday, a closure).
+        Holiday => "holiday",
+        /// School on a weekend day (a make-up day).
+        SchoolDay => "school_day",
     }
 }
 

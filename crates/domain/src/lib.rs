@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod code;
 pub mod compliance;
 pub mod hazard;
 pub mod org;
@@ -25,4 +26,10 @@ pub type Millis = i64;
 /// The current instant in milliseconds since the epoch.
 pub fn now_millis() -> Millis {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// What the exported macros name; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
 }

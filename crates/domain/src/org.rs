@@ -3,40 +3,17 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The kind of an org node; API code in `snake_case`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OrgKind {
-    Bureau,
-    Section,
-    Centre,
-    School,
+crate::codes! {
+    /// The kind of an org node; API code in `snake_case`. `ALL` is in tree order.
+    pub enum OrgKind {
+        Bureau => "bureau",
+        Section => "section",
+        Centre => "centre",
+        School => "school",
+    }
 }
 
 impl OrgKind {
-    /// Every kind, in tree order.
-    pub const ALL: [OrgKind; 4] = [
-        OrgKind::Bureau,
-        OrgKind::Section,
-        OrgKind::Centre,
-        OrgKind::School,
-    ];
-
-    /// The stable code used in the API and the database.
-    pub fn code(self) -> &'static str {
-        match self {
-            OrgKind::Bureau => "bureau",
-            OrgKind::Section => "section",
-            OrgKind::Centre => "centre",
-            OrgKind::School => "school",
-        }
-    }
-
-    /// Parses a stable code.
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.code() == code)
-    }
-
     /// Whether a node of this kind may sit under a parent of kind `parent` (`None` = root).
     pub fn may_have_parent(self, parent: Option<OrgKind>) -> bool {
         match (self, parent) {
@@ -49,41 +26,14 @@ impl OrgKind {
     }
 }
 
-/// The type of a school; decides which obligations apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SchoolType {
-    Primary,
-    Middle,
-    NineYear,
-    Kindergarten,
-    Vocational,
-}
-
-impl SchoolType {
-    /// Every school type.
-    pub const ALL: [SchoolType; 5] = [
-        SchoolType::Primary,
-        SchoolType::Middle,
-        SchoolType::NineYear,
-        SchoolType::Kindergarten,
-        SchoolType::Vocational,
-    ];
-
-    /// The stable code used in the API and the database.
-    pub fn code(self) -> &'static str {
-        match self {
-            SchoolType::Primary => "primary",
-            SchoolType::Middle => "middle",
-            SchoolType::NineYear => "nine_year",
-            SchoolType::Kindergarten => "kindergarten",
-            SchoolType::Vocational => "vocational",
-        }
-    }
-
-    /// Parses a stable code.
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.code() == code)
+crate::codes! {
+    /// The type of a school; decides which obligations apply.
+    pub enum SchoolType {
+        Primary => "primary",
+        Middle => "middle",
+        NineYear => "nine_year",
+        Kindergarten => "kindergarten",
+        Vocational => "vocational",
     }
 }
 

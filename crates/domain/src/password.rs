@@ -24,30 +24,18 @@ impl Default for PasswordPolicy {
 /// Longest password accepted (characters).
 pub const MAX_LENGTH: usize = 128;
 
-/// Why a password was refused; each maps to a translated message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum PasswordError {
-    #[error("password_too_short")]
-    TooShort,
-    #[error("password_too_long")]
-    TooLong,
-    #[error("password_too_simple")]
-    TooSimple,
-    #[error("password_common")]
-    Common,
-}
-
-impl PasswordError {
-    /// A stable code for the API and translation keys.
-    pub fn code(self) -> &'static str {
-        match self {
-            PasswordError::TooShort => "password_too_short",
-            PasswordError::TooLong => "password_too_long",
-            PasswordError::TooSimple => "password_too_simple",
-            PasswordError::Common => "password_common",
-        }
+crate::codes! {
+    /// Why a password was refused; each code maps to a translated message, and is also how
+    /// the error displays.
+    pub enum PasswordError {
+        TooShort => "password_too_short",
+        TooLong => "password_too_long",
+        TooSimple => "password_too_simple",
+        Common => "password_common",
     }
 }
+
+impl std::error::Error for PasswordError {}
 
 /// Fragments that make a password guessable here, whatever else surrounds them.
 const COMMON_FRAGMENTS: &[&str] = &[

@@ -1,72 +1,30 @@
 //! Roles a user can hold, each assignment scoped to one org node.
 
 use crate::OrgKind;
-use serde::{Deserialize, Serialize};
 
-/// A role; its API code is the `snake_case` name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    SystemAdmin,
-    BureauSafety,
-    SectionOfficer,
-    Supervisor,
-    CentreOfficer,
-    Principal,
-    SafetyOfficer,
-    HeadTeacher,
-    Counsellor,
-    CanteenManager,
-    LabManager,
-    BusManager,
-    DutyStaff,
-    Staff,
+crate::codes! {
+    /// A role; its API code is the `snake_case` name. `ALL` runs from the widest reach to the
+    /// narrowest.
+    #[derive(PartialOrd, Ord)]
+    pub enum Role {
+        SystemAdmin => "system_admin",
+        BureauSafety => "bureau_safety",
+        SectionOfficer => "section_officer",
+        Supervisor => "supervisor",
+        CentreOfficer => "centre_officer",
+        Principal => "principal",
+        SafetyOfficer => "safety_officer",
+        HeadTeacher => "head_teacher",
+        Counsellor => "counsellor",
+        CanteenManager => "canteen_manager",
+        LabManager => "lab_manager",
+        BusManager => "bus_manager",
+        DutyStaff => "duty_staff",
+        Staff => "staff",
+    }
 }
 
 impl Role {
-    /// Every role, from the widest reach to the narrowest.
-    pub const ALL: [Role; 14] = [
-        Role::SystemAdmin,
-        Role::BureauSafety,
-        Role::SectionOfficer,
-        Role::Supervisor,
-        Role::CentreOfficer,
-        Role::Principal,
-        Role::SafetyOfficer,
-        Role::HeadTeacher,
-        Role::Counsellor,
-        Role::CanteenManager,
-        Role::LabManager,
-        Role::BusManager,
-        Role::DutyStaff,
-        Role::Staff,
-    ];
-
-    /// The stable code used in the API and the database.
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::SystemAdmin => "system_admin",
-            Role::BureauSafety => "bureau_safety",
-            Role::SectionOfficer => "section_officer",
-            Role::Supervisor => "supervisor",
-            Role::CentreOfficer => "centre_officer",
-            Role::Principal => "principal",
-            Role::SafetyOfficer => "safety_officer",
-            Role::HeadTeacher => "head_teacher",
-            Role::Counsellor => "counsellor",
-            Role::CanteenManager => "canteen_manager",
-            Role::LabManager => "lab_manager",
-            Role::BusManager => "bus_manager",
-            Role::DutyStaff => "duty_staff",
-            Role::Staff => "staff",
-        }
-    }
-
-    /// Parses a stable code.
-    pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == code)
-    }
-
     /// The org kinds at which this role may be assigned.
     pub fn assignable_at(self) -> &'static [OrgKind] {
         match self {

@@ -7,7 +7,7 @@
 use chrono::Days;
 use std::time::Duration;
 use xiaoan_domain::audit::Actor;
-use xiaoan_domain::hazard::{Action, Category, Grade, Source};
+use xiaoan_domain::hazard::{Action, Category, Escalation, Grade, Source};
 use xiaoan_domain::text::Name;
 use xiaoan_domain::{OrgKind, Role, SchoolFacts, SchoolType, Scope};
 use xiaoan_jobs::{JobSettings, round};
@@ -93,7 +93,7 @@ async fn a_round_escalates_overdue_hazards_once() {
             .await
             .unwrap()
             .escalation,
-        2,
+        Escalation::Listed,
         "10 days late: listed"
     );
     assert_eq!(

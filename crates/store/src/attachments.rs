@@ -95,6 +95,7 @@ pub async fn get(db: &Db, user_id: i64, scope: &Scope, id: i64) -> StoreResult<A
         return Ok(a);
     }
     let mut sql = crate::sql::Sql::new(
+        db.backend(),
         "SELECT COUNT(*) FROM hazard_attachments ha JOIN hazards h ON h.id = ha.hazard_id \
          JOIN orgs o ON o.id = h.school_id WHERE ha.attachment_id = ",
     );

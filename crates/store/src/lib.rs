@@ -1,7 +1,8 @@
-//! Persistence for xiaoan through sqlx's `Any` driver: the same `$N` SQL on SQLite (the
-//! embedded default) and PostgreSQL, one migrations folder per backend. Every function that
-//! touches school data takes a [`Scope`](xiaoan_domain::Scope); every write appends its
-//! audit entry in the same transaction.
+//! Persistence for xiaoan through sqlx's `Any` driver: the same SQL on SQLite (the embedded
+//! default) and PostgreSQL, one migrations folder per backend. Fixed statements use `$N`;
+//! dynamic ones go through [`sql::Sql`], which numbers placeholders only for PostgreSQL.
+//! Every function that touches school data takes a [`Scope`](xiaoan_domain::Scope); every
+//! write appends its audit entry in the same transaction.
 #![forbid(unsafe_code)]
 
 pub mod attachments;

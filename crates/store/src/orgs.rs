@@ -30,7 +30,8 @@ pub struct Org {
 #[derive(FromRow)]
 struct Row {
     id: i64,
-    kind: String,
+    #[sqlx(try_from = "String")]
+    kind: OrgKind,
     code: String,
     name: String,
     parent_id: Option<i64>,
@@ -62,8 +63,7 @@ const COLUMNS: &str = "id, kind, code, name, parent_id, path, school_type, addre
 
 impl Row {
     fn into_org(self) -> StoreResult<Org> {
-        let kind =
-            OrgKind::from_code(&self.kind).ok_or(StoreError::Internal("bad org kind".into()))?;
+        let kind = self.kind;
         let school = match self.school_type.as_deref().and_then(SchoolType::from_code) {
             Some(school_type) if kind == OrgKind::School => Some(SchoolFacts {
                 school_type,
@@ -104,7 +104,7 @@ pub struct OrgFilter {
 
 /// The org nodes inside `scope` that match `filter`, in tree order.
 pub async fn list(db: &Db, scope: &Scope, filter: &OrgFilter) -> StoreResult<Vec<Org>> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM orgs WHERE ")
         .scope("path", scope);
@@ -139,7 +139,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Org> {
 }
 
 async fn get_unscoped(db: &Db, id: i64) -> StoreResult<Org> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS).push(" FROM orgs WHERE id = ").bind(id);
     let (text, args) = sql.build();
     let row: Option<Row> = sqlx::query_as_with(text, args)
@@ -172,7 +172,7 @@ pub async fn root(db: &Db) -> StoreResult<Option<Org>> {
 
 /// Counts of nodes per kind inside `scope`.
 pub async fn count_by_kind(db: &Db, scope: &Scope) -> StoreResult<Vec<(OrgKind, i64)>> {
-    let mut sql = Sql::new("SELECT kind, COUNT(*) FROM orgs WHERE ");
+    let mut sql = Sql::new(db.backend(), "SELECT kind, COUNT(*) FROM orgs WHERE ");
     sql.scope("path", scope).push(" GROUP BY kind");
     let (text, args) = sql.build();
     let rows: Vec<(String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;

@@ -108,7 +108,7 @@ pub async fn load(db: &Db, actor: &Actor, plan: &Plan, source: &str) -> StoreRes
     let sha = hash(plan)?;
     let json = serde_json::to_string(plan).map_err(|e| StoreError::Internal(e.to_string()))?;
     let mut tx = db.begin_write().await?;
-    let mut sql = crate::sql::Sql::new("SELECT ");
+    let mut sql = crate::sql::Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM plans WHERE code = ")
         .bind(plan.code.clone())
@@ -162,7 +162,7 @@ pub async fn load(db: &Db, actor: &Actor, plan: &Plan, source: &str) -> StoreRes
 
 /// One version by id.
 pub async fn get(db: &Db, id: i64) -> StoreResult<StoredPlan> {
-    let mut sql = crate::sql::Sql::new("SELECT ");
+    let mut sql = crate::sql::Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS).push(" FROM plans WHERE id = ").bind(id);
     let (text, args) = sql.build();
     let r: Option<Row> = sqlx::query_as_with(text, args)
@@ -173,7 +173,7 @@ pub async fn get(db: &Db, id: i64) -> StoreResult<StoredPlan> {
 
 /// The active plan, if one has been loaded.
 pub async fn active(db: &Db) -> StoreResult<Option<StoredPlan>> {
-    let mut sql = crate::sql::Sql::new("SELECT ");
+    let mut sql = crate::sql::Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS).push(" FROM plans WHERE active = 1");
     let (text, args) = sql.build();
     let r: Option<Row> = sqlx::query_as_with(text, args)

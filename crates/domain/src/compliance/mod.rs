@@ -20,43 +20,20 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::collections::HashMap;
 
-/// Where an obligation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Met,
-    Due,
-    Overdue,
-    Missed,
-    NotApplicable,
+crate::codes! {
+    /// Where an obligation stands. `ALL` is in display order, the worst first; the derived
+    /// order is the declaration order.
+    #[derive(PartialOrd, Ord)]
+    pub enum Status: order(Overdue, Missed, Due, Met, NotApplicable) {
+        Met => "met",
+        Due => "due",
+        Overdue => "overdue",
+        Missed => "missed",
+        NotApplicable => "not_applicable",
+    }
 }
 
 impl Status {
-    /// Every status, in display order.
-    pub const ALL: [Status; 5] = [
-        Status::Overdue,
-        Status::Missed,
-        Status::Due,
-        Status::Met,
-        Status::NotApplicable,
-    ];
-
-    /// The stable code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Status::Met => "met",
-            Status::Due => "due",
-            Status::Overdue => "overdue",
-            Status::Missed => "missed",
-            Status::NotApplicable => "not_applicable",
-        }
-    }
-
-    /// Parses a stable code.
-    pub fn from_code(code: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|s| s.code() == code)
-    }
-
     /// How bad it is: the worst occurrence decides a cell.
     fn severity(self) -> u8 {
         match self {

@@ -1,34 +1,8 @@
 //! The stable English codes of hazard categories, grades, sources and states.
 
-use serde::{Deserialize, Serialize};
-
-macro_rules! codes {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $code:literal),* $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
-
-        impl $name {
-            /// Every value, in display order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            /// The stable code used in the API, the database and translation keys.
-            pub fn code(self) -> &'static str {
-                match self { $($name::$variant => $code),* }
-            }
-
-            /// Parses a stable code.
-            pub fn from_code(code: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|v| v.code() == code)
-            }
-        }
-    };
-}
-
-codes! {
+crate::codes! {
     /// The eight inspection categories of the campaign (seed section 三(三)), plus other.
-    Category {
+    pub enum Category {
         Security => "security",
         Buildings => "buildings",
         TeachingFacilities => "teaching_facilities",
@@ -41,17 +15,17 @@ codes! {
     }
 }
 
-codes! {
+crate::codes! {
     /// How serious a hazard is: 一般隱患 or 重大隱患.
-    Grade {
+    pub enum Grade {
         General => "general",
         Major => "major",
     }
 }
 
-codes! {
+crate::codes! {
     /// Where a hazard was found.
-    Source {
+    pub enum Source {
         SelfInspection => "self_inspection",
         Patrol => "patrol",
         BureauInspection => "bureau_inspection",
@@ -61,9 +35,9 @@ codes! {
     }
 }
 
-codes! {
+crate::codes! {
     /// The state of a hazard in its closed loop.
-    Status {
+    pub enum Status {
         Reported => "reported",
         Registered => "registered",
         Rectifying => "rectifying",
@@ -74,9 +48,21 @@ codes! {
 }
 
 impl Status {
+    /// The states that end the loop: closed out (銷賬) or dismissed. Every other state is open.
+    pub const DONE: [Status; 2] = [Status::Closed, Status::Dismissed];
+
+    /// The states in which work can be late: registered or being rectified. A submitted
+    /// rectification waits for its check and is not the rectifier's delay.
+    pub const OVERDUE_ABLE: [Status; 2] = [Status::Registered, Status::Rectifying];
+
     /// Whether the hazard still needs work (not closed out or dismissed).
     pub fn is_open(self) -> bool {
-        !matches!(self, Status::Closed | Status::Dismissed)
+        !Self::DONE.contains(&self)
+    }
+
+    /// Whether a hazard in this state is late once its deadline has passed.
+    pub fn can_be_overdue(self) -> bool {
+        Self::OVERDUE_ABLE.contains(&self)
     }
 }
 
@@ -88,12 +74,22 @@ mod tests {
     fn codes_round_trip() {
         assert_eq!(Category::ALL.len(), 9);
         for c in Category::ALL {
-            assert_eq!(Category::from_code(c.code()), Some(*c));
+            assert_eq!(Category::from_code(c.code()), Some(c));
         }
         for s in Status::ALL {
-            assert_eq!(Status::from_code(s.code()), Some(*s));
+            assert_eq!(Status::from_code(s.code()), Some(s));
         }
         assert_eq!(Grade::from_code("major"), Some(Grade::Major));
         assert_eq!(Source::from_code("rumour"), None);
+    }
+
+    #[test]
+    fn status_sets() {
+        let open: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_open()).collect();
+        assert_eq!(open.len(), Status::ALL.len() - Status::DONE.len());
+        for s in Status::OVERDUE_ABLE {
+            assert!(s.is_open() && s.can_be_overdue());
+        }
+        assert!(!Status::Submitted.can_be_overdue());
     }
 }

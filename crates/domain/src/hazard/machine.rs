@@ -231,19 +231,37 @@ pub fn decide(
 /// Whether the work is late: registered or being rectified past its deadline. A submitted
 /// rectification waits for its check and is not the rectifier's delay.
 pub fn is_overdue(status: Status, deadline: Option<NaiveDate>, today: NaiveDate) -> bool {
-    matches!(status, Status::Registered | Status::Rectifying) && deadline.is_some_and(|d| d < today)
+    status.can_be_overdue() && deadline.is_some_and(|d| d < today)
 }
 
-/// How far up the tree a hazard has gone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Escalation {
-    /// The school handles it.
-    None = 0,
-    /// Overdue: the centre (or, for schools under the bureau, the bureau) is told.
-    Centre = 1,
-    /// Listed for supervision by the bureau (掛牌督辦): major, or overdue by more than the
-    /// configured number of days.
-    Listed = 2,
+crate::codes! {
+    /// How far up the tree a hazard has gone. Ordered: `None < Centre < Listed`.
+    #[derive(PartialOrd, Ord)]
+    pub enum Escalation {
+        /// The school handles it.
+        None => "none",
+        /// Overdue: the centre (or, for schools under the bureau, the bureau) is told.
+        Centre => "centre",
+        /// Listed for supervision by the bureau (掛牌督辦): major, or overdue by more than the
+        /// configured number of days.
+        Listed => "listed",
+    }
+}
+
+impl Escalation {
+    /// The level stored in the database: 0, 1 or 2.
+    pub fn level(self) -> i64 {
+        match self {
+            Escalation::None => 0,
+            Escalation::Centre => 1,
+            Escalation::Listed => 2,
+        }
+    }
+
+    /// The escalation stored as `level`; `None` for a level out of range.
+    pub fn from_level(level: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.level() == level)
+    }
 }
 
 /// The escalation a hazard should have today. `listing_days` is the district's setting

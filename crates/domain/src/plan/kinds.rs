@@ -8,52 +8,31 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The type of a record field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldType {
-    /// A whole number.
-    Int,
-    /// A decimal number.
-    Number,
-    /// One line or a paragraph of text.
-    Text,
-    /// A date `YYYY-MM-DD`.
-    Date,
-    /// A month `YYYY-MM`.
-    Month,
-    /// Yes or no.
-    Bool,
-    /// One of `options`.
-    Choice,
-    /// Several of `options`.
-    Multi,
-    /// A list of short texts (names, problems found).
-    List,
+crate::codes! {
+    /// The type of a record field. `ALL` pairs every type with its code.
+    pub enum FieldType: pairs {
+        /// A whole number.
+        Int => "int",
+        /// A decimal number.
+        Number => "number",
+        /// One line or a paragraph of text.
+        Text => "text",
+        /// A date `YYYY-MM-DD`.
+        Date => "date",
+        /// A month `YYYY-MM`.
+        Month => "month",
+        /// Yes or no.
+        Bool => "bool",
+        /// One of `options`.
+        Choice => "choice",
+        /// Several of `options`.
+        Multi => "multi",
+        /// A list of short texts (names, problems found).
+        List => "list",
+    }
 }
 
 impl FieldType {
-    /// Every type with its code.
-    pub const ALL: [(FieldType, &'static str); 9] = [
-        (FieldType::Int, "int"),
-        (FieldType::Number, "number"),
-        (FieldType::Text, "text"),
-        (FieldType::Date, "date"),
-        (FieldType::Month, "month"),
-        (FieldType::Bool, "bool"),
-        (FieldType::Choice, "choice"),
-        (FieldType::Multi, "multi"),
-        (FieldType::List, "list"),
-    ];
-
-    /// Parses a code.
-    pub fn from_code(code: &str) -> Option<FieldType> {
-        FieldType::ALL
-            .iter()
-            .find(|(_, c)| *c == code)
-            .map(|(t, _)| *t)
-    }
-
     /// Whether values are numbers (usable in sums and numeric conditions).
     pub fn is_numeric(self) -> bool {
         matches!(self, FieldType::Int | FieldType::Number)
@@ -65,58 +44,25 @@ impl FieldType {
     }
 }
 
-/// What a number measures; shown next to measured values and targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Unit {
-    Records,
-    Hours,
-    Credits,
-    People,
-    Seconds,
-    Minutes,
-    Grams,
-    Items,
-    Days,
-    Weeks,
-    Months,
-    Quarters,
-    Terms,
-    Years,
-    Percent,
-}
-
-impl Unit {
-    /// Every unit with its code.
-    pub const ALL: [(Unit, &'static str); 15] = [
-        (Unit::Records, "records"),
-        (Unit::Hours, "hours"),
-        (Unit::Credits, "credits"),
-        (Unit::People, "people"),
-        (Unit::Seconds, "seconds"),
-        (Unit::Minutes, "minutes"),
-        (Unit::Grams, "grams"),
-        (Unit::Items, "items"),
-        (Unit::Days, "days"),
-        (Unit::Weeks, "weeks"),
-        (Unit::Months, "months"),
-        (Unit::Quarters, "quarters"),
-        (Unit::Terms, "terms"),
-        (Unit::Years, "years"),
-        (Unit::Percent, "percent"),
-    ];
-
-    /// The stable code.
-    pub fn code(self) -> &'static str {
-        Unit::ALL
-            .iter()
-            .find(|(u, _)| *u == self)
-            .map_or("records", |(_, c)| c)
-    }
-
-    /// Parses a code.
-    pub fn from_code(code: &str) -> Option<Unit> {
-        Unit::ALL.iter().find(|(_, c)| *c == code).map(|(u, _)| *u)
+crate::codes! {
+    /// What a number measures; shown next to measured values and targets. `ALL` pairs every
+    /// unit with its code.
+    pub enum Unit: pairs {
+        Records => "records",
+        Hours => "hours",
+        Credits => "credits",
+        People => "people",
+        Seconds => "seconds",
+        Minutes => "minutes",
+        Grams => "grams",
+        Items => "items",
+        Days => "days",
+        Weeks => "weeks",
+        Months => "months",
+        Quarters => "quarters",
+        Terms => "terms",
+        Years => "years",
+        Percent => "percent",
     }
 }
 

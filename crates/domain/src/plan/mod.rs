@@ -103,33 +103,14 @@ pub enum Level {
     Bureau,
 }
 
-/// A school fact an obligation may require.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fact {
-    Boarding,
-    Canteen,
-    Buses,
-    Labs,
-    SpecialEquipment,
-}
-
-impl Fact {
-    /// Every fact, with its code.
-    pub const ALL: [(Fact, &'static str); 5] = [
-        (Fact::Boarding, "boarding"),
-        (Fact::Canteen, "canteen"),
-        (Fact::Buses, "buses"),
-        (Fact::Labs, "labs"),
-        (Fact::SpecialEquipment, "special_equipment"),
-    ];
-
-    /// The stable code.
-    pub fn code(self) -> &'static str {
-        Fact::ALL
-            .iter()
-            .find(|(f, _)| *f == self)
-            .map_or("", |(_, c)| c)
+crate::codes! {
+    /// A school fact an obligation may require. `ALL` pairs every fact with its code.
+    pub enum Fact: pairs {
+        Boarding => "boarding",
+        Canteen => "canteen",
+        Buses => "buses",
+        Labs => "labs",
+        SpecialEquipment => "special_equipment",
     }
 }
 

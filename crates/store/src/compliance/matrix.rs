@@ -5,7 +5,7 @@ use super::read::org_measures;
 use crate::orgs::Org;
 use crate::plans::StoredPlan;
 use crate::sql::Sql;
-use crate::{Db, StoreError, StoreResult};
+use crate::{Db, StoreResult};
 use sqlx::FromRow;
 use std::collections::{BTreeSet, HashMap};
 use xiaoan_domain::calendar::SchoolCalendar;
@@ -19,7 +19,8 @@ use xiaoan_domain::{OrgKind, SchoolFacts, SchoolType, Scope};
 #[derive(FromRow)]
 struct OrgRow {
     id: i64,
-    kind: String,
+    #[sqlx(try_from = "String")]
+    kind: OrgKind,
     code: String,
     name: String,
     parent_id: Option<i64>,
@@ -36,8 +37,7 @@ struct OrgRow {
 
 impl OrgRow {
     fn into_org(self) -> StoreResult<Org> {
-        let kind =
-            OrgKind::from_code(&self.kind).ok_or(StoreError::Internal("bad org kind".into()))?;
+        let kind = self.kind;
         let school = self
             .school_type
             .as_deref()
@@ -83,14 +83,7 @@ fn org_filter(
         sql.push(" AND school_type = ").bind(t.code().to_string());
     }
     if let Some(kinds) = kinds {
-        sql.push(" AND kind IN (");
-        for (i, k) in kinds.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(k.code().to_string());
-        }
-        sql.push(")");
+        sql.push(" AND kind IN ").codes(kinds);
     }
 }
 
@@ -106,6 +99,7 @@ pub(crate) async fn load_orgs(
     limit: i64,
 ) -> StoreResult<Vec<Org>> {
     let mut sql = Sql::new(
+        db.backend(),
         "SELECT id, kind, code, name, parent_id, path, school_type, students, staff, boarding, canteen, buses, labs, \
          special_equipment",
     );
@@ -126,7 +120,7 @@ async fn count_orgs(
     school_type: Option<SchoolType>,
     kinds: Option<&[OrgKind]>,
 ) -> StoreResult<i64> {
-    let mut sql = Sql::new("SELECT COUNT(*)");
+    let mut sql = Sql::new(db.backend(), "SELECT COUNT(*)");
     org_filter(&mut sql, scope, under, school_type, kinds);
     let (text, args) = sql.build();
     Ok(sqlx::query_scalar_with(text, args)

@@ -4,7 +4,7 @@
 //! database's own work. Separators are control characters that stored JSON never contains
 //! unescaped (US, 0x1f, between parts; RS, 0x1e, between entries).
 
-use crate::records::Stmt;
+use crate::sql::Sql;
 use crate::{Backend, StoreError, StoreResult};
 use chrono::NaiveDate;
 use sqlx::{Any, Transaction};
@@ -33,7 +33,7 @@ fn us(backend: Backend) -> &'static str {
 
 /// Appends the filter of one kind's live records between two days for orgs `lo..=hi`.
 fn records_filter(
-    sql: &mut Stmt,
+    sql: &mut Sql,
     kind: &str,
     (from, to): (NaiveDate, NaiveDate),
     (lo, hi): (i64, i64),
@@ -52,7 +52,7 @@ fn records_filter(
 
 /// Appends the obligation's numeric conditions (min/max on a field) as SQL. Field names
 /// are plan ids and are bound, never spliced into the text.
-fn numeric_conditions(sql: &mut Stmt, backend: Backend, ob: &Obligation) {
+fn numeric_conditions(sql: &mut Sql, backend: Backend, ob: &Obligation) {
     for c in &ob.conditions {
         for (bound, op) in [(c.min, " >= "), (c.max, " <= ")] {
             let Some(v) = bound else { continue };
@@ -73,7 +73,7 @@ fn numeric_conditions(sql: &mut Stmt, backend: Backend, ob: &Obligation) {
     }
 }
 
-async fn per_org(tx: &mut Transaction<'static, Any>, sql: Stmt) -> StoreResult<Vec<(i64, String)>> {
+async fn per_org(tx: &mut Transaction<'static, Any>, sql: Sql) -> StoreResult<Vec<(i64, String)>> {
     let (text, args) = sql.build();
     Ok(sqlx::query_as_with(text, args).fetch_all(&mut **tx).await?)
 }
@@ -97,7 +97,7 @@ pub(super) async fn day_masks(
             30
         )
     );
-    let mut sql = Stmt::from_text(backend, head);
+    let mut sql = Sql::from_text(backend, head);
     records_filter(&mut sql, &ob.record, window, orgs);
     numeric_conditions(&mut sql, backend, ob);
     sql.push(" GROUP BY org_id, occurred_on HAVING COUNT(*) >= ")
@@ -138,7 +138,7 @@ pub(super) async fn day_counts(
             30
         )
     );
-    let mut sql = Stmt::from_text(backend, head);
+    let mut sql = Sql::from_text(backend, head);
     records_filter(&mut sql, &ob.record, window, orgs);
     sql.push(" GROUP BY org_id, occurred_on) d GROUP BY org_id");
     per_org(tx, sql)
@@ -176,7 +176,7 @@ pub(super) async fn day_fields(
             30
         )
     );
-    let mut sql = Stmt::from_text(backend, head);
+    let mut sql = Sql::from_text(backend, head);
     records_filter(&mut sql, &ob.record, window, orgs);
     sql.push(" GROUP BY org_id");
     per_org(tx, sql)
@@ -244,7 +244,7 @@ pub(super) async fn stored_measures(
         "SELECT org_id, {} FROM compliance_measures WHERE plan_id = ",
         agg(backend, &entry, 30)
     );
-    let mut sql = Stmt::from_text(backend, head);
+    let mut sql = Sql::from_text(backend, head);
     sql.bind(plan_id)
         .push(" AND obligation = ")
         .bind(obligation.to_string())
@@ -297,7 +297,7 @@ pub(super) async fn org_measures(
         org_ids.iter().copied().min().unwrap_or(0),
         org_ids.iter().copied().max().unwrap_or(0),
     );
-    let mut sql = Stmt::from_text(backend, head);
+    let mut sql = Sql::from_text(backend, head);
     // The range lets PostgreSQL's planner see how few rows the lists select.
     sql.bind(plan_id)
         .push(" AND org_id >= ")

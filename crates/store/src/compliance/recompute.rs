@@ -7,7 +7,7 @@ use crate::audit::{self, Event};
 use crate::compliance::matrix::load_orgs;
 use crate::orgs::Org;
 use crate::plans::StoredPlan;
-use crate::records::Rows;
+use crate::sql::Rows;
 use crate::{Backend, Db, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;

@@ -4,10 +4,11 @@
 
 use super::{Hazard, Row, SELECT};
 use crate::audit::{self, Event};
+use crate::sql::Sql;
 use crate::{Db, StoreResult};
 use chrono::NaiveDate;
 use xiaoan_domain::audit::Actor;
-use xiaoan_domain::hazard::{HazardFacts, escalation_level};
+use xiaoan_domain::hazard::{Escalation, Grade, HazardFacts, Status, escalation_level};
 use xiaoan_domain::now_millis;
 
 fn facts(h: &Hazard) -> HazardFacts {
@@ -25,25 +26,31 @@ fn facts(h: &Hazard) -> HazardFacts {
 /// many were raised.
 pub async fn escalate(db: &Db, today: NaiveDate, listing_days: i64) -> StoreResult<usize> {
     // Candidates: open, not yet listed, and either past their deadline or major.
-    let sql = format!(
-        "{SELECT} WHERE h.status NOT IN ('closed', 'dismissed') AND h.escalation < 2 \
-         AND ((h.status IN ('registered', 'rectifying') AND h.deadline < $1) OR h.grade = 'major')"
-    );
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let mut sql = Sql::new(db.backend(), SELECT);
+    sql.push(" WHERE h.status NOT IN ")
+        .codes(&Status::DONE)
+        .push(" AND h.escalation < ")
+        .bind(Escalation::Listed.level())
+        .push(" AND ((h.status IN ")
+        .codes(&Status::OVERDUE_ABLE)
+        .push(" AND h.deadline < ")
         .bind(today.to_string())
-        .fetch_all(db.pool())
-        .await?;
+        .push(") OR h.grade = ")
+        .bind(Grade::Major.code().to_string())
+        .push(")");
+    let (text, args) = sql.build();
+    let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
     let actor = Actor::system("escalation");
     let mut raised = 0;
     for row in rows {
         let h = row.into_hazard(today)?;
-        let level = escalation_level(&facts(&h), today, listing_days) as i64;
+        let level = escalation_level(&facts(&h), today, listing_days);
         if level <= h.escalation {
             continue;
         }
         let mut tx = db.begin_write().await?;
         let n = sqlx::query("UPDATE hazards SET escalation = $1, escalated_at = $2 WHERE id = $3 AND escalation < $1")
-            .bind(level)
+            .bind(level.level())
             .bind(now_millis())
             .bind(h.id)
             .execute(&mut *tx)
@@ -52,8 +59,13 @@ pub async fn escalate(db: &Db, today: NaiveDate, listing_days: i64) -> StoreResu
         if n == 0 {
             continue;
         }
-        let action = if level >= 2 { "list" } else { "escalate" };
-        let detail = serde_json::json!({"level": level, "deadline": h.deadline, "grade": h.grade});
+        let action = if level == Escalation::Listed {
+            "list"
+        } else {
+            "escalate"
+        };
+        let detail =
+            serde_json::json!({"level": level.level(), "deadline": h.deadline, "grade": h.grade});
         sqlx::query(
             "INSERT INTO hazard_events (hazard_id, at, actor_id, actor_login, action, from_status, to_status, note, detail) \
              VALUES ($1, $2, NULL, $3, $4, $5, $5, '', $6)",

@@ -6,7 +6,7 @@ use crate::{Db, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;
 use xiaoan_domain::Scope;
-use xiaoan_domain::hazard::{Category, Grade, Source, Status};
+use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
 
 /// What to list. Every field narrows the list; `None` leaves it open.
 #[derive(Debug, Clone, Default)]
@@ -19,8 +19,8 @@ pub struct HazardFilter {
     pub source: Option<Source>,
     pub overdue: Option<bool>,
     pub on_plan: Option<bool>,
-    /// At least this escalation (1: the centre was told, 2: listed by the bureau).
-    pub escalation_at_least: Option<i64>,
+    /// At least this escalation (the centre was told, or listed by the bureau).
+    pub escalation_at_least: Option<Escalation>,
     pub school_id: Option<i64>,
     /// The materialised path of a centre (or any node) to list under.
     pub under_path: Option<String>,
@@ -69,10 +69,11 @@ fn push_filters(
         sql.push(" AND h.status = ").bind(s.code().to_string());
     }
     if f.open {
-        sql.push(" AND h.status NOT IN ('closed', 'dismissed')");
+        sql.push(" AND h.status NOT IN ").codes(&Status::DONE);
     }
     if f.not_dismissed {
-        sql.push(" AND h.status <> 'dismissed'");
+        sql.push(" AND h.status <> ")
+            .bind(Status::Dismissed.code().to_string());
     }
     if f.registered {
         sql.push(" AND h.owner_id IS NOT NULL");
@@ -91,11 +92,15 @@ fn push_filters(
     }
     match f.overdue {
         Some(true) => {
-            sql.push(" AND h.status IN ('registered', 'rectifying') AND h.deadline < ")
+            sql.push(" AND h.status IN ")
+                .codes(&Status::OVERDUE_ABLE)
+                .push(" AND h.deadline < ")
                 .bind(today.to_string());
         }
         Some(false) => {
-            sql.push(" AND NOT (h.status IN ('registered', 'rectifying') AND h.deadline < ")
+            sql.push(" AND NOT (h.status IN ")
+                .codes(&Status::OVERDUE_ABLE)
+                .push(" AND h.deadline < ")
                 .bind(today.to_string())
                 .push(")");
         }
@@ -105,7 +110,7 @@ fn push_filters(
         sql.push(" AND h.on_plan = ").bind(p as i64);
     }
     if let Some(e) = f.escalation_at_least {
-        sql.push(" AND h.escalation >= ").bind(e);
+        sql.push(" AND h.escalation >= ").bind(e.level());
     }
     if let Some(id) = f.school_id {
         sql.push(" AND h.school_id = ").bind(id);
@@ -149,7 +154,7 @@ pub async fn list(
     let limit = limit.clamp(1, 200);
     // Two steps in one statement: find the page's ids on the narrow tables (indexes can
     // answer the filter and the order), then fetch those rows with their names.
-    let mut sql = Sql::new(SELECT);
+    let mut sql = Sql::new(db.backend(), SELECT);
     // The overdue view is driven by a (status, deadline) range that an index answers per
     // school; other views walk ids newest first and test each row's school by a join.
     let schools = if f.overdue == Some(true) {
@@ -192,7 +197,7 @@ pub async fn batch_after(
     limit: i64,
     today: NaiveDate,
 ) -> StoreResult<Vec<Hazard>> {
-    let mut sql = Sql::new(SELECT);
+    let mut sql = Sql::new(db.backend(), SELECT);
     push_filters(&mut sql, scope, f, today, true, Schools::Joined);
     sql.push(" AND h.id > ")
         .bind(after)
@@ -219,7 +224,7 @@ pub async fn counts(
     f: &HazardFilter,
     today: NaiveDate,
 ) -> StoreResult<StatusCounts> {
-    let mut sql = Sql::new("SELECT h.status, COUNT(*) FROM hazards h");
+    let mut sql = Sql::new(db.backend(), "SELECT h.status, COUNT(*) FROM hazards h");
     push_filters(&mut sql, scope, f, today, false, Schools::Ids);
     sql.push(" GROUP BY h.status");
     let (text, args) = sql.build();
@@ -236,13 +241,17 @@ pub async fn counts(
         })
         .collect();
     let mut sql = Sql::new(
-        "SELECT COALESCE(CAST(SUM(CASE WHEN h.status IN ('registered', 'rectifying') AND h.deadline < ",
+        db.backend(),
+        "SELECT COALESCE(CAST(SUM(CASE WHEN h.status IN ",
     );
-    sql.bind(today.to_string()).push(
-        " THEN 1 ELSE 0 END) AS BIGINT), 0), \
-         COALESCE(CAST(SUM(CASE WHEN h.escalation >= 2 AND h.status NOT IN ('closed', 'dismissed') \
-         THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h",
-    );
+    sql.codes(&Status::OVERDUE_ABLE)
+        .push(" AND h.deadline < ")
+        .bind(today.to_string())
+        .push(" THEN 1 ELSE 0 END) AS BIGINT), 0), COALESCE(CAST(SUM(CASE WHEN h.escalation >= ")
+        .bind(Escalation::Listed.level())
+        .push(" AND h.status NOT IN ")
+        .codes(&Status::DONE)
+        .push(" THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h");
     push_filters(&mut sql, scope, f, today, true, Schools::Ids);
     let (text, args) = sql.build();
     let (overdue, listed): (i64, i64) =

@@ -15,7 +15,7 @@ use crate::{Db, StoreError, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::FromRow;
-use xiaoan_domain::hazard::{Category, Grade, Source, Status, is_overdue};
+use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status, is_overdue};
 use xiaoan_domain::{Millis, Scope};
 
 /// A user as a hazard names them.
@@ -54,8 +54,9 @@ pub struct Hazard {
     pub rectification_note: String,
     pub verifier: Option<UserRef>,
     pub closed_at: Option<Millis>,
-    /// 0 none, 1 the centre was told, 2 listed for bureau supervision (掛牌督辦).
-    pub escalation: i64,
+    /// How far up the tree it has gone: the centre was told, or listed for bureau
+    /// supervision (掛牌督辦). Stored as its level, 0–2.
+    pub escalation: Escalation,
     pub recurrence_of: Option<i64>,
     pub overdue: bool,
     pub created_at: Millis,
@@ -69,13 +70,17 @@ pub(crate) struct Row {
     school_id: i64,
     school_name: String,
     school_path: String,
-    category: String,
-    grade: String,
-    source: String,
+    #[sqlx(try_from = "String")]
+    category: Category,
+    #[sqlx(try_from = "String")]
+    grade: Grade,
+    #[sqlx(try_from = "String")]
+    source: Source,
     location: String,
     title: String,
     description: String,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: Status,
     found_by: String,
     found_on: String,
     reporter_id: Option<i64>,
@@ -127,13 +132,9 @@ fn date(s: &str) -> StoreResult<NaiveDate> {
         .map_err(|_| StoreError::Internal(format!("bad date {s:?}")))
 }
 
-fn code<T>(v: Option<T>, what: &str) -> StoreResult<T> {
-    v.ok_or_else(|| StoreError::Internal(format!("bad {what} code")))
-}
-
 impl Row {
     pub(crate) fn into_hazard(self, today: NaiveDate) -> StoreResult<Hazard> {
-        let status = code(Status::from_code(&self.status), "status")?;
+        let status = self.status;
         let deadline = self.deadline.as_deref().map(date).transpose()?;
         Ok(Hazard {
             id: self.id,
@@ -141,9 +142,9 @@ impl Row {
             school_id: self.school_id,
             school_name: self.school_name,
             school_path: self.school_path,
-            category: code(Category::from_code(&self.category), "category")?,
-            grade: code(Grade::from_code(&self.grade), "grade")?,
-            source: code(Source::from_code(&self.source), "source")?,
+            category: self.category,
+            grade: self.grade,
+            source: self.source,
             location: self.location,
             title: self.title,
             description: self.description,
@@ -160,7 +161,9 @@ impl Row {
             rectification_note: self.rectification_note,
             verifier: user_ref(self.verifier_id, self.verifier_login, self.verifier_name),
             closed_at: self.closed_at,
-            escalation: self.escalation,
+            escalation: Escalation::from_level(self.escalation).ok_or_else(|| {
+                StoreError::Internal(format!("bad escalation {}", self.escalation))
+            })?,
             recurrence_of: self.recurrence_of,
             overdue: is_overdue(status, deadline, today),
             created_at: self.created_at,
@@ -171,7 +174,7 @@ impl Row {
 
 /// One hazard inside `scope` (NotFound otherwise).
 pub async fn get(db: &Db, scope: &Scope, id: i64, today: NaiveDate) -> StoreResult<Hazard> {
-    let mut sql = Sql::new(SELECT);
+    let mut sql = Sql::new(db.backend(), SELECT);
     sql.push(" WHERE h.id = ")
         .bind(id)
         .push(" AND ")
@@ -198,8 +201,8 @@ pub struct Event {
     pub at: Millis,
     pub actor_login: String,
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
     pub note: String,
     pub detail: serde_json::Value,
     pub attachments: Vec<EventAttachment>,
@@ -207,16 +210,18 @@ pub struct Event {
 
 /// The history of a hazard the caller may see, oldest first.
 pub async fn history(db: &Db, hazard: &Hazard) -> StoreResult<Vec<Event>> {
-    type EventRow = (
-        i64,
-        i64,
-        String,
-        String,
-        Option<String>,
-        String,
-        String,
-        String,
-    );
+    #[derive(FromRow)]
+    struct EventRow {
+        id: i64,
+        at: i64,
+        actor_login: String,
+        action: String,
+        from_status: Option<String>,
+        #[sqlx(try_from = "String")]
+        to_status: Status,
+        note: String,
+        detail: String,
+    }
     let rows: Vec<EventRow> = sqlx::query_as(
         "SELECT id, at, actor_login, action, from_status, to_status, note, detail FROM hazard_events \
          WHERE hazard_id = $1 ORDER BY id",
@@ -230,27 +235,31 @@ pub async fn history(db: &Db, hazard: &Hazard) -> StoreResult<Vec<Event>> {
     .bind(hazard.id)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, at, actor_login, action, from_status, to_status, note, detail)| Event {
+    rows.into_iter()
+        .map(|r| {
+            let from_status = r
+                .from_status
+                .map(|s| s.parse::<Status>())
+                .transpose()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            Ok(Event {
                 attachments: links
                     .iter()
-                    .filter(|(e, _, _)| *e == id)
-                    .map(|(_, a, r)| EventAttachment {
+                    .filter(|(e, _, _)| *e == r.id)
+                    .map(|(_, a, reused)| EventAttachment {
                         id: *a,
-                        reused: *r != 0,
+                        reused: *reused != 0,
                     })
                     .collect(),
-                id,
-                at,
-                actor_login,
-                action,
+                id: r.id,
+                at: r.at,
+                actor_login: r.actor_login,
+                action: r.action,
                 from_status,
-                to_status,
-                note,
-                detail: serde_json::from_str(&detail).unwrap_or_default(),
-            },
-        )
-        .collect())
+                to_status: r.to_status,
+                note: r.note,
+                detail: serde_json::from_str(&r.detail).unwrap_or_default(),
+            })
+        })
+        .collect()
 }

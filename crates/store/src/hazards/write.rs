@@ -2,12 +2,14 @@
 
 use super::{Hazard, get};
 use crate::audit::{self, Event};
+use crate::sql::Sql;
 use crate::{Db, StoreError, StoreResult};
 use chrono::{Datelike, NaiveDate};
 use sqlx::AnyConnection;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::hazard::{
-    Action, ActorFacts, Category, Grade, HazardFacts, Source, Status, decide, location_key,
+    Action, ActorFacts, Category, Escalation, Grade, HazardFacts, Source, Status, decide,
+    location_key,
 };
 use xiaoan_domain::{OrgKind, Scope, now_millis};
 
@@ -167,21 +169,26 @@ pub async fn create(
     let key = location_key(&new.location);
     let now = now_millis();
     let mut tx = db.begin_write().await?;
-    let duplicates: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM hazards WHERE school_id = $1 AND category = $2 AND location_key = $3 \
-         AND status NOT IN ('closed', 'dismissed') ORDER BY id",
-    )
-    .bind(school.id)
-    .bind(new.category.code().to_string())
-    .bind(key.clone())
-    .fetch_all(&mut *tx)
-    .await?;
+    let mut sql = Sql::new(db.backend(), "SELECT id FROM hazards WHERE school_id = ");
+    sql.bind(school.id)
+        .push(" AND category = ")
+        .bind(new.category.code().to_string())
+        .push(" AND location_key = ")
+        .bind(key.clone())
+        .push(" AND status NOT IN ")
+        .codes(&Status::DONE)
+        .push(" ORDER BY id");
+    let (text, args) = sql.build();
+    let duplicates: Vec<i64> = sqlx::query_scalar_with(text, args)
+        .fetch_all(&mut *tx)
+        .await?;
     let recurrence_of: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(id) FROM hazards WHERE school_id = $1 AND category = $2 AND location_key = $3 AND status = 'closed'",
+        "SELECT MAX(id) FROM hazards WHERE school_id = $1 AND category = $2 AND location_key = $3 AND status = $4",
     )
     .bind(school.id)
     .bind(new.category.code().to_string())
     .bind(key.clone())
+    .bind(Status::Closed.code().to_string())
     .fetch_one(&mut *tx)
     .await?;
     let year = today.year() as i64;
@@ -201,7 +208,7 @@ pub async fn create(
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO hazards (school_id, number, category, grade, source, location, location_key, title, description, \
          status, reporter_id, found_by, found_on, recurrence_of, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'reported', $10, $11, $12, $13, $14, $14) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $15, $10, $11, $12, $13, $14, $14) RETURNING id",
     )
     .bind(school.id)
     .bind(number.clone())
@@ -217,6 +224,7 @@ pub async fn create(
     .bind(new.found_on.to_string())
     .bind(recurrence_of)
     .bind(now)
+    .bind(Status::Reported.code().to_string())
     .fetch_one(&mut *tx)
     .await?;
     let detail =
@@ -363,8 +371,9 @@ pub async fn transition(
         Action::Reopen { reason } => {
             sqlx::query(
                 "UPDATE hazards SET owner_id = NULL, deadline = NULL, rectifier_id = NULL, verifier_id = NULL, \
-                 closed_at = NULL, escalation = 0, escalated_at = NULL WHERE id = $1",
+                 closed_at = NULL, escalation = $1, escalated_at = NULL WHERE id = $2",
             )
+            .bind(Escalation::None.level())
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -7,7 +7,6 @@ mod bulk;
 mod write;
 
 pub use bulk::{BulkRecord, insert_bulk};
-pub(crate) use bulk::{Rows, Stmt};
 pub use write::{NewRecord, RecordPatch, create, update};
 
 use crate::sql::Sql;
@@ -105,15 +104,12 @@ async fn with_attachments(db: &Db, mut records: Vec<Record>) -> StoreResult<Vec<
     if records.is_empty() {
         return Ok(records);
     }
-    let mut sql =
-        Sql::new("SELECT record_id, attachment_id FROM record_attachments WHERE record_id IN (");
-    for (i, r) in records.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(r.id);
-    }
-    sql.push(") ORDER BY attachment_id");
+    let mut sql = Sql::new(
+        db.backend(),
+        "SELECT record_id, attachment_id FROM record_attachments WHERE record_id IN ",
+    );
+    sql.list(records.iter().map(|r| r.id))
+        .push(" ORDER BY attachment_id");
     let (text, args) = sql.build();
     let links: Vec<(i64, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
     for r in &mut records {
@@ -128,7 +124,7 @@ async fn with_attachments(db: &Db, mut records: Vec<Record>) -> StoreResult<Vec<
 
 /// One record, if it exists and its org lies inside `scope`; otherwise `NotFound`.
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Record> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM records r JOIN orgs o ON o.id = r.org_id WHERE r.id = ")
         .bind(id)
@@ -197,7 +193,7 @@ pub struct RecordFilter {
 
 /// Records inside `scope` matching `filter`, newest first.
 pub async fn list(db: &Db, scope: &Scope, filter: &RecordFilter) -> StoreResult<Vec<Record>> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM records r JOIN orgs o ON o.id = r.org_id WHERE ")
         .scope("o.path", scope);
@@ -205,14 +201,8 @@ pub async fn list(db: &Db, scope: &Scope, filter: &RecordFilter) -> StoreResult<
         sql.push(" AND r.org_id = ").bind(org);
     }
     if !filter.kinds.is_empty() {
-        sql.push(" AND r.kind IN (");
-        for (i, k) in filter.kinds.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(k.clone());
-        }
-        sql.push(")");
+        sql.push(" AND r.kind IN ")
+            .list(filter.kinds.iter().cloned());
     }
     if let Some(from) = filter.from {
         sql.push(" AND r.occurred_on >= ").bind(from.to_string());

@@ -60,14 +60,12 @@ async fn roles_of(db: &Db, user_ids: &[i64]) -> StoreResult<Vec<(i64, RoleAt)>> 
     if user_ids.is_empty() {
         return Ok(vec![]);
     }
-    let mut sql = Sql::new("SELECT user_id, role, org_id FROM role_assignments WHERE user_id IN (");
-    for (i, id) in user_ids.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(*id);
-    }
-    sql.push(") ORDER BY user_id, id");
+    let mut sql = Sql::new(
+        db.backend(),
+        "SELECT user_id, role, org_id FROM role_assignments WHERE user_id IN ",
+    );
+    sql.list(user_ids.iter().copied())
+        .push(" ORDER BY user_id, id");
     let (text, args) = sql.build();
     let rows: Vec<(i64, String, i64)> =
         sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
@@ -101,7 +99,7 @@ async fn with_roles(db: &Db, rows: Vec<Row>) -> StoreResult<Vec<User>> {
 
 /// A user by id, without any scope check: for the signed-in user's own session only.
 pub async fn get_self(db: &Db, id: i64) -> StoreResult<User> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM users u WHERE u.id = ")
         .bind(id);
@@ -123,7 +121,7 @@ pub struct UserFilter {
 
 /// The users whose home org lies inside `scope`.
 pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Vec<User>> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM users u JOIN orgs o ON o.id = u.org_id WHERE ")
         .scope("o.path", scope);
@@ -148,7 +146,7 @@ pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Ve
 
 /// A user by login, if their home org lies inside `scope`.
 pub async fn by_login(db: &Db, scope: &Scope, login: &str) -> StoreResult<User> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.login = ")
         .bind(login.to_lowercase())
@@ -432,7 +430,7 @@ pub async fn id_by_login(db: &Db, login: &str) -> StoreResult<Option<i64>> {
 /// The signed-in user and their role assignments, read together for every request (two
 /// queries; the roles come from the assignments).
 pub async fn signed_in(db: &Db, id: i64) -> StoreResult<(User, Vec<Assignment>)> {
-    let mut sql = Sql::new("SELECT ");
+    let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
         .push(" FROM users u WHERE u.id = ")
         .bind(id);

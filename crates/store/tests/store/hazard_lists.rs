@@ -2,7 +2,7 @@
 //! recurrences, re-used photos, lists, paging and counts.
 
 use crate::hazards::{TODAY, day, photo, register, report, step, world};
-use xiaoan_domain::hazard::{Action, Category, Grade, Status};
+use xiaoan_domain::hazard::{Action, Category, Escalation, Grade, Status};
 use xiaoan_store::Db;
 use xiaoan_store::hazards::{self, HazardFilter};
 use xiaoan_testkit::both_backends;
@@ -57,17 +57,17 @@ async fn escalation_runs_without_anyone_acting(db: &Db) {
         0
     );
     let at = |id| hazards::get(db, &w.centre.read, id, day("2026-11-30"));
-    assert_eq!(at(late.id).await.unwrap().escalation, 1);
+    assert_eq!(at(late.id).await.unwrap().escalation, Escalation::Centre);
     assert!(at(late.id).await.unwrap().overdue);
-    assert_eq!(at(major.id).await.unwrap().escalation, 2);
+    assert_eq!(at(major.id).await.unwrap().escalation, Escalation::Listed);
     // Eight days late: listed for bureau supervision.
     assert_eq!(
         hazards::escalate(db, day("2026-12-08"), 7).await.unwrap(),
         1
     );
-    assert_eq!(at(late.id).await.unwrap().escalation, 2);
+    assert_eq!(at(late.id).await.unwrap().escalation, Escalation::Listed);
     let f = HazardFilter {
-        escalation_at_least: Some(2),
+        escalation_at_least: Some(Escalation::Listed),
         open: true,
         ..Default::default()
     };

@@ -135,8 +135,8 @@ impl From<Event> for EventOut {
             at: rfc3339(e.at),
             actor: e.actor_login,
             action: e.action,
-            from_status: e.from_status,
-            to_status: e.to_status,
+            from_status: e.from_status.map(|s| s.code().into()),
+            to_status: e.to_status.code().into(),
             note: e.note,
             attachments: e
                 .attachments

@@ -6,16 +6,12 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::Permission;
-use xiaoan_domain::hazard::{Action, Category, Grade, Source, Status};
+use xiaoan_domain::hazard::{Action, Category, Escalation, Grade, Source, Status};
 use xiaoan_store::hazards::{HazardFilter, NewHazard, Powers};
 
 /// The escalation code of a level.
-pub fn escalation_code(level: i64) -> &'static str {
-    match level {
-        0 => "none",
-        1 => "centre",
-        _ => "listed",
-    }
+pub fn escalation_code(level: Escalation) -> &'static str {
+    level.code()
 }
 
 /// A hazard to report.
@@ -139,8 +135,8 @@ pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<
         overdue: q.overdue,
         on_plan: q.on_plan,
         escalation_at_least: match q.escalation.as_deref().filter(|e| !e.is_empty()) {
-            Some("centre") => Some(1),
-            Some("listed") => Some(2),
+            Some("centre") => Some(Escalation::Centre),
+            Some("listed") => Some(Escalation::Listed),
             Some(_) => return Err(AppError::invalid("hazard_escalation")),
             None => None,
         },

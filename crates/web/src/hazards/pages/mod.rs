@@ -60,7 +60,9 @@ impl HazardRow {
             found_on: h.found_on.to_string(),
             overdue: h.overdue,
             on_plan: h.on_plan,
-            escalation: if h.escalation > 0 && h.status.is_open() {
+            escalation: if h.escalation > xiaoan_domain::hazard::Escalation::None
+                && h.status.is_open()
+            {
                 l.t(&format!(
                     "hazard.escalation.{}",
                     crate::hazards::input::escalation_code(h.escalation)

@@ -45,7 +45,7 @@ pub async fn summary(st: &AppState, caller: &Caller) -> AppResult<Option<Vec<Til
         &scope,
         &HazardFilter {
             open: true,
-            escalation_at_least: Some(1),
+            escalation_at_least: Some(xiaoan_domain::hazard::Escalation::Centre),
             ..Default::default()
         },
         today,
