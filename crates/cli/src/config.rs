@@ -33,8 +33,7 @@ impl AppConfig {
     pub fn job_settings(&self) -> xiaoan_jobs::JobSettings {
         xiaoan_jobs::JobSettings {
             interval: std::time::Duration::from_secs(self.jobs.interval_minutes.max(1) * 60),
-            utc_offset_minutes: self.web.utc_offset_minutes,
-            listing_overdue_days: self.web.listing_overdue_days,
+            district: self.district.rules(),
         }
     }
 }
@@ -54,12 +53,26 @@ pub struct ServerConfig {
     pub addr: String,
 }
 
-/// The top of the org tree created on first run.
+/// The district: the top of the org tree created on first run, and its date rules.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistrictConfig {
     pub bureau_name: String,
     pub bureau_code: String,
+    /// The offset from UTC in minutes (480 = UTC+8).
+    pub utc_offset_minutes: i32,
+    /// Days overdue before a hazard is listed for bureau supervision.
+    pub listing_overdue_days: i64,
+}
+
+impl DistrictConfig {
+    /// The district's date rules, the one source of "today" for pages, API and jobs.
+    pub fn rules(&self) -> xiaoan_domain::District {
+        xiaoan_domain::District {
+            utc_offset_minutes: self.utc_offset_minutes,
+            listing_overdue_days: self.listing_overdue_days,
+        }
+    }
 }
 
 /// Loads the configuration from the defaults, `file` (or `./xiaoan.toml`), and the
@@ -89,9 +102,12 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<AppConfig> {
             .ignore_empty(true)
             .source(Some(settings)),
     );
-    b.build()
+    let mut cfg: AppConfig = b
+        .build()
         .and_then(|c| c.try_deserialize())
-        .context("invalid configuration (see `xiaoan config` for every key and its default)")
+        .context("invalid configuration (see `xiaoan config` for every key and its default)")?;
+    cfg.web.district = cfg.district.rules();
+    Ok(cfg)
 }
 
 #[cfg(test)]
@@ -100,13 +116,15 @@ mod tests {
 
     #[test]
     fn documented_defaults_load_and_match_the_code() {
-        let cfg: AppConfig = toml::from_str(DEFAULT_TOML).expect("default config parses");
-        let web = WebConfig::default();
-        assert_eq!(cfg.web.session_idle_minutes, web.session_idle_minutes);
-        assert_eq!(cfg.web.session_absolute_hours, web.session_absolute_hours);
-        assert_eq!(cfg.web.lockout_failures, web.lockout_failures);
-        assert_eq!(cfg.web.lockout_minutes, web.lockout_minutes);
-        assert_eq!(cfg.web.password.min_length, web.password.min_length);
+        let mut cfg: AppConfig = toml::from_str(DEFAULT_TOML).expect("default config parses");
+        cfg.web.district = cfg.district.rules();
+        // Every field of the documented [web] and [district] sections equals the code's
+        // default: compared as whole values, so a new field cannot drift unnoticed.
+        assert_eq!(cfg.web, WebConfig::default());
+        assert_eq!(cfg.district.rules(), xiaoan_domain::District::default());
+        let documented = toml::Value::try_from(&cfg.web).expect("web settings serialise");
+        let coded = toml::Value::try_from(WebConfig::default()).expect("defaults serialise");
+        assert_eq!(documented, coded);
         assert!(cfg.database.url.starts_with("sqlite://"));
     }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calendar;
 pub mod code;
 pub mod compliance;
+pub mod district;
 pub mod hazard;
 pub mod org;
 pub mod password;
@@ -15,6 +16,7 @@ pub mod role;
 pub mod scope;
 pub mod text;
 
+pub use district::District;
 pub use org::{OrgKind, SchoolFacts, SchoolType};
 pub use permission::Permission;
 pub use role::Role;

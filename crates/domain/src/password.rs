@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Tunable parts of the policy.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordPolicy {
     /// Minimum length in characters; never below 8.
     pub min_length: usize,

@@ -10,19 +10,8 @@ use xiaoan_store::Db;
 pub struct JobSettings {
     /// Time between rounds.
     pub interval: Duration,
-    /// The district's offset from UTC in minutes: decides "today".
-    pub utc_offset_minutes: i32,
-    /// Days overdue before a hazard is listed for bureau supervision.
-    pub listing_overdue_days: i64,
-}
-
-impl JobSettings {
-    /// Today's date in the district.
-    pub fn today(&self) -> chrono::NaiveDate {
-        let offset = chrono::FixedOffset::east_opt(self.utc_offset_minutes * 60)
-            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
-        chrono::Utc::now().with_timezone(&offset).date_naive()
-    }
+    /// The district's date rules: what "today" is, and when overdue hazards are listed.
+    pub district: xiaoan_domain::District,
 }
 
 /// What one round did.
@@ -34,7 +23,9 @@ pub struct RoundReport {
 
 /// One round of every job: escalate overdue and major hazards, drop expired sessions.
 pub async fn round(db: &Db, s: &JobSettings) -> xiaoan_store::StoreResult<RoundReport> {
-    let escalated = xiaoan_store::hazards::escalate(db, s.today(), s.listing_overdue_days).await?;
+    let escalated =
+        xiaoan_store::hazards::escalate(db, s.district.today(), s.district.listing_overdue_days)
+            .await?;
     let sessions_removed = xiaoan_store::sessions::delete_expired(db).await?;
     Ok(RoundReport {
         escalated,

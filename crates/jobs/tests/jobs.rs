@@ -44,10 +44,9 @@ async fn a_round_escalates_overdue_hazards_once() {
     let user = tree::create_user(&db, new).await;
     let settings = JobSettings {
         interval: Duration::from_secs(60),
-        utc_offset_minutes: 480,
-        listing_overdue_days: 7,
+        district: xiaoan_domain::District::default(),
     };
-    let today = settings.today();
+    let today = settings.district.today();
     let past = today - Days::new(12);
     let scope = Scope::subtree(&school.path);
     let actor = Actor {

@@ -264,7 +264,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     user(&db, "bench-district", built.district, &hash).await?;
 
     // The seed's plan with today in its second year; a calendar around today.
-    let today = cfg.job_settings().today();
+    let today = cfg.district.rules().today();
     let seed = crate::demo::campaign::rebased_seed(today)?;
     for (term, _) in crate::demo::campaign::demo_calendar(today) {
         calendar::set_term(&db, &Actor::system("bench"), term).await?;

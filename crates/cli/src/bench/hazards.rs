@@ -208,7 +208,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
     let db = crate::bootstrap::open(&url).await?;
-    let today = cfg.job_settings().today();
+    let today = cfg.district.rules().today();
     let t = Instant::now();
     let schools = build(&db, args.schools, args.hazards, today).await?;
     println!(

@@ -125,13 +125,13 @@ pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     // Demo photos live beside the demo database, and are recreated with it.
     cfg.web.storage_dir = args.data.join("files");
     let _ = std::fs::remove_dir_all(&cfg.web.storage_dir);
-    let today = cfg.job_settings().today();
+    let today = cfg.district.rules().today();
     hazards::populate(
         &db,
         &cfg.web.storage_dir,
         args.seed,
         today,
-        cfg.web.listing_overdue_days,
+        cfg.district.listing_overdue_days,
     )
     .await?;
     let plan = campaign::populate(&db, args.seed, today).await?;

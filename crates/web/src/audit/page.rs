@@ -45,12 +45,11 @@ pub async fn page(
     let entries = entries
         .into_iter()
         .map(|e| {
-            let at = chrono::DateTime::from_timestamp_millis(e.at)
-                .map(|t| {
-                    t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset"))
-                        .format("%Y-%m-%d %H:%M:%S")
-                        .to_string()
-                })
+            let at = st
+                .config
+                .district
+                .local(e.at)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default();
             (at, e)
         })

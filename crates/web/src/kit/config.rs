@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use xiaoan_domain::password::PasswordPolicy;
 
 /// Web-layer settings. Defaults follow the security requirements.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
     /// Minutes of inactivity after which a session ends.
@@ -30,11 +30,9 @@ pub struct WebConfig {
     pub password: PasswordPolicy,
     /// Where uploaded files (photos) are kept; never served directly.
     pub storage_dir: std::path::PathBuf,
-    /// The district's offset from UTC in minutes (480 = UTC+8): decides what "today" is
-    /// for deadlines and overdue hazards.
-    pub utc_offset_minutes: i32,
-    /// Days a hazard may be overdue before the bureau lists it for supervision (掛牌督辦).
-    pub listing_overdue_days: i64,
+    /// The district's date rules, from the `[district]` settings (not read from `[web]`).
+    #[serde(skip)]
+    pub district: xiaoan_domain::District,
 }
 
 impl Default for WebConfig {
@@ -51,8 +49,7 @@ impl Default for WebConfig {
             trusted_proxies: vec![],
             password: PasswordPolicy::default(),
             storage_dir: "files".into(),
-            utc_offset_minutes: 480,
-            listing_overdue_days: 7,
+            district: xiaoan_domain::District::default(),
         }
     }
 }
@@ -60,15 +57,12 @@ impl Default for WebConfig {
 impl WebConfig {
     /// Today's date in the district.
     pub fn today(&self) -> chrono::NaiveDate {
-        chrono::Utc::now()
-            .with_timezone(&self.offset())
-            .date_naive()
+        self.district.today()
     }
 
     /// The district's time zone as a fixed offset.
     pub fn offset(&self) -> chrono::FixedOffset {
-        chrono::FixedOffset::east_opt(self.utc_offset_minutes * 60)
-            .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"))
+        self.district.offset()
     }
 
     /// The lockout rule for the store.

@@ -171,4 +171,56 @@ mod tests {
             }
         }
     }
+
+    /// `(key prefix, codes)` of every code the interface words through a translation key.
+    fn worded_codes() -> Vec<(&'static str, Vec<&'static str>)> {
+        use xiaoan_domain::code::Code;
+        use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
+        fn codes<T: Code + 'static>() -> Vec<&'static str> {
+            T::ALL.iter().map(|c| c.code()).collect()
+        }
+        vec![
+            ("hazard.status", codes::<Status>()),
+            ("hazard.category", codes::<Category>()),
+            ("hazard.grade", codes::<Grade>()),
+            ("hazard.source", codes::<Source>()),
+            ("hazard.escalation", codes::<Escalation>()),
+            (
+                "hazard.action",
+                vec![
+                    "register",
+                    "start",
+                    "submit",
+                    "verify",
+                    "send_back",
+                    "dismiss",
+                    "plan",
+                    "reopen",
+                ],
+            ),
+            ("role", codes::<xiaoan_domain::Role>()),
+            ("kind", codes::<xiaoan_domain::OrgKind>()),
+            ("kind", codes::<xiaoan_domain::SchoolType>()),
+            ("status", codes::<xiaoan_domain::compliance::Status>()),
+            ("unit", codes::<xiaoan_domain::plan::kinds::Unit>()),
+            ("calendar", codes::<xiaoan_domain::calendar::DayKind>()),
+        ]
+    }
+
+    #[test]
+    fn every_code_the_interface_shows_has_words_in_every_language() {
+        let mut missing = Vec::new();
+        for (prefix, codes) in worded_codes() {
+            assert!(!codes.is_empty(), "{prefix}: no codes");
+            for code in codes {
+                let key = format!("{prefix}.{code}");
+                for lang in Lang::ALL {
+                    if lang.t(&key) == key {
+                        missing.push(format!("{key} ({})", lang.code()));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "codes without words: {missing:?}");
+    }
 }

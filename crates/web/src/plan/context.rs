@@ -24,7 +24,7 @@ pub async fn active(st: &AppState) -> AppResult<Option<Active>> {
         return Ok(None);
     };
     let calendar = xiaoan_store::calendar::load(&st.db).await?;
-    let today = plan.plan.local_date(xiaoan_domain::now_millis());
+    let today = st.config.today();
     Ok(Some(Active {
         plan,
         calendar,
