@@ -403,6 +403,10 @@ async fn unauthenticated_noise_stays_out_of_error_logs() {
         ("GET", "/api/v1/no-such-thing"),
         ("POST", "/api/v1/users"),
         ("GET", "/api/v1/me"),
+        ("POST", "/login"),
+        ("POST", "/logout"),
+        ("HEAD", "/api/v1/hazards"),
+        ("OPTIONS", "/api/v1/users"),
     ];
     for (method, path) in noise {
         let req = Request::builder()
