@@ -130,6 +130,56 @@ async fn audit_verify_finds_an_edited_row() {
     );
 }
 
+#[tokio::test]
+async fn audit_verify_with_a_kept_head_finds_a_cut_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_db(&dir);
+    let h = xiaoan(&["audit", "head", "--database", &url]);
+    assert!(h.status.success(), "{h:?}");
+    let head = stdout(&h).trim().to_string();
+    assert_eq!(head.len(), 64, "a SHA-256 in hex: {head}");
+    let ok = xiaoan(&["audit", "verify", "--head", &head, "--database", &url]);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    // A newer entry after the kept head still verifies.
+    let more = xiaoan(&["user", "disable", "ops", "--database", &url]);
+    assert!(more.status.success(), "{more:?}");
+    let ok = xiaoan(&["audit", "verify", "--head", &head, "--database", &url]);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+
+    // Cut the two newest entries and rewrite the head row to match what is left.
+    let db = xiaoan_store::Db::connect(&url).await.unwrap();
+    sqlx::query("DROP TRIGGER audit_log_no_delete")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE seq >= $1")
+        .bind(n - 1)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE audit_head SET seq = (SELECT MAX(seq) FROM audit_log), \
+         hash = (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) WHERE id = 1",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    db.close().await;
+    let plain = xiaoan(&["audit", "verify", "--database", &url]);
+    assert!(
+        plain.status.success(),
+        "without a kept head a cut tail looks intact: {}",
+        stdout(&plain)
+    );
+    let bad = xiaoan(&["audit", "verify", "--head", &head, "--database", &url]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
+    assert!(stdout(&bad).contains("TRUNCATED"), "{}", stdout(&bad));
+}
+
 struct Server {
     child: Child,
     addr: String,

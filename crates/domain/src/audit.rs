@@ -17,7 +17,11 @@ pub struct Actor {
     pub roles: String,
     /// The org at the top of the scope used, if any.
     pub scope_org_id: Option<i64>,
+    /// The request id we gave the request (never one the client chose).
     pub request_id: String,
+    /// The `X-Request-Id` the client sent, if any: kept in the entry's detail as
+    /// `client_request_id`, never as the entry's request id.
+    pub client_request_id: Option<String>,
 }
 
 impl Actor {

@@ -73,6 +73,24 @@ impl From<Row> for AuditEntry {
     }
 }
 
+/// The event's detail as stored: with the client's own request id, when it sent one, as
+/// `client_request_id` (at most 200 characters).
+fn detail_with_client_id(detail: serde_json::Value, client: Option<&str>) -> String {
+    let Some(client) = client else {
+        return detail.to_string();
+    };
+    let client: String = client.chars().take(200).collect();
+    let detail = match detail {
+        serde_json::Value::Object(mut m) => {
+            m.insert("client_request_id".into(), client.into());
+            serde_json::Value::Object(m)
+        }
+        serde_json::Value::Null => serde_json::json!({ "client_request_id": client }),
+        other => serde_json::json!({ "value": other, "client_request_id": client }),
+    };
+    detail.to_string()
+}
+
 /// Appends an entry inside `conn`'s open transaction.
 pub async fn append(conn: &mut AnyConnection, actor: &Actor, event: Event<'_>) -> StoreResult<i64> {
     let (seq, prev_hash): (i64, String) =
@@ -91,7 +109,7 @@ pub async fn append(conn: &mut AnyConnection, actor: &Actor, event: Event<'_>) -
         object_id: event.object_id,
         result: event.result.to_string(),
         request_id: actor.request_id.clone(),
-        detail: event.detail.to_string(),
+        detail: detail_with_client_id(event.detail, actor.client_request_id.as_deref()),
         prev_hash,
         hash: String::new(),
     };
@@ -181,6 +199,30 @@ pub async fn verify(db: &Db) -> StoreResult<Verification> {
         }));
     }
     Ok(Verification::Intact { entries: seq })
+}
+
+/// The hash of the newest entry (the genesis hash of an empty log), to keep elsewhere and
+/// check later with [`contains_hash`].
+pub async fn newest_hash(db: &Db) -> StoreResult<String> {
+    let h: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(h.unwrap_or_else(|| GENESIS.to_string()))
+}
+
+/// The sequence number of the entry with this hash (0 for the genesis hash), if the log
+/// holds one: a head kept elsewhere that the log no longer holds means its tail was cut.
+pub async fn contains_hash(db: &Db, hash: &str) -> StoreResult<Option<i64>> {
+    if hash == GENESIS {
+        return Ok(Some(0));
+    }
+    Ok(
+        sqlx::query_scalar("SELECT seq FROM audit_log WHERE hash = $1")
+            .bind(hash.to_string())
+            .fetch_optional(db.pool())
+            .await?,
+    )
 }
 
 /// The newest entries, newest first, before sequence `before` (exclusive) when given.

@@ -9,8 +9,8 @@ use crate::{Db, StoreError, StoreResult, tokens};
 mod passwords;
 
 pub use passwords::{
-    Lockout, ONE_TIME_PASSWORD_MS, check_password, generate_password, hash_password, set_password,
-    sign_in,
+    GLOBAL_LOCKOUT_FACTOR, Lockout, ONE_TIME_PASSWORD_MS, Origin, check_password,
+    generate_password, hash_password, set_password, sign_in,
 };
 use serde::Serialize;
 use sqlx::FromRow;
@@ -279,8 +279,124 @@ pub async fn create(
     Ok((get_self(db, id).await?, one_time))
 }
 
-/// Replaces a user's role assignments (inside `scope`; the actor must be allowed to grant
-/// every role added or removed). Takes effect on the user's next request.
+/// Changes to an account; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UserChange {
+    pub display_name: Option<Name>,
+    pub org_id: Option<i64>,
+    /// Replaces every role assignment.
+    pub roles: Option<Vec<RoleAt>>,
+    pub disabled: Option<bool>,
+}
+
+/// Applies every part of `change` to the account `login` inside `scope`, in one
+/// transaction: all parts are checked first, and either all take effect or none does. The
+/// actor must be allowed to manage the account and to grant every role added or removed;
+/// disabling ends the account's sessions and tokens. Takes effect on the user's next request.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    actor_roles: &[Role],
+    scope: &Scope,
+    login: &str,
+    change: UserChange,
+) -> StoreResult<User> {
+    let user = by_login(db, scope, login).await?;
+    ensure_manageable(actor_roles, &user)?;
+    if let Some(org) = change.org_id {
+        crate::orgs::get(db, scope, org)
+            .await
+            .map_err(|_| StoreError::Invalid("user_org"))?;
+    }
+    let role_diff = match &change.roles {
+        Some(roles) => {
+            let removed: Vec<RoleAt> = user
+                .roles
+                .iter()
+                .filter(|r| !roles.contains(r))
+                .copied()
+                .collect();
+            let added: Vec<RoleAt> = roles
+                .iter()
+                .filter(|r| !user.roles.contains(r))
+                .copied()
+                .collect();
+            check_roles(db, scope, actor_roles, &added).await?;
+            check_roles(db, scope, actor_roles, &removed).await?;
+            Some((added, removed))
+        }
+        None => None,
+    };
+    if change.disabled == Some(true) && Some(user.id) == actor.user_id {
+        return Err(StoreError::Invalid("disable_self"));
+    }
+    let now = now_millis();
+    let mut tx = db.begin_write().await?;
+    if change.display_name.is_some() || change.org_id.is_some() {
+        sqlx::query(
+            "UPDATE users SET display_name = COALESCE($1, display_name), org_id = COALESCE($2, org_id), \
+             updated_at = $3 WHERE id = $4",
+        )
+        .bind(change.display_name.as_ref().map(|n| n.as_str().to_string()))
+        .bind(change.org_id)
+        .bind(now)
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+        let detail =
+            serde_json::json!({"display_name": change.display_name, "org_id": change.org_id});
+        audit::append(
+            &mut tx,
+            actor,
+            Event::ok("user.update", "user", user.id, detail),
+        )
+        .await?;
+    }
+    if let (Some(roles), Some((added, removed))) = (&change.roles, role_diff) {
+        sqlx::query("DELETE FROM role_assignments WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        insert_roles(&mut tx, user.id, roles).await?;
+        let detail = serde_json::json!({"added": added, "removed": removed});
+        audit::append(
+            &mut tx,
+            actor,
+            Event::ok("user.roles", "user", user.id, detail),
+        )
+        .await?;
+    }
+    if let Some(disabled) = change.disabled {
+        sqlx::query("UPDATE users SET disabled = $1, failed_logins = 0, locked_until = 0, updated_at = $2 WHERE id = $3")
+            .bind(disabled as i64)
+            .bind(now)
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            tokens::revoke_all(&mut tx, user.id).await?;
+        }
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        audit::append(
+            &mut tx,
+            actor,
+            Event::ok(action, "user", user.id, serde_json::json!({})),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    get_self(db, user.id).await
+}
+
+/// Replaces a user's role assignments (see [`update`]).
 pub async fn set_roles(
     db: &Db,
     actor: &Actor,
@@ -289,36 +405,11 @@ pub async fn set_roles(
     login: &str,
     roles: Vec<RoleAt>,
 ) -> StoreResult<User> {
-    let user = by_login(db, scope, login).await?;
-    ensure_manageable(actor_roles, &user)?;
-    let removed: Vec<RoleAt> = user
-        .roles
-        .iter()
-        .filter(|r| !roles.contains(r))
-        .copied()
-        .collect();
-    let added: Vec<RoleAt> = roles
-        .iter()
-        .filter(|r| !user.roles.contains(r))
-        .copied()
-        .collect();
-    check_roles(db, scope, actor_roles, &added).await?;
-    check_roles(db, scope, actor_roles, &removed).await?;
-    let mut tx = db.begin_write().await?;
-    sqlx::query("DELETE FROM role_assignments WHERE user_id = $1")
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    insert_roles(&mut tx, user.id, &roles).await?;
-    let detail = serde_json::json!({"added": added, "removed": removed});
-    audit::append(
-        &mut tx,
-        actor,
-        Event::ok("user.roles", "user", user.id, detail),
-    )
-    .await?;
-    tx.commit().await?;
-    get_self(db, user.id).await
+    let change = UserChange {
+        roles: Some(roles),
+        ..UserChange::default()
+    };
+    update(db, actor, actor_roles, scope, login, change).await
 }
 
 /// An actor may manage an account only if they could grant every role it holds: a
@@ -331,7 +422,7 @@ pub fn ensure_manageable(actor_roles: &[Role], user: &User) -> StoreResult<()> {
     }
 }
 
-/// Changes a user's display name and home org inside `scope`.
+/// Changes a user's display name and home org inside `scope` (see [`update`]).
 pub async fn update_profile(
     db: &Db,
     actor: &Actor,
@@ -341,36 +432,16 @@ pub async fn update_profile(
     display_name: Option<Name>,
     org_id: Option<i64>,
 ) -> StoreResult<User> {
-    let user = by_login(db, scope, login).await?;
-    ensure_manageable(actor_roles, &user)?;
-    if let Some(org) = org_id {
-        crate::orgs::get(db, scope, org)
-            .await
-            .map_err(|_| StoreError::Invalid("user_org"))?;
-    }
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "UPDATE users SET display_name = COALESCE($1, display_name), org_id = COALESCE($2, org_id), \
-         updated_at = $3 WHERE id = $4",
-    )
-    .bind(display_name.as_ref().map(|n| n.as_str().to_string()))
-    .bind(org_id)
-    .bind(now_millis())
-    .bind(user.id)
-    .execute(&mut *tx)
-    .await?;
-    let detail = serde_json::json!({"display_name": display_name, "org_id": org_id});
-    audit::append(
-        &mut tx,
-        actor,
-        Event::ok("user.update", "user", user.id, detail),
-    )
-    .await?;
-    tx.commit().await?;
-    get_self(db, user.id).await
+    let change = UserChange {
+        display_name,
+        org_id,
+        ..UserChange::default()
+    };
+    update(db, actor, actor_roles, scope, login, change).await
 }
 
-/// Disables or re-enables an account inside `scope`. Disabling ends its sessions and tokens.
+/// Disables or re-enables an account inside `scope` (see [`update`]). Disabling ends its
+/// sessions and tokens.
 pub async fn set_disabled(
     db: &Db,
     actor: &Actor,
@@ -379,34 +450,11 @@ pub async fn set_disabled(
     login: &str,
     disabled: bool,
 ) -> StoreResult<User> {
-    let user = by_login(db, scope, login).await?;
-    ensure_manageable(actor_roles, &user)?;
-    if Some(user.id) == actor.user_id && disabled {
-        return Err(StoreError::Invalid("disable_self"));
-    }
-    let mut tx = db.begin_write().await?;
-    sqlx::query("UPDATE users SET disabled = $1, failed_logins = 0, locked_until = 0, updated_at = $2 WHERE id = $3")
-        .bind(disabled as i64)
-        .bind(now_millis())
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await?;
-    if disabled {
-        tokens::revoke_all(&mut tx, user.id).await?;
-    }
-    let action = if disabled {
-        "user.disable"
-    } else {
-        "user.enable"
+    let change = UserChange {
+        disabled: Some(disabled),
+        ..UserChange::default()
     };
-    audit::append(
-        &mut tx,
-        actor,
-        Event::ok(action, "user", user.id, serde_json::json!({})),
-    )
-    .await?;
-    tx.commit().await?;
-    get_self(db, user.id).await
+    update(db, actor, actor_roles, scope, login, change).await
 }
 
 /// How many accounts exist (0 on a fresh install).

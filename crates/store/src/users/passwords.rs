@@ -86,6 +86,10 @@ pub async fn set_password(
     if n == 0 {
         return Err(StoreError::NotFound);
     }
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     tokens::revoke_all(&mut tx, user_id).await?;
     let action = if must_change {
         "user.password_reset"
@@ -114,23 +118,61 @@ pub async fn check_password(db: &Db, user_id: i64, password: &str) -> StoreResul
 /// Lockout settings for [`sign_in`].
 #[derive(Debug, Clone, Copy)]
 pub struct Lockout {
+    /// Consecutive failures from one client address that lock the account for that address.
     pub max_failures: i64,
     pub lock_ms: i64,
 }
 
+/// How many times more failures, from every address together, lock the account
+/// everywhere: the slower back-off against guessing spread over many addresses.
+pub const GLOBAL_LOCKOUT_FACTOR: i64 = 20;
+
+impl Lockout {
+    /// Consecutive failures from all addresses together that lock the account everywhere.
+    pub fn global_failures(&self) -> i64 {
+        self.max_failures.saturating_mul(GLOBAL_LOCKOUT_FACTOR)
+    }
+}
+
+/// Where a sign-in attempt comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The client's address (the lockout is kept per account and address).
+    pub client: String,
+    /// Our id of the request.
+    pub request_id: String,
+    /// The request id the client sent, if any.
+    pub client_request_id: Option<String>,
+}
+
+type AccountRow = (
+    i64,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    i64,
+    i64,
+    Option<i64>,
+);
+
 /// Checks a login and password. Unknown logins, wrong passwords, disabled and locked
-/// accounts all give `None` after the same work; the reason is only in the audit log.
-/// Five consecutive failures lock the account for the configured time.
+/// accounts, expired and already used one-time passwords all give `None` after the same
+/// work; the reason is only in the audit log. `lockout.max_failures` consecutive failures
+/// from one client address lock the account for that address; `lockout.global_failures()`
+/// from all addresses together lock it everywhere. A one-time password signs in once.
 pub async fn sign_in(
     db: &Db,
     login: &str,
     password: &str,
     lockout: Lockout,
-    request_id: &str,
+    origin: &Origin,
 ) -> StoreResult<Option<User>> {
     let login = login.trim().to_lowercase();
-    let row: Option<(i64, String, i64, i64, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT id, password_hash, disabled, failed_logins, locked_until, password_expires_at FROM users WHERE login = $1",
+    let row: Option<AccountRow> = sqlx::query_as(
+        "SELECT id, password_hash, disabled, failed_logins, locked_until, password_expires_at, \
+         must_change_password, password_changed_at, last_login_at FROM users WHERE login = $1",
     )
     .bind(login.clone())
     .fetch_optional(db.pool())
@@ -138,28 +180,63 @@ pub async fn sign_in(
     let now = now_millis();
     let actor = Actor {
         login: login.chars().take(64).collect(),
-        request_id: request_id.to_string(),
+        request_id: origin.request_id.clone(),
+        client_request_id: origin.client_request_id.clone(),
         ..Actor::default()
     };
-    let Some((id, hash, disabled, failures, locked_until, expires_at)) = row else {
+    let client = origin.client.clone();
+    let Some((
+        id,
+        hash,
+        disabled,
+        failures,
+        locked_until,
+        expires_at,
+        must_change,
+        changed_at,
+        last_login,
+    )) = row
+    else {
         verify_password(password, decoy_hash());
         audit::record(
             db,
             &actor,
             Event {
                 result: "unknown_user",
-                ..Event::ok("auth.login", "user", "", serde_json::json!({}))
+                ..Event::ok(
+                    "auth.login",
+                    "user",
+                    "",
+                    serde_json::json!({"client": client}),
+                )
             },
         )
         .await?;
         return Ok(None);
     };
     let good = verify_password(password, &hash);
+    let (here_failures, here_locked_until): (i64, i64) = sqlx::query_as(
+        "SELECT failures, locked_until FROM login_failures WHERE user_id = $1 AND client = $2",
+    )
+    .bind(id)
+    .bind(client.clone())
+    .fetch_optional(db.pool())
+    .await?
+    .unwrap_or((0, 0));
+    let mut roles: Vec<&str> = super::roles_of(db, &[id])
+        .await?
+        .iter()
+        .map(|(_, r)| r.role.code())
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
     let actor = Actor {
         user_id: Some(id),
+        roles: roles.join(","),
         ..actor
     };
-    let refused = if locked_until > now {
+    let used_once = must_change != 0 && last_login.is_some_and(|t| t >= changed_at);
+    let refused = if here_locked_until > now || locked_until > now {
         Some("locked")
     } else if disabled != 0 {
         Some("disabled")
@@ -167,17 +244,36 @@ pub async fn sign_in(
         Some("wrong_password")
     } else if expires_at.is_some_and(|t| t < now) {
         Some("one_time_password_expired")
+    } else if used_once {
+        Some("one_time_password_used")
     } else {
         None
     };
     let mut tx = db.begin_write().await?;
     if let Some(reason) = refused {
         if reason == "wrong_password" {
-            let failures = failures + 1;
-            let lock = failures >= lockout.max_failures;
+            let here = here_failures + 1;
+            let lock_here = here >= lockout.max_failures;
+            sqlx::query(
+                "INSERT INTO login_failures (user_id, client, failures, locked_until) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, client) DO UPDATE \
+                 SET failures = excluded.failures, locked_until = excluded.locked_until",
+            )
+            .bind(id)
+            .bind(client.clone())
+            .bind(if lock_here { 0 } else { here })
+            .bind(if lock_here {
+                now + lockout.lock_ms
+            } else {
+                here_locked_until
+            })
+            .execute(&mut *tx)
+            .await?;
+            let all = failures + 1;
+            let lock_all = all >= lockout.global_failures();
             sqlx::query("UPDATE users SET failed_logins = $1, locked_until = $2 WHERE id = $3")
-                .bind(if lock { 0 } else { failures })
-                .bind(if lock {
+                .bind(if lock_all { 0 } else { all })
+                .bind(if lock_all {
                     now + lockout.lock_ms
                 } else {
                     locked_until
@@ -185,12 +281,15 @@ pub async fn sign_in(
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            if lock {
-                let e = Event {
-                    result: "locked",
-                    ..Event::ok("auth.lockout", "user", id, serde_json::json!({}))
-                };
-                audit::append(&mut tx, &actor, e).await?;
+            for (locked, reach) in [(lock_here, "address"), (lock_all, "account")] {
+                if locked {
+                    let detail = serde_json::json!({"client": client, "lock": reach});
+                    let e = Event {
+                        result: "locked",
+                        ..Event::ok("auth.lockout", "user", id, detail)
+                    };
+                    audit::append(&mut tx, &actor, e).await?;
+                }
             }
         }
         audit::append(
@@ -198,7 +297,12 @@ pub async fn sign_in(
             &actor,
             Event {
                 result: reason,
-                ..Event::ok("auth.login", "user", id, serde_json::json!({}))
+                ..Event::ok(
+                    "auth.login",
+                    "user",
+                    id,
+                    serde_json::json!({"client": client}),
+                )
             },
         )
         .await?;
@@ -212,10 +316,20 @@ pub async fn sign_in(
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1 AND client = $2")
+        .bind(id)
+        .bind(client.clone())
+        .execute(&mut *tx)
+        .await?;
     audit::append(
         &mut tx,
         &actor,
-        Event::ok("auth.login", "user", id, serde_json::json!({})),
+        Event::ok(
+            "auth.login",
+            "user",
+            id,
+            serde_json::json!({"client": client}),
+        ),
     )
     .await?;
     tx.commit().await?;

@@ -282,31 +282,55 @@ async fn sign_in_and_lockout(db: &Db) {
         lock_ms: 30 * 60 * 1000,
     };
     assert!(
-        users::sign_in(db, "Teacher", "Tide-Lantern-42", lock, "r")
-            .await
-            .unwrap()
-            .is_some()
+        users::sign_in(
+            db,
+            "Teacher",
+            "Tide-Lantern-42",
+            lock,
+            &users::Origin::default()
+        )
+        .await
+        .unwrap()
+        .is_some()
     );
     assert!(
-        users::sign_in(db, "nobody", "Tide-Lantern-42", lock, "r")
-            .await
-            .unwrap()
-            .is_none()
+        users::sign_in(
+            db,
+            "nobody",
+            "Tide-Lantern-42",
+            lock,
+            &users::Origin::default()
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     for _ in 0..5 {
         assert!(
-            users::sign_in(db, "teacher", "wrong-password", lock, "r")
-                .await
-                .unwrap()
-                .is_none()
+            users::sign_in(
+                db,
+                "teacher",
+                "wrong-password",
+                lock,
+                &users::Origin::default()
+            )
+            .await
+            .unwrap()
+            .is_none()
         );
     }
     // Locked now: even the right password is refused.
     assert!(
-        users::sign_in(db, "teacher", "Tide-Lantern-42", lock, "r")
-            .await
-            .unwrap()
-            .is_none()
+        users::sign_in(
+            db,
+            "teacher",
+            "Tide-Lantern-42",
+            lock,
+            &users::Origin::default()
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     // An administrator's reset unlocks the account.
     users::set_password(
@@ -318,10 +342,16 @@ async fn sign_in_and_lockout(db: &Db) {
     )
     .await
     .unwrap();
-    let back = users::sign_in(db, "teacher", "New-Harbour-77", lock, "r")
-        .await
-        .unwrap()
-        .unwrap();
+    let back = users::sign_in(
+        db,
+        "teacher",
+        "New-Harbour-77",
+        lock,
+        &users::Origin::default(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(back.must_change_password);
     // Disabled accounts cannot sign in.
     users::set_disabled(
@@ -335,10 +365,16 @@ async fn sign_in_and_lockout(db: &Db) {
     .await
     .unwrap();
     assert!(
-        users::sign_in(db, "teacher", "New-Harbour-77", lock, "r")
-            .await
-            .unwrap()
-            .is_none()
+        users::sign_in(
+            db,
+            "teacher",
+            "New-Harbour-77",
+            lock,
+            &users::Origin::default()
+        )
+        .await
+        .unwrap()
+        .is_none()
     );
     // Every attempt is in the audit log, and the chain holds.
     let log = xiaoan_store::audit::recent(db, None, 100).await.unwrap();

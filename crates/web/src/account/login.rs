@@ -3,11 +3,12 @@
 use crate::kit::AppState;
 use crate::kit::Lang;
 use crate::kit::auth::{CSRF_KEY, Caller, LOGIN_AT_KEY, new_csrf_token, session_csrf};
+use crate::kit::error::AppError;
 use crate::kit::page::{Layout, render};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -76,32 +77,30 @@ pub struct LoginForm {
 pub async fn submit(
     State(st): State<AppState>,
     lang: Lang,
-    ip: crate::kit::auth::ClientIp,
+    from: crate::kit::auth::SignInFrom,
     session: Session,
-    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    if let Err(e) = crate::kit::auth::check_login_rate(&st, ip) {
+    if let Err(e) = crate::kit::auth::check_login_rate(&st, from.ip) {
         return e.into_response();
     }
-    let rid = headers
-        .get(crate::kit::security::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
     let result = if f.login.len() > 64 || f.password.len() > 1024 {
         Ok(None)
     } else {
-        users::sign_in(&st.db, &f.login, &f.password, st.config.lockout(), &rid).await
+        users::sign_in(
+            &st.db,
+            &f.login,
+            &f.password,
+            st.config.lockout(),
+            &from.origin,
+        )
+        .await
     };
     match result {
         Ok(Some(user)) => {
-            let _ = session.cycle_id().await;
-            let _ = session.insert(USER_ID_KEY, user.id).await;
-            let _ = session
-                .insert(LOGIN_AT_KEY, xiaoan_domain::now_millis())
-                .await;
-            let _ = session.insert(CSRF_KEY, new_csrf_token()).await;
+            if let Err(e) = start_session(&session, user.id).await {
+                return e.into_response();
+            }
             let target = if user.must_change_password {
                 "/account".to_string()
             } else {
@@ -122,8 +121,36 @@ pub async fn submit(
             *res.status_mut() = StatusCode::UNAUTHORIZED;
             res
         }
-        Err(e) => crate::kit::error::AppError::from(e).into_response(),
+        Err(e) => AppError::from(e).into_response(),
     }
+}
+
+/// Starts the signed-in session under a new id. A failure of the session store is an
+/// error (logged, answered 500), never a sign-in that silently did not stick; whatever was
+/// written is flushed so that no half-made session is left behind.
+async fn start_session(session: &Session, user_id: i64) -> Result<(), AppError> {
+    let r = async {
+        session.cycle_id().await?;
+        session.insert(USER_ID_KEY, user_id).await?;
+        session
+            .insert(LOGIN_AT_KEY, xiaoan_domain::now_millis())
+            .await?;
+        session.insert(CSRF_KEY, new_csrf_token()).await?;
+        // Write now, so that a store failure is met here rather than after the answer.
+        session.save().await
+    }
+    .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "could not start a session at sign-in");
+        if let Err(e) = session.flush().await {
+            tracing::error!(error = %e, "could not discard the half-made session");
+        }
+        return Err(AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session_store",
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /logout`: ends the session and clears the browser's copy of pages.

@@ -34,27 +34,22 @@ pub struct LoginOut {
 pub async fn login(
     State(st): State<AppState>,
     _lang: Lang,
-    ip: crate::kit::auth::ClientIp,
-    headers: HeaderMap,
+    from: crate::kit::auth::SignInFrom,
     ApiJson(body): ApiJson<LoginIn>,
 ) -> AppResult<Json<LoginOut>> {
-    crate::kit::auth::check_login_rate(&st, ip)?;
+    crate::kit::auth::check_login_rate(&st, from.ip)?;
     if body.username.len() > 64 || body.password.len() > 1024 {
         return Err(AppError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
         ));
     }
-    let rid = headers
-        .get(crate::kit::security::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
     let user = users::sign_in(
         &st.db,
         &body.username,
         &body.password,
         st.config.lockout(),
-        rid,
+        &from.origin,
     )
     .await?;
     let Some(user) = user else {

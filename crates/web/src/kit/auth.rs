@@ -39,6 +39,8 @@ pub struct Caller {
     /// The language of the request (pages word themselves in it).
     pub lang: Lang,
     pub request_id: String,
+    /// The request id the client sent, if any (kept apart from ours in the audit log).
+    pub client_request_id: Option<String>,
     /// The form token of the page session, for forms the page renders.
     pub csrf: String,
 }
@@ -54,6 +56,7 @@ impl Caller {
             roles: roles.join(","),
             scope_org_id: self.assignments.first().map(|a| a.org_id),
             request_id: self.request_id.clone(),
+            client_request_id: self.client_request_id.clone(),
         }
     }
 
@@ -87,13 +90,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-fn request_id(parts: &Parts) -> String {
-    parts
+/// The request's ids: ours, and the one the client sent, if any.
+pub fn request_ids(parts: &Parts) -> (String, Option<String>) {
+    let ours = parts
         .headers
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_string()
+        .to_string();
+    let client = parts
+        .extensions
+        .get::<crate::kit::security::ClientRequestId>()
+        .map(|c| c.0.clone());
+    (ours, client)
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -146,6 +155,33 @@ impl FromRequestParts<AppState> for ClientIp {
             return Ok(ClientIp(forwarded));
         }
         Ok(ClientIp(peer))
+    }
+}
+
+/// Where a sign-in attempt comes from: the client's address (for the rate limit and the
+/// lockout) and the request's ids (for the audit log).
+pub struct SignInFrom {
+    pub ip: ClientIp,
+    pub origin: users::Origin,
+}
+
+impl FromRequestParts<AppState> for SignInFrom {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = ClientIp::from_request_parts(parts, state).await?;
+        let (request_id, client_request_id) = request_ids(parts);
+        Ok(SignInFrom {
+            ip,
+            origin: users::Origin {
+                client: ip.0.to_string(),
+                request_id,
+                client_request_id,
+            },
+        })
     }
 }
 
@@ -237,6 +273,25 @@ async fn check_form_token(req: Request, expected: &str) -> Result<Request, AppEr
         return Err(refuse());
     }
     Ok(Request::from_parts(parts, Body::from(rest.finish())))
+}
+
+/// What a user signed in with a one-time password may reach before choosing a password:
+/// the change-password page and its form, signing out, and the API's own password change,
+/// sign-out and `me`. Everything else sends pages to `/account` and answers the API with
+/// 403 `password_change_required`.
+const BEFORE_PASSWORD_CHANGE: &[(&str, &str)] = &[
+    ("GET", "/account"),
+    ("POST", "/account/password"),
+    ("POST", "/logout"),
+    ("GET", "/api/v1/me"),
+    ("POST", "/api/v1/me/password"),
+    ("POST", "/api/v1/auth/logout"),
+];
+
+fn reachable_before_password_change(rule: &crate::kit::routes::RouteRule) -> bool {
+    BEFORE_PASSWORD_CHANGE
+        .iter()
+        .any(|(m, p)| *m == rule.method && *p == rule.path)
 }
 
 /// The authorisation middleware (see the module documentation), over the application's
@@ -348,14 +403,16 @@ async fn authorize_inner(
         Some(s) if surface == Surface::Page => session_csrf(s).await,
         _ => String::new(),
     };
+    let (request_id, client_request_id) = request_ids(&parts);
     let caller = Caller {
         user,
         assignments,
         lang,
-        request_id: request_id(&parts),
+        request_id,
+        client_request_id,
         csrf: csrf.clone(),
     };
-    if caller.user.must_change_password && rule.permission != Permission::SelfService {
+    if caller.user.must_change_password && !reachable_before_password_change(rule) {
         return match surface {
             Surface::Page => Ok(Redirect::to("/account").into_response()),
             Surface::Api => Err(AppError::forbidden("password_change_required")),

@@ -62,6 +62,9 @@ pub struct AppError {
     pub code: &'static str,
     pub args: Vec<(&'static str, Arg)>,
     pub detail: Option<String>,
+    /// The message key (`error.<key>`) when it is not the code's own: one code, worded
+    /// more precisely (`bad_fields` naming the field that is missing).
+    pub wording: Option<&'static str>,
 }
 
 impl AppError {
@@ -72,6 +75,7 @@ impl AppError {
             code,
             args: Vec::new(),
             detail: None,
+            wording: None,
         }
     }
 
@@ -101,6 +105,12 @@ impl AppError {
         self
     }
 
+    /// Words the message with `error.<key>` instead of `error.<code>` (the code stays).
+    pub fn worded(mut self, key: &'static str) -> Self {
+        self.wording = Some(key);
+        self
+    }
+
     /// Substitutes `value` as it is for `%{name}`.
     pub fn arg(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.args.push((name, Arg::Text(value.into())));
@@ -122,7 +132,7 @@ impl AppError {
     /// The message in `lang`: the translation of `error.<code>` with its arguments, and the
     /// detail in parentheses.
     pub fn message(&self, lang: Lang) -> String {
-        let mut m = lang.t(&format!("error.{}", self.code));
+        let mut m = lang.t(&format!("error.{}", self.wording.unwrap_or(self.code)));
         for (name, value) in &self.args {
             m = m.replace(&format!("%{{{name}}}"), &value.render(lang));
         }

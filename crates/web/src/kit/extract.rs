@@ -1,49 +1,157 @@
 //! Extractors whose rejections are clear, localised errors: JSON bodies, query strings and
-//! numeric path ids.
+//! numeric path ids. No message carries the framework's or the parser's own text: a body
+//! over the limit is 413 `too_large`, and a bad field or query parameter is named in the
+//! caller's language.
 
 use crate::kit::error::AppError;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 /// A JSON body whose rejections (bad JSON, wrong types, unknown fields, missing content
-/// type) become clear 400/415 errors in the caller's language.
+/// type, a body over the limit) become clear 400/413/415 errors in the caller's language.
 pub struct ApiJson<T>(pub T);
+
+/// Whether the request says its body is JSON (`application/json` or `…+json`).
+fn is_json(req: &Request) -> bool {
+    let Some(ct) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The first name in backquotes of a serde message (`missing field `list``).
+fn quoted_name(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(&message[start..start + len])
+}
+
+/// What was wrong with one field, from serde's message and the path it was met at.
+enum FieldProblem {
+    Missing(String),
+    Unknown(String),
+    Invalid(String),
+    Whole,
+}
+
+fn field_problem(path: &str, message: &str) -> FieldProblem {
+    let at = |name: &str| {
+        if path.is_empty() || path == "." {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    if message.starts_with("missing field")
+        && let Some(name) = quoted_name(message)
+    {
+        return FieldProblem::Missing(at(name));
+    }
+    if message.starts_with("unknown field")
+        && let Some(name) = quoted_name(message)
+    {
+        return FieldProblem::Unknown(at(name));
+    }
+    if path.is_empty() || path == "." {
+        FieldProblem::Whole
+    } else {
+        FieldProblem::Invalid(path.to_string())
+    }
+}
+
+/// A 400 with `code`, worded to name the field or parameter when one is known; `prefix`
+/// picks the wording (`json_field` or `query`).
+fn field_error(code: &'static str, words: [&'static str; 3], problem: FieldProblem) -> AppError {
+    let e = AppError::invalid(code);
+    match problem {
+        FieldProblem::Missing(n) => e.worded(words[0]).arg("name", n),
+        FieldProblem::Unknown(n) => e.worded(words[1]).arg("name", n),
+        FieldProblem::Invalid(n) => e.worded(words[2]).arg("name", n),
+        FieldProblem::Whole => e,
+    }
+}
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => {
-                use axum::extract::rejection::JsonRejection::*;
-                let (status, code) = match &rej {
-                    MissingJsonContentType(_) => {
-                        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_content_type")
-                    }
-                    JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "bad_json"),
-                    JsonDataError(_) => (StatusCode::BAD_REQUEST, "bad_fields"),
-                    _ => (StatusCode::BAD_REQUEST, "bad_json"),
-                };
-                Err(AppError::new(status, code).with_detail(rej.body_text()))
+        if !is_json(&req) {
+            return Err(AppError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "json_content_type",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rej| body_error(rej.status()))?;
+        let de = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize::<_, T>(de) {
+            Ok(v) => Ok(ApiJson(v)),
+            Err(err) => {
+                let path = err.path().to_string();
+                let inner = err.into_inner();
+                if inner.is_data() {
+                    let problem = field_problem(&path, &inner.to_string());
+                    Err(field_error(
+                        "bad_fields",
+                        [
+                            "json_field_missing",
+                            "json_field_unknown",
+                            "json_field_invalid",
+                        ],
+                        problem,
+                    ))
+                } else {
+                    Err(AppError::invalid("bad_json"))
+                }
             }
         }
     }
 }
 
-/// Query parameters whose rejections become clear 400 errors.
+/// The error for a body that could not be read: 413 when it is over the limit.
+fn body_error(status: StatusCode) -> AppError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+    } else {
+        AppError::invalid("bad_body")
+    }
+}
+
+/// Query parameters whose rejections become clear 400 errors naming the parameter.
 pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|rej| AppError::invalid("bad_query").with_detail(rej.body_text()))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize::<_, T>(de)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let problem = field_problem(&path, &err.into_inner().to_string());
+                field_error(
+                    "bad_query",
+                    ["query_missing", "query_unknown", "query_invalid"],
+                    problem,
+                )
+            })
     }
 }
 

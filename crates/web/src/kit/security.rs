@@ -30,6 +30,20 @@ impl MakeRequestId for RandomId {
     }
 }
 
+/// The `X-Request-Id` a client sent, taken off the request so that every request gets an
+/// id of ours; the audit log keeps it apart, in an entry's detail.
+#[derive(Clone, Debug)]
+pub struct ClientRequestId(pub String);
+
+/// Moves a client-sent request id into [`ClientRequestId`].
+async fn take_client_request_id(mut req: Request, next: Next) -> Response {
+    if let Some(v) = req.headers_mut().remove(REQUEST_ID) {
+        let text = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        req.extensions_mut().insert(ClientRequestId(text));
+    }
+    next.run(req).await
+}
+
 /// The name of the request-id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -107,7 +121,8 @@ pub fn wrap(app: Router, state: AppState) -> Router {
         .layer(middleware::from_fn(crate::kit::error::localise))
         .layer(middleware::from_fn(no_store))
         .layer(middleware::from_fn(remember_lang))
-        .layer(SetResponseHeaderLayer::overriding(
+        // A handler's own policy (a download's `sandbox`) is kept.
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
@@ -138,4 +153,5 @@ pub fn wrap(app: Router, state: AppState) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomId))
+        .layer(middleware::from_fn(take_client_request_id))
 }

@@ -190,43 +190,22 @@ pub async fn update(
         .transpose()
         .map_err(text_error)?;
     let roles = body.roles.as_deref().map(parse_roles).transpose()?;
-    // Check everything before changing anything.
-    let mut user = users::by_login(&st.db, &caller.scope(Permission::UserManage), &login).await?;
-    let actor = caller.actor();
-    if name.is_some() || body.org_id.is_some() {
-        user = users::update_profile(
-            &st.db,
-            &actor,
-            &caller.roles(),
-            &caller.scope(Permission::UserManage),
-            &login,
-            name,
-            body.org_id,
-        )
-        .await?;
-    }
-    if let Some(roles) = roles {
-        user = users::set_roles(
-            &st.db,
-            &actor,
-            &caller.roles(),
-            &caller.scope(Permission::UserManage),
-            &login,
-            roles,
-        )
-        .await?;
-    }
-    if let Some(disabled) = body.disabled {
-        user = users::set_disabled(
-            &st.db,
-            &actor,
-            &caller.roles(),
-            &caller.scope(Permission::UserManage),
-            &login,
-            disabled,
-        )
-        .await?;
-    }
+    // One transaction: every part is checked first, then all take effect or none does.
+    let change = users::UserChange {
+        display_name: name,
+        org_id: body.org_id,
+        roles,
+        disabled: body.disabled,
+    };
+    let user = users::update(
+        &st.db,
+        &caller.actor(),
+        &caller.roles(),
+        &caller.scope(Permission::UserManage),
+        &login,
+        change,
+    )
+    .await?;
     Ok(Json(user.into()))
 }
 

@@ -36,6 +36,11 @@ pub fn parse_roles(roles: &[RoleOut]) -> AppResult<Vec<RoleAt>> {
 pub async fn reset(st: &AppState, caller: &Caller, login: &str) -> AppResult<String> {
     let _l = caller.lang;
     let user = users::by_login(&st.db, &caller.scope(Permission::UserManage), login).await?;
+    // One's own password changes only with the current one (the account page), so that a
+    // stolen session or token cannot take the account over.
+    if user.id == caller.user.id {
+        return Err(AppError::forbidden("own_password_reset"));
+    }
     if user
         .roles
         .iter()

@@ -328,7 +328,14 @@ pub async fn reset_password(
 ) -> AppResult<Response> {
     match super::input::reset(&st, &caller, &login).await {
         Ok(pw) => show(&st, &caller, &login, None, Some(pw)).await,
-        Err(e) => then_show(&st, &caller, &login, Err(e)).await,
+        Err(e) => {
+            let status = e.status;
+            let mut r = then_show(&st, &caller, &login, Err(e)).await?;
+            if status.is_client_error() {
+                *r.status_mut() = status;
+            }
+            Ok(r)
+        }
     }
 }
 

@@ -14,4 +14,5 @@ mod input;
 mod matrix;
 mod pages;
 mod scope;
+mod security;
 mod signin;
