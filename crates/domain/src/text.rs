@@ -19,27 +19,78 @@ pub enum TextErrorKind {
     BadCharacters,
 }
 
-fn check_len(field: &'static str, s: &str, max: usize) -> Result<String, TextError> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(TextError {
-            field,
-            kind: TextErrorKind::Empty,
-        });
+/// Whether text may hold several lines (newlines and tabs) or only one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// The one rule for characters in stored text: no control characters (newline and tab are
+/// allowed in multi-line text) and none of the bidirectional overrides and isolates
+/// (U+202A–U+202E, U+2066–U+2069), which make text display differently from what it says.
+pub fn allowed(c: char, lines: Lines) -> bool {
+    if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+        return false;
+    }
+    if c.is_control() {
+        return lines == Lines::Many && (c == '\n' || c == '\t');
+    }
+    true
+}
+
+/// Checks and normalises text for `field`: trimmed, line ends as `\n` (multi-line text),
+/// at most `max` characters, only [`allowed`] characters. Empty text is refused when
+/// `required`, else returned as the empty string.
+pub fn clean(
+    field: &'static str,
+    s: &str,
+    max: usize,
+    lines: Lines,
+    required: bool,
+) -> Result<String, TextError> {
+    let t = match lines {
+        Lines::Many => s.replace("\r\n", "\n").replace('\r', "\n"),
+        Lines::One => s.to_string(),
+    };
+    let t = t.trim();
+    let fail = |kind| Err(TextError { field, kind });
+    if t.is_empty() && required {
+        return fail(TextErrorKind::Empty);
     }
     if t.chars().count() > max {
-        return Err(TextError {
-            field,
-            kind: TextErrorKind::TooLong { max },
-        });
+        return fail(TextErrorKind::TooLong { max });
     }
-    if t.chars().any(|c| c.is_control()) {
-        return Err(TextError {
-            field,
-            kind: TextErrorKind::BadCharacters,
-        });
+    if !t.chars().all(|c| allowed(c, lines)) {
+        return fail(TextErrorKind::BadCharacters);
     }
     Ok(t.to_string())
+}
+
+fn check_len(field: &'static str, s: &str, max: usize) -> Result<String, TextError> {
+    clean(field, s, max, Lines::One, true)
+}
+
+/// Free text that has passed [`clean`]: one line (a title, a location) or several (a
+/// description), required, with a maximum length chosen by the field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Text(String);
+
+impl Text {
+    /// One line of required text for `field`, at most `max` characters.
+    pub fn line(field: &'static str, s: &str, max: usize) -> Result<Text, TextError> {
+        clean(field, s, max, Lines::One, true).map(Text)
+    }
+
+    /// Required multi-line text for `field`, at most `max` characters.
+    pub fn lines(field: &'static str, s: &str, max: usize) -> Result<Text, TextError> {
+        clean(field, s, max, Lines::Many, true).map(Text)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A login name: 3–32 characters of `a-z 0-9 . _ -`, stored lower-case.
@@ -133,6 +184,50 @@ mod tests {
         assert!(Name::parse("name", "").is_err());
         assert!(Name::parse("name", &"校".repeat(65)).is_err());
         assert!(Name::parse("name", "a\u{7}b").is_err());
+        assert!(Name::parse("name", "a\nb").is_err());
+    }
+
+    #[test]
+    fn bidirectional_controls_are_refused() {
+        for c in ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}'] {
+            let s = format!("校{c}名");
+            assert!(Name::parse("name", &s).is_err(), "{c:?} in a name");
+            assert!(Text::line("title", &s, 100).is_err(), "{c:?} in a title");
+            assert!(
+                Text::lines("description", &s, 100).is_err(),
+                "{c:?} in a text"
+            );
+        }
+        for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            let s = format!("校{c}名");
+            assert!(Name::parse("name", &s).is_err(), "{c:?} in a name");
+            assert!(
+                Text::lines("description", &s, 100).is_err(),
+                "{c:?} in a text"
+            );
+        }
+        let e = Text::line("title", "a\u{202E}b", 100).unwrap_err();
+        assert_eq!(e.field, "title");
+        assert_eq!(e.kind, TextErrorKind::BadCharacters);
+    }
+
+    #[test]
+    fn lines_and_controls() {
+        assert!(Text::line("title", "a\tb", 100).is_err());
+        assert!(Text::line("title", "a\nb", 100).is_err());
+        assert_eq!(
+            Text::lines("description", " a\r\nb\tc ", 100)
+                .unwrap()
+                .as_str(),
+            "a\nb\tc"
+        );
+        assert!(Text::lines("description", "a\u{0}b", 100).is_err());
+        assert!(Text::lines("description", "a\u{1b}b", 100).is_err());
+        assert!(Text::lines("description", "", 100).is_err());
+        assert_eq!(clean("note", "  ", 10, Lines::Many, false).unwrap(), "");
+        assert!(Text::line("title", &"字".repeat(101), 100).is_err());
+        // Right-to-left text itself is fine; only the invisible overrides are not.
+        assert!(Text::line("title", "مدرسة", 100).is_ok());
     }
 
     #[test]

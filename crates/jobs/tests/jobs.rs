@@ -59,10 +59,11 @@ async fn a_round_escalates_overdue_hazards_once() {
         category: Category::FireHeating,
         grade: Grade::General,
         source: Source::Patrol,
-        location: "鍋爐房".into(),
-        title: "鍋爐壓力表失效".into(),
-        description: "壓力表指針卡滯".into(),
-        found_by: "安全專幹".into(),
+        location: xiaoan_domain::text::Text::line("location", "鍋爐房", 100).expect("location"),
+        title: xiaoan_domain::text::Text::line("title", "鍋爐壓力表失效", 100).expect("title"),
+        description: xiaoan_domain::text::Text::lines("description", "壓力表指針卡滯", 2000)
+            .expect("description"),
+        found_by: xiaoan_domain::text::Name::parse("found_by", "安全專幹").expect("found_by"),
         found_on: past,
         attachments: vec![],
     };

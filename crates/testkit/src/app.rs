@@ -207,10 +207,16 @@ async fn hazard_with_photo(
         category: xiaoan_domain::hazard::Category::FireHeating,
         grade: xiaoan_domain::hazard::Grade::General,
         source: xiaoan_domain::hazard::Source::BureauInspection,
-        location: "教學樓一樓走廊".into(),
-        title: "滅火器過期".into(),
-        description: "一樓走廊兩具滅火器壓力不足".into(),
-        found_by: "督導組".into(),
+        location: xiaoan_domain::text::Text::line("location", "教學樓一樓走廊", 100)
+            .expect("location"),
+        title: xiaoan_domain::text::Text::line("title", "滅火器過期", 100).expect("title"),
+        description: xiaoan_domain::text::Text::lines(
+            "description",
+            "一樓走廊兩具滅火器壓力不足",
+            2000,
+        )
+        .expect("description"),
+        found_by: xiaoan_domain::text::Name::parse("found_by", "督導組").expect("found_by"),
         found_on: chrono::Utc::now().date_naive(),
         attachments: vec![attachment],
     };

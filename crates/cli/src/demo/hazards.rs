@@ -301,10 +301,13 @@ pub async fn populate(
                     Source::BureauInspection,
                     Source::PublicReport,
                 ][rng.random_range(0..4)],
-                location: location.into(),
-                title: title.into(),
-                description: description.into(),
-                found_by: "安全專幹".into(),
+                location: xiaoan_domain::text::Text::line("location", location, 100)
+                    .context("location")?,
+                title: xiaoan_domain::text::Text::line("title", title, 100).context("title")?,
+                description: xiaoan_domain::text::Text::lines("description", description, 2000)
+                    .context("description")?,
+                found_by: xiaoan_domain::text::Name::parse("found_by", "安全專幹")
+                    .context("found_by")?,
                 found_on,
                 attachments: vec![before],
             };

@@ -93,13 +93,11 @@ pub struct Decision {
 
 const MAX_TEXT: usize = 2000;
 
+/// A step's free text (measures, note, reason) under the one text rule of [`crate::text`].
 fn text(s: &str, code: &'static str) -> Result<(), TransitionError> {
-    let t = s.trim();
-    if t.is_empty() || t.chars().count() > MAX_TEXT {
-        Err(TransitionError::Invalid(code))
-    } else {
-        Ok(())
-    }
+    crate::text::clean("text", s, MAX_TEXT, crate::text::Lines::Many, true)
+        .map(drop)
+        .map_err(|_| TransitionError::Invalid(code))
 }
 
 /// Decides whether `actor` may take `action` on hazard `h` today, and where it leads.
@@ -173,6 +171,13 @@ pub fn decide(
                 Action::SendBack { reason } => {
                     text(reason, "reason_required")?;
                     stay(Rectifying)
+                }
+                Action::Verify { note } if !note.trim().is_empty() => {
+                    text(note, "note_invalid")?;
+                    Ok(Decision {
+                        to: Closed,
+                        on_plan: false,
+                    })
                 }
                 _ => Ok(Decision {
                     to: Closed,

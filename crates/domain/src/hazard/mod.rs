@@ -9,3 +9,10 @@ pub use machine::{
     Action, ActorFacts, Decision, Escalation, HazardFacts, TransitionError, decide,
     escalation_level, is_overdue, location_key,
 };
+
+/// Longest location of a hazard, in characters.
+pub const LOCATION_MAX: usize = 100;
+/// Longest title of a hazard, in characters.
+pub const TITLE_MAX: usize = 100;
+/// Longest description of a hazard, in characters.
+pub const DESCRIPTION_MAX: usize = 2000;

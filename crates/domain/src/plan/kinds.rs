@@ -138,14 +138,11 @@ const LIST_ITEM_LEN: usize = 200;
 
 fn clean_text(field: &str, v: &Value, max: usize) -> Result<String, FieldError> {
     let s = v.as_str().ok_or_else(|| err(field, FieldErrorKind::Type))?;
-    let t = s.trim();
-    if t.chars().count() > max {
-        return Err(err(field, FieldErrorKind::TooLong));
-    }
-    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(err(field, FieldErrorKind::Type));
-    }
-    Ok(t.to_string())
+    // The one text rule of `crate::text`; the error names the record field.
+    crate::text::clean("field", s, max, crate::text::Lines::Many, false).map_err(|e| match e.kind {
+        crate::text::TextErrorKind::TooLong { .. } => err(field, FieldErrorKind::TooLong),
+        _ => err(field, FieldErrorKind::Type),
+    })
 }
 
 fn check_number(spec: &FieldSpec, n: f64) -> Result<(), FieldError> {

@@ -11,6 +11,7 @@ use xiaoan_domain::hazard::{
     Action, ActorFacts, Category, Escalation, Grade, HazardFacts, Source, Status, decide,
     location_key,
 };
+use xiaoan_domain::text::{Name, Text};
 use xiaoan_domain::{OrgKind, Scope, now_millis};
 
 /// What the person acting may do, as scopes: the store checks them against the hazard's
@@ -31,11 +32,14 @@ pub struct NewHazard {
     pub category: Category,
     pub grade: Grade,
     pub source: Source,
-    pub location: String,
-    pub title: String,
-    pub description: String,
+    /// One line, at most [`xiaoan_domain::hazard::LOCATION_MAX`] characters.
+    pub location: Text,
+    /// One line, at most [`xiaoan_domain::hazard::TITLE_MAX`] characters.
+    pub title: Text,
+    /// Several lines, at most [`xiaoan_domain::hazard::DESCRIPTION_MAX`] characters.
+    pub description: Text,
     /// Who found it (a name; defaults to the reporter).
-    pub found_by: String,
+    pub found_by: Name,
     pub found_on: NaiveDate,
     /// Photos uploaded by the reporter.
     pub attachments: Vec<i64>,
@@ -128,19 +132,6 @@ async fn attach(
     Ok(())
 }
 
-fn check_text(s: &str, max: usize, code: &'static str) -> StoreResult<()> {
-    let n = s.trim().chars().count();
-    if n == 0
-        || n > max
-        || s.chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        Err(StoreError::Invalid(code))
-    } else {
-        Ok(())
-    }
-}
-
 /// Reports a hazard at a school inside `scope` (the reporter's HazardReport scope).
 pub async fn create(
     db: &Db,
@@ -156,17 +147,13 @@ pub async fn create(
     if school.kind != OrgKind::School {
         return Err(StoreError::Invalid("hazard_school"));
     }
-    check_text(&new.location, 100, "hazard_location")?;
-    check_text(&new.title, 100, "hazard_title")?;
-    check_text(&new.description, 2000, "hazard_description")?;
-    check_text(&new.found_by, 64, "hazard_found_by")?;
     if new.found_on > today {
         return Err(StoreError::Invalid("found_on_future"));
     }
     if new.attachments.len() > 5 {
         return Err(StoreError::Invalid("too_many_photos"));
     }
-    let key = location_key(&new.location);
+    let key = location_key(new.location.as_str());
     let now = now_millis();
     let mut tx = db.begin_write().await?;
     let mut sql = Sql::new(db.backend(), "SELECT id FROM hazards WHERE school_id = ");
@@ -215,12 +202,12 @@ pub async fn create(
     .bind(new.category.code().to_string())
     .bind(new.grade.code().to_string())
     .bind(new.source.code().to_string())
-    .bind(new.location.trim().to_string())
+    .bind(new.location.as_str().to_string())
     .bind(key)
-    .bind(new.title.trim().to_string())
-    .bind(new.description.trim().to_string())
+    .bind(new.title.as_str().to_string())
+    .bind(new.description.as_str().to_string())
     .bind(reporter_id)
-    .bind(new.found_by.trim().to_string())
+    .bind(new.found_by.as_str().to_string())
     .bind(new.found_on.to_string())
     .bind(recurrence_of)
     .bind(now)

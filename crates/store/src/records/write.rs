@@ -15,6 +15,7 @@ use xiaoan_domain::audit::Actor;
 use xiaoan_domain::calendar::SchoolCalendar;
 use xiaoan_domain::now_millis;
 use xiaoan_domain::plan::kinds::validate;
+use xiaoan_domain::text;
 
 /// A record to enter. `fields` are checked against the kind again here.
 #[derive(Debug, Clone)]
@@ -40,12 +41,9 @@ pub struct RecordPatch {
 
 const MAX_ATTACHMENTS: usize = 20;
 
+/// An optional multi-line note or reason under the one text rule of `domain::text`.
 fn clean_note(note: &str, max: usize, code: &'static str) -> StoreResult<String> {
-    let t = note.trim();
-    if t.chars().count() > max || t.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(StoreError::Invalid(code));
-    }
-    Ok(t.to_string())
+    text::clean("note", note, max, text::Lines::Many, false).map_err(|_| StoreError::Invalid(code))
 }
 
 fn check_date(plan: &StoredPlan, day: NaiveDate) -> StoreResult<()> {

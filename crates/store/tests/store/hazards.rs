@@ -95,10 +95,15 @@ pub(crate) fn report(school: i64, location: &str, photos: Vec<i64>) -> NewHazard
         category: Category::Buildings,
         grade: Grade::General,
         source: Source::Patrol,
-        location: location.into(),
-        title: "樓梯扶手鬆動".into(),
-        description: "二樓東側樓梯扶手鬆動，有墜落風險".into(),
-        found_by: "值班教師".into(),
+        location: xiaoan_domain::text::Text::line("location", location, 100).expect("location"),
+        title: xiaoan_domain::text::Text::line("title", "樓梯扶手鬆動", 100).expect("title"),
+        description: xiaoan_domain::text::Text::lines(
+            "description",
+            "二樓東側樓梯扶手鬆動，有墜落風險",
+            2000,
+        )
+        .expect("description"),
+        found_by: xiaoan_domain::text::Name::parse("found_by", "值班教師").expect("found_by"),
         found_on: day(TODAY),
         attachments: photos,
     }

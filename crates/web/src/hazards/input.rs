@@ -1,12 +1,14 @@
 //! Hazard input shared by the JSON API and the pages: a report, list filters and a step of
 //! the closed loop, each parsed into the store's typed input.
 
+use crate::kit::error::text_error;
 use crate::kit::{AppError, AppResult, AppState, Caller};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::Permission;
-use xiaoan_domain::hazard::{Action, Category, Escalation, Grade, Source, Status};
+use xiaoan_domain::hazard::{self, Action, Category, Escalation, Grade, Source, Status};
+use xiaoan_domain::text::{Name, Text};
 use xiaoan_store::hazards::{HazardFilter, NewHazard, Powers};
 
 /// The escalation code of a level.
@@ -58,13 +60,19 @@ pub fn new_hazard(st: &AppState, caller: &Caller, body: HazardIn) -> AppResult<N
         grade: Grade::from_code(&body.grade).ok_or_else(|| AppError::invalid("hazard_grade"))?,
         source: Source::from_code(&body.source)
             .ok_or_else(|| AppError::invalid("hazard_source"))?,
-        location: body.location,
-        title: body.title,
-        description: body.description,
-        found_by: body
-            .found_by
-            .filter(|f| !f.trim().is_empty())
-            .unwrap_or_else(|| caller.user.display_name.clone()),
+        location: Text::line("location", &body.location, hazard::LOCATION_MAX)
+            .map_err(text_error)?,
+        title: Text::line("title", &body.title, hazard::TITLE_MAX).map_err(text_error)?,
+        description: Text::lines("description", &body.description, hazard::DESCRIPTION_MAX)
+            .map_err(text_error)?,
+        found_by: Name::parse(
+            "found_by",
+            body.found_by
+                .as_deref()
+                .filter(|f| !f.trim().is_empty())
+                .unwrap_or(&caller.user.display_name),
+        )
+        .map_err(text_error)?,
         found_on: match body.found_on.as_deref().filter(|d| !d.trim().is_empty()) {
             Some(d) => parse_date(d, "found_on_format")?,
             None => st.config.today(),

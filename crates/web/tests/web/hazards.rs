@@ -356,3 +356,69 @@ async fn the_two_lists_export_as_xlsx_with_chinese_text_intact() {
         "hazard_list"
     );
 }
+
+#[tokio::test]
+async fn bidirectional_overrides_and_control_characters_are_refused_naming_the_field() {
+    let f = TestApp::new().await;
+    let p = people(&f).await;
+    let report = |field: &str, value: &str| {
+        let mut v = json!({
+            "school_id": f.tree.school_a, "category": "buildings", "location": "二樓走廊",
+            "title": "扶手鬆動", "description": "東側扶手鬆動",
+        });
+        v[field] = json!(value);
+        v
+    };
+    for (field, value, label) in [
+        ("title", "扶手\u{202E}動鬆", "標題"),
+        ("title", "扶手\u{2066}鬆動\u{2069}", "標題"),
+        ("location", "二樓\u{202D}走廊", "位置"),
+        ("location", "二樓\t走廊", "位置"),
+        ("description", "扶手\u{202B}鬆動", "隱患描述"),
+        ("description", "扶手\u{0}鬆動", "隱患描述"),
+        ("found_by", "王\u{202E}老師", "發現人"),
+    ] {
+        let r = f
+            .post("/api/v1/hazards", &p.staff, &report(field, value))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{field}: {}", r.text());
+        assert_eq!(r.error_code(), "field_bad_characters", "{field}");
+        let message = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(message.contains(label), "{field}: {message}");
+    }
+    let r = f
+        .post("/api/v1/hazards", &p.staff, &report("title", ""))
+        .await;
+    assert_eq!(r.error_code(), "field_empty");
+    let r = f
+        .post(
+            "/api/v1/hazards",
+            &p.staff,
+            &report("title", &"字".repeat(101)),
+        )
+        .await;
+    assert_eq!(r.error_code(), "field_too_long");
+    // A multi-line description keeps its lines.
+    let r = f
+        .post(
+            "/api/v1/hazards",
+            &p.staff,
+            &report("description", "第一行\r\n第二行\t備註"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["description"], "第一行\n第二行\t備註");
+    // Names of orgs and people follow the same rule.
+    let admin = f.token(xiaoan_testkit::ADMIN).await;
+    let org = json!({"kind": "centre", "code": "C-77", "name": "城關\u{202E}中心", "parent_id": f.tree.bureau});
+    let r = f.post("/api/v1/orgs", &admin, &org).await;
+    assert_eq!(r.error_code(), "field_bad_characters");
+    let r = f
+        .patch(
+            "/api/v1/users/hz-staff",
+            &admin,
+            &json!({"display_name": "李\u{2067}老師"}),
+        )
+        .await;
+    assert_eq!(r.error_code(), "field_bad_characters");
+}
