@@ -29,6 +29,10 @@
 //! `TryFrom<String>` (so `#[sqlx(try_from = "String")]` decodes a TEXT column) and `Display`.
 //! Codes are checked to be distinct at compile time.
 //!
+//! The enum's [`Code::KIND`] (how an unknown code is reported, and its OpenAPI schema name)
+//! is its name, or the one given by `enum Status as HazardStatus { .. }` where two enums
+//! share a name.
+//!
 //! `ALL` is an array `[Self; N]` in declaration order (which also decides a derived `Ord`).
 //! An enum declared `enum Name: order(B, A, ..) { .. }` lists `ALL` in that order instead, and
 //! one declared `enum Name: pairs { .. }` has `ALL: [(Self, &'static str); N]`, each value with
@@ -38,6 +42,10 @@
 pub trait Code: Sized + Copy + Eq + 'static {
     /// Every value, in declaration order.
     const ALL: &'static [Self];
+
+    /// The enum's name (`Category`): what an unknown code is reported as, so that an edge can
+    /// answer with the error code it gives that kind.
+    const KIND: &'static str;
 
     /// The stable code of the value.
     fn code(&self) -> &'static str;
@@ -59,6 +67,27 @@ pub fn codes_of<T: Code>(values: &[T]) -> Vec<&'static str> {
 pub struct UnknownCode {
     pub kind: &'static str,
     pub code: String,
+}
+
+/// The message serde reports for a string that is not one of `codes` of the enum `kind`:
+/// ``unknown Grade code `minor`, expected `general` or `major` ``. An edge recognises it with
+/// [`unknown_kind`] and answers with its own error code for that kind.
+#[doc(hidden)]
+pub fn unknown_message(kind: &str, code: &str, codes: &[&str]) -> String {
+    let quoted: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+    let expected = match quoted.as_slice() {
+        [one] => one.clone(),
+        [a, b] => format!("{a} or {b}"),
+        _ => format!("one of {}", quoted.join(", ")),
+    };
+    format!("unknown {kind} code `{code}`, expected {expected}")
+}
+
+/// The enum kind named by a message of [`unknown_message`], if it is one.
+pub fn unknown_kind(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown ")?;
+    let (kind, _) = rest.split_once(" code `")?;
+    (!kind.is_empty() && kind.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(kind)
 }
 
 /// Whether every code is distinct; evaluated at compile time by [`codes!`](crate::codes).
@@ -95,7 +124,7 @@ const fn same(a: &[u8], b: &[u8]) -> bool {
 /// Declares a plain enum whose values are known by stable codes; see [`crate::code`].
 #[macro_export]
 macro_rules! codes {
-    (@enum [$($attrs:tt)*] $vis:vis $name:ident [$($shape:tt)*] {
+    (@enum [$($attrs:tt)*] $vis:vis $name:ident $kind:ident [$($shape:tt)*] {
         $( $(#[$vm:meta])* $variant:ident => $code:literal ),+ $(,)?
     }) => {
         $($attrs)*
@@ -131,6 +160,7 @@ macro_rules! codes {
 
         impl $crate::code::Code for $name {
             const ALL: &'static [Self] = &$name::__VALUES;
+            const KIND: &'static str = ::core::stringify!($kind);
 
             fn code(&self) -> &'static str {
                 $name::code(*self)
@@ -191,22 +221,70 @@ macro_rules! codes {
                         self,
                         v: &str,
                     ) -> ::core::result::Result<$name, E> {
-                        $name::from_code(v).ok_or_else(|| E::unknown_variant(v, $name::CODES))
+                        $name::from_code(v).ok_or_else(|| {
+                            E::custom($crate::code::unknown_message(
+                                ::core::stringify!($kind),
+                                v,
+                                $name::CODES,
+                            ))
+                        })
                     }
                 }
                 deserializer.deserialize_str(V)
             }
         }
+
+        $crate::__codes_schema!($name $kind);
     };
-    ($(#[$m:meta])* $vis:vis enum $name:ident : pairs { $($body:tt)+ }) => {
-        $crate::codes!(@enum [$(#[$m])*] $vis $name [pairs] { $($body)+ });
+    ($(#[$m:meta])* $vis:vis enum $name:ident as $kind:ident $($rest:tt)+) => {
+        $crate::codes!(@shape [$(#[$m])*] $vis $name $kind $($rest)+);
     };
-    ($(#[$m:meta])* $vis:vis enum $name:ident : order($($o:ident),+ $(,)?) { $($body:tt)+ }) => {
-        $crate::codes!(@enum [$(#[$m])*] $vis $name [order $($o),+] { $($body)+ });
+    ($(#[$m:meta])* $vis:vis enum $name:ident $($rest:tt)+) => {
+        $crate::codes!(@shape [$(#[$m])*] $vis $name $name $($rest)+);
     };
-    ($(#[$m:meta])* $vis:vis enum $name:ident { $($body:tt)+ }) => {
-        $crate::codes!(@enum [$(#[$m])*] $vis $name [] { $($body)+ });
+    (@shape [$($attrs:tt)*] $vis:vis $name:ident $kind:ident : pairs { $($body:tt)+ }) => {
+        $crate::codes!(@enum [$($attrs)*] $vis $name $kind [pairs] { $($body)+ });
     };
+    (@shape [$($attrs:tt)*] $vis:vis $name:ident $kind:ident : order($($o:ident),+ $(,)?) { $($body:tt)+ }) => {
+        $crate::codes!(@enum [$($attrs)*] $vis $name $kind [order $($o),+] { $($body)+ });
+    };
+    (@shape [$($attrs:tt)*] $vis:vis $name:ident $kind:ident { $($body:tt)+ }) => {
+        $crate::codes!(@enum [$($attrs)*] $vis $name $kind [] { $($body)+ });
+    };
+}
+
+/// With the `openapi` feature, a code enum is a string schema listing its codes, so that every
+/// OpenAPI field of that type names its allowed values.
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __codes_schema {
+    ($name:ident $kind:ident) => {
+        impl $crate::__private::utoipa::PartialSchema for $name {
+            fn schema() -> $crate::__private::utoipa::openapi::RefOr<
+                $crate::__private::utoipa::openapi::schema::Schema,
+            > {
+                $crate::__private::utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type($crate::__private::utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($name::CODES.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl $crate::__private::utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(::core::stringify!($kind))
+            }
+        }
+    };
+}
+
+/// Without the `openapi` feature, code enums carry no schema.
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __codes_schema {
+    ($name:ident $kind:ident) => {};
 }
 
 /// The inherent `ALL` of a [`codes!`](crate::codes) enum, and the values behind
@@ -296,6 +374,12 @@ mod tests {
             e.to_string().contains("expected `general` or `major`"),
             "{e}"
         );
+        assert_eq!(unknown_kind(&e.to_string()), Some("Grade"));
+        let e = serde_json::from_str::<Source>("\"rumour\"").unwrap_err();
+        assert!(e.to_string().contains("expected one of `self_inspection`"), "{e}");
+        assert_eq!(unknown_kind(&e.to_string()), Some("Source"));
+        assert_eq!(unknown_kind("unknown field `x`"), None);
+        assert_eq!(unknown_kind("unknown variant `x`, expected `a`"), None);
     }
 
     #[test]

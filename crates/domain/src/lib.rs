@@ -34,4 +34,6 @@ pub fn now_millis() -> Millis {
 #[doc(hidden)]
 pub mod __private {
     pub use serde;
+    #[cfg(feature = "openapi")]
+    pub use utoipa;
 }

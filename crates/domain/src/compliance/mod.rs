@@ -24,7 +24,7 @@ crate::codes! {
     /// Where an obligation stands. `ALL` is in display order, the worst first; the derived
     /// order is the declaration order.
     #[derive(PartialOrd, Ord)]
-    pub enum Status: order(Overdue, Missed, Due, Met, NotApplicable) {
+    pub enum Status as ComplianceStatus: order(Overdue, Missed, Due, Met, NotApplicable) {
         Met => "met",
         Due => "due",
         Overdue => "overdue",

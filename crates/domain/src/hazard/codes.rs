@@ -37,7 +37,7 @@ crate::codes! {
 
 crate::codes! {
     /// The state of a hazard in its closed loop.
-    pub enum Status {
+    pub enum Status as HazardStatus {
         Reported => "reported",
         Registered => "registered",
         Rectifying => "rectifying",

@@ -1,6 +1,6 @@
 //! `/api/v1/hazards`: report, list, read and take hazards through their closed loop.
 
-use super::input::{HazardIn, ListQuery, TransitionIn, action, escalation_code, filter, powers};
+use super::input::{HazardIn, ListQuery, TransitionIn, action, filter, powers, transition_body};
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Id;
@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use chrono::NaiveDate;
 use xiaoan_domain::Permission;
+use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
 use xiaoan_store::hazards::{self, Event, Hazard, UserRef};
 
 /// A person named on a hazard.
@@ -42,23 +44,19 @@ pub struct HazardOut {
     pub number: String,
     pub school_id: i64,
     pub school_name: String,
-    /// `security`, `buildings`, `teaching_facilities`, `fire_heating`, `canteen_food`,
-    /// `traffic_bus`, `lab_chemicals`, `surroundings`, `other`.
-    pub category: String,
-    /// `general` or `major`.
-    pub grade: String,
-    pub source: String,
+    pub category: Category,
+    pub grade: Grade,
+    pub source: Source,
     pub location: String,
     pub title: String,
     pub description: String,
-    /// `reported`, `registered`, `rectifying`, `submitted`, `closed`, `dismissed`.
-    pub status: String,
+    pub status: Status,
     pub found_by: String,
-    pub found_on: String,
+    pub found_on: NaiveDate,
     pub reporter: Option<PersonOut>,
     pub owner: Option<PersonOut>,
     pub measures: String,
-    pub deadline: Option<String>,
+    pub deadline: Option<NaiveDate>,
     /// On a long-term rectification plan (整改計劃).
     pub on_plan: bool,
     pub interim_measures: String,
@@ -66,8 +64,8 @@ pub struct HazardOut {
     pub rectification_note: String,
     pub verifier: Option<PersonOut>,
     pub closed_at: Option<String>,
-    /// `none`, `centre` (the centre was told) or `listed` (bureau supervision, 掛牌督辦).
-    pub escalation: String,
+    /// `centre`: the centre was told; `listed`: bureau supervision (掛牌督辦).
+    pub escalation: Escalation,
     pub recurrence_of: Option<i64>,
     pub overdue: bool,
     pub created_at: String,
@@ -81,26 +79,26 @@ impl From<Hazard> for HazardOut {
             number: h.number,
             school_id: h.school_id,
             school_name: h.school_name,
-            category: h.category.code().into(),
-            grade: h.grade.code().into(),
-            source: h.source.code().into(),
+            category: h.category,
+            grade: h.grade,
+            source: h.source,
             location: h.location,
             title: h.title,
             description: h.description,
-            status: h.status.code().into(),
+            status: h.status,
             found_by: h.found_by,
-            found_on: h.found_on.to_string(),
+            found_on: h.found_on,
             reporter: person(h.reporter),
             owner: person(h.owner),
             measures: h.measures,
-            deadline: h.deadline.map(|d| d.to_string()),
+            deadline: h.deadline,
             on_plan: h.on_plan,
             interim_measures: h.interim_measures,
             rectifier: person(h.rectifier),
             rectification_note: h.rectification_note,
             verifier: person(h.verifier),
             closed_at: h.closed_at.map(rfc3339),
-            escalation: escalation_code(h.escalation).into(),
+            escalation: h.escalation,
             recurrence_of: h.recurrence_of,
             overdue: h.overdue,
             created_at: rfc3339(h.created_at),
@@ -123,8 +121,8 @@ pub struct EventOut {
     pub at: String,
     pub actor: String,
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<Status>,
+    pub to_status: Status,
     pub note: String,
     pub attachments: Vec<EventAttachmentOut>,
 }
@@ -135,8 +133,8 @@ impl From<Event> for EventOut {
             at: rfc3339(e.at),
             actor: e.actor_login,
             action: e.action,
-            from_status: e.from_status.map(|s| s.code().into()),
-            to_status: e.to_status.code().into(),
+            from_status: e.from_status,
+            to_status: e.to_status,
             note: e.note,
             attachments: e
                 .attachments
@@ -286,9 +284,9 @@ pub async fn transition(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
-    ApiJson(body): ApiJson<TransitionIn>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> AppResult<Json<HazardOut>> {
-    let action = action(&st, &caller, body).await?;
+    let action = action(&st, &caller, transition_body(body)?).await?;
     let h = hazards::transition(
         &st.db,
         &caller.actor(),

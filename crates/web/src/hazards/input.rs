@@ -2,7 +2,8 @@
 //! the closed loop, each parsed into the store's typed input.
 
 use crate::kit::error::text_error;
-use crate::kit::{AppError, AppResult, AppState, Caller};
+use crate::kit::extract::blank;
+use crate::kit::{AppError, AppResult, AppState, Caller, from_json};
 use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -11,39 +12,39 @@ use xiaoan_domain::hazard::{self, Action, Category, Escalation, Grade, Source, S
 use xiaoan_domain::text::{Name, Text};
 use xiaoan_store::hazards::{HazardFilter, NewHazard, Powers};
 
-/// The escalation code of a level.
-pub fn escalation_code(level: Escalation) -> &'static str {
-    level.code()
-}
-
 /// A hazard to report.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HazardIn {
     pub school_id: i64,
-    pub category: String,
+    pub category: Category,
     #[serde(default = "general")]
-    pub grade: String,
+    #[schema(default = "general")]
+    pub grade: Grade,
     #[serde(default = "self_inspection")]
-    pub source: String,
+    #[schema(default = "self_inspection")]
+    pub source: Source,
+    #[schema(min_length = 1, max_length = 200)]
     pub location: String,
+    #[schema(min_length = 1, max_length = 100)]
     pub title: String,
+    #[schema(min_length = 1, max_length = 2000)]
     pub description: String,
     /// Who found it; defaults to the reporter's name.
     pub found_by: Option<String>,
-    /// `YYYY-MM-DD`; defaults to today.
-    pub found_on: Option<String>,
+    /// Defaults to today.
+    pub found_on: Option<NaiveDate>,
     /// Ids of photos uploaded with `POST /api/v1/attachments`.
     #[serde(default)]
     pub attachments: Vec<i64>,
 }
 
-fn general() -> String {
-    "general".into()
+fn general() -> Grade {
+    Grade::General
 }
 
-fn self_inspection() -> String {
-    "self_inspection".into()
+fn self_inspection() -> Source {
+    Source::SelfInspection
 }
 
 /// Parses a `YYYY-MM-DD` date or answers 400 with `code`.
@@ -55,11 +56,9 @@ pub fn parse_date(s: &str, code: &'static str) -> AppResult<NaiveDate> {
 pub fn new_hazard(st: &AppState, caller: &Caller, body: HazardIn) -> AppResult<NewHazard> {
     Ok(NewHazard {
         school_id: body.school_id,
-        category: Category::from_code(&body.category)
-            .ok_or_else(|| AppError::invalid("hazard_category"))?,
-        grade: Grade::from_code(&body.grade).ok_or_else(|| AppError::invalid("hazard_grade"))?,
-        source: Source::from_code(&body.source)
-            .ok_or_else(|| AppError::invalid("hazard_source"))?,
+        category: body.category,
+        grade: body.grade,
+        source: body.source,
         location: Text::line("location", &body.location, hazard::LOCATION_MAX)
             .map_err(text_error)?,
         title: Text::line("title", &body.title, hazard::TITLE_MAX).map_err(text_error)?,
@@ -73,10 +72,7 @@ pub fn new_hazard(st: &AppState, caller: &Caller, body: HazardIn) -> AppResult<N
                 .unwrap_or(&caller.user.display_name),
         )
         .map_err(text_error)?,
-        found_on: match body.found_on.as_deref().filter(|d| !d.trim().is_empty()) {
-            Some(d) => parse_date(d, "found_on_format")?,
-            None => st.config.today(),
-        },
+        found_on: body.found_on.unwrap_or_else(|| st.config.today()),
         attachments: body.attachments,
     })
 }
@@ -84,11 +80,16 @@ pub fn new_hazard(st: &AppState, caller: &Caller, body: HazardIn) -> AppResult<N
 /// Filters of the hazard list.
 #[derive(Deserialize, IntoParams, Default)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    pub status: Option<String>,
-    pub category: Option<String>,
-    pub grade: Option<String>,
-    pub source: Option<String>,
+    #[serde(default, deserialize_with = "blank")]
+    pub status: Option<Status>,
+    #[serde(default, deserialize_with = "blank")]
+    pub category: Option<Category>,
+    #[serde(default, deserialize_with = "blank")]
+    pub grade: Option<Grade>,
+    #[serde(default, deserialize_with = "blank")]
+    pub source: Option<Source>,
     pub school_id: Option<i64>,
     /// A centre (or any org): hazards of the schools under it.
     pub centre_id: Option<i64>,
@@ -96,31 +97,25 @@ pub struct ListQuery {
     pub on_plan: Option<bool>,
     /// Only open hazards.
     pub open: Option<bool>,
-    /// `centre` or `listed`: at least this escalation.
-    pub escalation: Option<String>,
-    /// Found on or after (`YYYY-MM-DD`).
-    pub from: Option<String>,
-    /// Found on or before (`YYYY-MM-DD`).
-    pub to: Option<String>,
+    /// At least this escalation (`centre` or `listed`).
+    #[serde(default, deserialize_with = "blank")]
+    pub escalation: Option<Escalation>,
+    /// Found on or after.
+    #[serde(default, deserialize_with = "blank")]
+    pub from: Option<NaiveDate>,
+    /// Found on or before.
+    #[serde(default, deserialize_with = "blank")]
+    pub to: Option<NaiveDate>,
     /// Text in the number, title, location or description.
     pub q: Option<String>,
     pub cursor: Option<String>,
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 /// Turns list parameters into a store filter (shared with the pages and exports).
 pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<HazardFilter> {
-    fn code<T>(
-        v: Option<&str>,
-        parse: fn(&str) -> Option<T>,
-        err: &'static str,
-    ) -> AppResult<Option<T>> {
-        match v.filter(|v| !v.is_empty()) {
-            Some(v) => parse(v).map(Some).ok_or_else(|| AppError::invalid(err)),
-            None => Ok(None),
-        }
-    }
     let under_path = match q.centre_id {
         Some(id) => Some(
             xiaoan_store::orgs::get(&st.db, &caller.scope(Permission::HazardRead), id)
@@ -131,107 +126,165 @@ pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<
         None => None,
     };
     Ok(HazardFilter {
-        status: code(q.status.as_deref(), Status::from_code, "hazard_status")?,
+        status: q.status,
         open: q.open.unwrap_or(false),
-        category: code(
-            q.category.as_deref(),
-            Category::from_code,
-            "hazard_category",
-        )?,
-        grade: code(q.grade.as_deref(), Grade::from_code, "hazard_grade")?,
-        source: code(q.source.as_deref(), Source::from_code, "hazard_source")?,
+        category: q.category,
+        grade: q.grade,
+        source: q.source,
         overdue: q.overdue,
         on_plan: q.on_plan,
-        escalation_at_least: match q.escalation.as_deref().filter(|e| !e.is_empty()) {
-            Some("centre") => Some(Escalation::Centre),
-            Some("listed") => Some(Escalation::Listed),
-            Some(_) => return Err(AppError::invalid("hazard_escalation")),
-            None => None,
-        },
+        escalation_at_least: q.escalation.filter(|e| *e != Escalation::None),
         school_id: q.school_id,
         under_path,
-        found_from: q
-            .from
-            .as_deref()
-            .filter(|d| !d.is_empty())
-            .map(|d| parse_date(d, "date_format"))
-            .transpose()?,
-        found_to: q
-            .to
-            .as_deref()
-            .filter(|d| !d.is_empty())
-            .map(|d| parse_date(d, "date_format"))
-            .transpose()?,
+        found_from: q.from,
+        found_to: q.to,
         q: q.q.clone(),
         ..HazardFilter::default()
     })
 }
 
-/// A step of the closed loop. Which fields are needed depends on `action`:
-/// `register` (owner login, measures, deadline, optional grade), `start`, `submit` (note,
-/// attachments), `verify` (optional note), `send_back` (reason), `dismiss` (reason),
-/// `plan` (interim_measures, deadline), `reopen` (reason).
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct TransitionIn {
-    pub action: String,
-    pub owner: Option<String>,
-    pub measures: Option<String>,
-    pub deadline: Option<String>,
-    pub grade: Option<String>,
-    pub note: Option<String>,
-    #[serde(default)]
-    pub attachments: Vec<i64>,
-    pub reason: Option<String>,
-    pub interim_measures: Option<String>,
+/// A step of the closed loop, named by `action`; each step carries the fields it needs.
+/// A required text that is missing or blank answers 400 with its own code
+/// (`owner_required`, `reason_required`, …).
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TransitionIn {
+    /// Registers a reported hazard (登記): who rectifies it, how, and by when.
+    Register {
+        /// The owner's login; a user of the hazard's school.
+        #[serde(default)]
+        #[schema(required = true, value_type = String, min_length = 1)]
+        owner: Option<String>,
+        #[serde(default)]
+        #[schema(required = true, value_type = String, min_length = 1)]
+        measures: Option<String>,
+        #[serde(default)]
+        #[schema(required = true, value_type = NaiveDate)]
+        deadline: Option<NaiveDate>,
+        /// Regrades the hazard at registration.
+        #[serde(default)]
+        grade: Option<Grade>,
+    },
+    /// Starts the rectification.
+    Start,
+    /// Submits the rectification for verification, with after photos.
+    Submit {
+        #[serde(default)]
+        #[schema(required = true, value_type = String, min_length = 1)]
+        note: Option<String>,
+        #[serde(default)]
+        attachments: Vec<i64>,
+    },
+    /// Verifies the rectification and closes the hazard (銷賬).
+    Verify {
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Sends the rectification back to the owner.
+    SendBack {
+        #[serde(default)]
+        #[schema(required = true, value_type = String, min_length = 1)]
+        reason: Option<String>,
+    },
+    /// Dismisses a report that is not a hazard.
+    Dismiss {
+        #[serde(default)]
+        #[schema(required = true, value_type = String, min_length = 1)]
+        reason: Option<String>,
+    },
+    /// Puts a hazard that cannot be fixed at once on a rectification plan (整改計劃).
+    Plan {
+        #[serde(default)]
+        #[schema(required = true, value_type = String, min_length = 1)]
+        interim_measures: Option<String>,
+        #[serde(default)]
+        #[schema(required = true, value_type = NaiveDate)]
+        deadline: Option<NaiveDate>,
+    },
+    /// Reopens a closed hazard that came back.
+    Reopen {
+        #[serde(default)]
+        #[schema(required = true, value_type = String, min_length = 1)]
+        reason: Option<String>,
+    },
+}
+
+/// The `action` of every step, as the API spells it.
+pub const ACTIONS: [&str; 8] = [
+    "register",
+    "start",
+    "submit",
+    "verify",
+    "send_back",
+    "dismiss",
+    "plan",
+    "reopen",
+];
+
+/// Decodes a step from JSON (the API body, or a page form's fields): an absent or unknown
+/// `action` is 400 `hazard_action`.
+pub fn transition_body(value: serde_json::Value) -> AppResult<TransitionIn> {
+    let known = value
+        .get("action")
+        .and_then(|a| a.as_str())
+        .is_some_and(|a| ACTIONS.contains(&a));
+    if !known {
+        return Err(AppError::invalid("hazard_action"));
+    }
+    from_json(value)
 }
 
 /// Turns a step request into a domain action (shared with the page forms).
 pub async fn action(st: &AppState, _caller: &Caller, t: TransitionIn) -> AppResult<Action> {
-    let need = |v: Option<String>, code: &'static str| {
+    fn need(v: Option<String>, code: &'static str) -> AppResult<String> {
         v.filter(|v| !v.trim().is_empty())
             .ok_or_else(|| AppError::invalid(code))
-    };
-    Ok(match t.action.as_str() {
-        "register" => {
-            let login = need(t.owner, "owner_required")?;
+    }
+    fn date(v: Option<NaiveDate>) -> AppResult<NaiveDate> {
+        v.ok_or_else(|| AppError::invalid("deadline_required"))
+    }
+    Ok(match t {
+        TransitionIn::Register {
+            owner,
+            measures,
+            deadline,
+            grade,
+        } => {
+            let login = need(owner, "owner_required")?;
             let owner_id = xiaoan_store::users::id_by_login(&st.db, &login)
                 .await?
                 .ok_or_else(|| AppError::invalid("owner_not_at_school"))?;
             Action::Register {
                 owner_id,
-                measures: need(t.measures, "measures_required")?,
-                deadline: parse_date(&need(t.deadline, "deadline_required")?, "date_format")?,
-                grade: match t.grade.as_deref().filter(|g| !g.is_empty()) {
-                    Some(g) => {
-                        Some(Grade::from_code(g).ok_or_else(|| AppError::invalid("hazard_grade"))?)
-                    }
-                    None => None,
-                },
+                measures: need(measures, "measures_required")?,
+                deadline: date(deadline)?,
+                grade,
             }
         }
-        "start" => Action::Start,
-        "submit" => Action::Submit {
-            note: need(t.note, "note_required")?,
-            attachments: t.attachments,
+        TransitionIn::Start => Action::Start,
+        TransitionIn::Submit { note, attachments } => Action::Submit {
+            note: need(note, "note_required")?,
+            attachments,
         },
-        "verify" => Action::Verify {
-            note: t.note.unwrap_or_default(),
+        TransitionIn::Verify { note } => Action::Verify {
+            note: note.unwrap_or_default(),
         },
-        "send_back" => Action::SendBack {
-            reason: need(t.reason, "reason_required")?,
+        TransitionIn::SendBack { reason } => Action::SendBack {
+            reason: need(reason, "reason_required")?,
         },
-        "dismiss" => Action::Dismiss {
-            reason: need(t.reason, "reason_required")?,
+        TransitionIn::Dismiss { reason } => Action::Dismiss {
+            reason: need(reason, "reason_required")?,
         },
-        "plan" => Action::Plan {
-            interim_measures: need(t.interim_measures, "interim_required")?,
-            deadline: parse_date(&need(t.deadline, "deadline_required")?, "date_format")?,
+        TransitionIn::Plan {
+            interim_measures,
+            deadline,
+        } => Action::Plan {
+            interim_measures: need(interim_measures, "interim_required")?,
+            deadline: date(deadline)?,
         },
-        "reopen" => Action::Reopen {
-            reason: need(t.reason, "reason_required")?,
+        TransitionIn::Reopen { reason } => Action::Reopen {
+            reason: need(reason, "reason_required")?,
         },
-        _ => return Err(AppError::invalid("hazard_action")),
     })
 }
 

@@ -99,28 +99,84 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .await
             .map_err(|rej| body_error(rej.status()))?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(de) {
-            Ok(v) => Ok(ApiJson(v)),
-            Err(err) => {
-                let path = err.path().to_string();
-                let inner = err.into_inner();
-                if inner.is_data() {
-                    let problem = field_problem(&path, &inner.to_string());
-                    Err(field_error(
-                        "bad_fields",
-                        [
-                            "json_field_missing",
-                            "json_field_unknown",
-                            "json_field_invalid",
-                        ],
-                        problem,
-                    ))
-                } else {
-                    Err(AppError::invalid("bad_json"))
-                }
-            }
-        }
+        serde_path_to_error::deserialize::<_, T>(de)
+            .map(ApiJson)
+            .map_err(json_error)
     }
+}
+
+/// Decodes a JSON value built by a page from its form into the same input type the API
+/// takes, with the same errors: a page and the API parse one way.
+pub fn from_json<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, AppError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(json_error)
+}
+
+/// The error for a JSON body that did not decode into `T`.
+fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> AppError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if !inner.is_data() {
+        return AppError::invalid("bad_json");
+    }
+    let message = inner.to_string();
+    if let Some(e) = code_error(&message) {
+        return e;
+    }
+    field_error(
+        "bad_fields",
+        [
+            "json_field_missing",
+            "json_field_unknown",
+            "json_field_invalid",
+        ],
+        field_problem(&path, &message),
+    )
+}
+
+/// The error a value that is not a code of its enum answers with: each code enum has its own
+/// error code (an unknown category is `hazard_category`), found by the kind serde names.
+fn code_error(message: &str) -> Option<AppError> {
+    kind_error(xiaoan_domain::code::unknown_kind(message)?)
+}
+
+/// A query parameter where blank means absent (`?status=` is "any status"), for codes and
+/// dates: `#[serde(default, deserialize_with = "blank")]`.
+pub fn blank<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize;
+    let raw: Option<String> = Option::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => T::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(v)).map(Some),
+    }
+}
+
+/// Parses a code from a form field, refusing it exactly as the API refuses it in JSON.
+pub fn parse_code<T: xiaoan_domain::code::Code>(raw: &str) -> Result<T, AppError> {
+    T::from_code(raw.trim())
+        .ok_or_else(|| kind_error(T::KIND).unwrap_or_else(|| AppError::invalid("bad_fields")))
+}
+
+/// The error code of an unknown value of the code enum `kind`.
+fn kind_error(kind: &str) -> Option<AppError> {
+    use xiaoan_domain::code::Code;
+    use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
+    use xiaoan_domain::{OrgKind, Role, SchoolType};
+    let table: [(&str, &'static str); 8] = [
+        (Category::KIND, "hazard_category"),
+        (Grade::KIND, "hazard_grade"),
+        (Source::KIND, "hazard_source"),
+        (Status::KIND, "hazard_status"),
+        (Escalation::KIND, "hazard_escalation"),
+        (OrgKind::KIND, "org_kind"),
+        (SchoolType::KIND, "school_type"),
+        (Role::KIND, "role_unknown"),
+    ];
+    let code = table.iter().find(|(k, _)| *k == kind)?.1;
+    Some(AppError::invalid(code))
 }
 
 /// The error for a body that could not be read: 413 when it is over the limit.
@@ -145,7 +201,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .map(ApiQuery)
             .map_err(|err| {
                 let path = err.path().to_string();
-                let problem = field_problem(&path, &err.into_inner().to_string());
+                let message = err.into_inner().to_string();
+                if let Some(e) = code_error(&message) {
+                    return e;
+                }
+                let problem = field_problem(&path, &message);
                 field_error(
                     "bad_query",
                     ["query_missing", "query_unknown", "query_invalid"],

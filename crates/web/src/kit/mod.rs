@@ -16,7 +16,7 @@ pub mod widgets;
 
 pub use auth::Caller;
 pub use error::{AppError, AppResult};
-pub use extract::{ApiJson, ApiQuery, Id};
+pub use extract::{ApiJson, ApiQuery, Id, from_json, parse_code};
 pub use i18n::Lang;
 pub use openapi::ErrorBody;
 pub use page::{Layout, render, render_checked};

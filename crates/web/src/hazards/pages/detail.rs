@@ -2,7 +2,7 @@
 //! next in its closed loop.
 
 use super::form::read;
-use crate::hazards::input::{TransitionIn, action, powers};
+use crate::hazards::input::{action, powers, transition_body};
 use crate::kit::AppError;
 use crate::kit::AppState;
 use crate::kit::Caller;
@@ -213,18 +213,25 @@ pub async fn transition(
 ) -> AppResult<Response> {
     let attempt = async {
         let form = read(&st, &caller, multipart).await?;
-        let t = TransitionIn {
-            action: form.get("action"),
-            owner: form.opt("owner"),
-            measures: form.opt("measures"),
-            deadline: form.opt("deadline"),
-            grade: form.opt("grade"),
-            note: form.opt("note"),
-            attachments: form.photos.clone(),
-            reason: form.opt("reason"),
-            interim_measures: form.opt("interim_measures"),
-        };
-        let a = action(&st, &caller, t).await?;
+        let mut body = serde_json::Map::new();
+        body.insert("action".into(), form.get("action").into());
+        for field in [
+            "owner",
+            "measures",
+            "deadline",
+            "grade",
+            "note",
+            "reason",
+            "interim_measures",
+        ] {
+            if let Some(v) = form.opt(field) {
+                body.insert(field.into(), v.trim().into());
+            }
+        }
+        if !form.photos.is_empty() {
+            body.insert("attachments".into(), form.photos.clone().into());
+        }
+        let a = action(&st, &caller, transition_body(body.into())?).await?;
         hazards::transition(
             &st.db,
             &caller.actor(),

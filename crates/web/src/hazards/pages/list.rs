@@ -2,7 +2,8 @@
 //! views (overdue, escalated, listed for supervision, on a plan) and page-by-page browsing.
 
 use super::HazardRow;
-use crate::hazards::input::{ListQuery, filter};
+use crate::hazards::input::{ListQuery, filter, parse_date};
+use crate::kit::parse_code;
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
@@ -13,7 +14,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
-use xiaoan_domain::hazard::{Category, Grade, Source, Status};
+use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
 use xiaoan_domain::{OrgKind, Permission};
 use xiaoan_store::hazards;
 use xiaoan_store::orgs::OrgFilter;
@@ -38,6 +39,16 @@ fn blank(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+fn code<T: xiaoan_domain::code::Code>(v: &Option<String>) -> AppResult<Option<T>> {
+    blank(v).map(parse_code).transpose()
+}
+
+fn date(v: &Option<String>) -> AppResult<Option<chrono::NaiveDate>> {
+    blank(v)
+        .map(|d| parse_date(d, "date_format"))
+        .transpose()
+}
+
 impl PageQuery {
     fn to_api(&self) -> AppResult<ListQuery> {
         let id = |v: &Option<String>| -> AppResult<Option<i64>> {
@@ -47,22 +58,22 @@ impl PageQuery {
         };
         let view = blank(&self.view).unwrap_or("");
         Ok(ListQuery {
-            status: blank(&self.status).map(String::from),
-            category: blank(&self.category).map(String::from),
-            grade: blank(&self.grade).map(String::from),
-            source: blank(&self.source).map(String::from),
+            status: code(&self.status)?,
+            category: code(&self.category)?,
+            grade: code(&self.grade)?,
+            source: code(&self.source)?,
             school_id: id(&self.school_id)?,
             centre_id: id(&self.centre_id)?,
             overdue: (view == "overdue").then_some(true),
             on_plan: (view == "plan").then_some(true),
             open: Some(matches!(view, "open" | "escalated" | "listed" | "plan")),
             escalation: match view {
-                "escalated" => Some("centre".into()),
-                "listed" => Some("listed".into()),
+                "escalated" => Some(Escalation::Centre),
+                "listed" => Some(Escalation::Listed),
                 _ => None,
             },
-            from: blank(&self.from).map(String::from),
-            to: blank(&self.to).map(String::from),
+            from: date(&self.from)?,
+            to: date(&self.to)?,
             q: blank(&self.q).map(String::from),
             cursor: blank(&self.cursor).map(String::from),
             limit: Some(50),

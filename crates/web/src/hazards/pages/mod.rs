@@ -63,10 +63,7 @@ impl HazardRow {
             escalation: if h.escalation > xiaoan_domain::hazard::Escalation::None
                 && h.status.is_open()
             {
-                l.t(&format!(
-                    "hazard.escalation.{}",
-                    crate::hazards::input::escalation_code(h.escalation)
-                ))
+                l.t(&format!("hazard.escalation.{}", h.escalation.code()))
             } else {
                 String::new()
             },

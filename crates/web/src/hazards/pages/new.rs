@@ -2,6 +2,8 @@
 
 use super::form::{Submitted, read};
 use crate::hazards::HazardIn;
+use crate::hazards::input::parse_date;
+use crate::kit::parse_code;
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
@@ -121,16 +123,23 @@ pub async fn create(
     let attempt = async {
         let body = HazardIn {
             school_id: form.get("school_id").trim().parse().unwrap_or(0),
-            category: form.get("category"),
-            grade: form.opt("grade").unwrap_or_else(|| "general".into()),
-            source: form
-                .opt("source")
-                .unwrap_or_else(|| "self_inspection".into()),
+            category: parse_code(&form.get("category"))?,
+            grade: match form.opt("grade") {
+                Some(g) => parse_code(&g)?,
+                None => Grade::General,
+            },
+            source: match form.opt("source") {
+                Some(s) => parse_code(&s)?,
+                None => Source::SelfInspection,
+            },
             location: form.get("location"),
             title: form.get("title"),
             description: form.get("description"),
             found_by: form.opt("found_by"),
-            found_on: form.opt("found_on"),
+            found_on: form
+                .opt("found_on")
+                .map(|d| parse_date(&d, "found_on_format"))
+                .transpose()?,
             attachments: form.photos.clone(),
         };
         crate::hazards::report(&st, &caller, body).await

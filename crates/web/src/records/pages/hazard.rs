@@ -4,6 +4,7 @@
 
 use super::show;
 use crate::hazards::HazardIn;
+use xiaoan_domain::hazard::{Grade, Source};
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Id;
@@ -67,19 +68,18 @@ pub async fn report(
             .unwrap_or_else(|| r.kind.clone());
         let body = HazardIn {
             school_id: r.org_id,
-            category: f.category.clone(),
-            grade: "general".into(),
+            category: crate::kit::parse_code(&f.category)?,
+            grade: Grade::General,
             source: if r.kind == "patrol" {
-                "patrol"
+                Source::Patrol
             } else {
-                "self_inspection"
-            }
-            .into(),
+                Source::SelfInspection
+            },
             location: f.location.trim().to_string(),
             title: problem.chars().take(100).collect(),
             description: format!("{what} {} (#{}): {problem}", r.occurred_on, r.id),
             found_by: None,
-            found_on: Some(r.occurred_on.to_string()),
+            found_on: Some(r.occurred_on),
             attachments: vec![],
         };
         let created = crate::hazards::report(&st, &caller, body).await?;
