@@ -44,158 +44,59 @@ pub enum Permission {
     RecordWrite,
 }
 
-/// Which roles hold each permission: the single source of truth. One line per permission
-/// (`Public` and `SelfService` are held by everyone and are not listed).
-pub const PERMISSION_ROLES: &[(Permission, &[Role])] = {
+/// Every role.
+pub const EVERYONE: &[Role] = &Role::ALL;
+
+/// The bureau's and the centres' officers who oversee schools: they report, verify and see
+/// people in their scope.
+pub const OVERSIGHT: &[Role] = &[Role::BureauSafety, Role::Supervisor, Role::CentreOfficer];
+
+/// Who runs safety at a school: the principal and the safety officer.
+pub const SCHOOL_LEADS: &[Role] = &[Role::Principal, Role::SafetyOfficer];
+
+/// The school's other staff with a safety duty, and every teacher.
+pub const SCHOOL_STAFF: &[Role] = &[
+    Role::HeadTeacher,
+    Role::Counsellor,
+    Role::CanteenManager,
+    Role::LabManager,
+    Role::BusManager,
+    Role::DutyStaff,
+    Role::Staff,
+];
+
+/// Which roles hold each permission: the single source of truth. One line per permission,
+/// naming groups of roles (a single role is a group of one); `Public` and `SelfService` are
+/// held by everyone and are not listed.
+pub const PERMISSION_ROLES: &[(Permission, &[&[Role]])] = {
     use Role::*;
     &[
-        (
-            Permission::OrgRead,
-            &[
-                SystemAdmin,
-                BureauSafety,
-                SectionOfficer,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-                HeadTeacher,
-                Counsellor,
-                CanteenManager,
-                LabManager,
-                BusManager,
-                DutyStaff,
-                Staff,
-            ],
-        ),
-        (Permission::OrgManage, &[SystemAdmin]),
+        (Permission::OrgRead, &[EVERYONE]),
+        (Permission::OrgManage, &[&[SystemAdmin]]),
         (
             Permission::UserRead,
-            &[
-                SystemAdmin,
-                BureauSafety,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-            ],
+            &[&[SystemAdmin], OVERSIGHT, SCHOOL_LEADS],
         ),
-        (Permission::UserManage, &[SystemAdmin, Principal]),
-        (Permission::AuditRead, &[SystemAdmin, Supervisor]),
-        (
-            Permission::HazardRead,
-            &[
-                SystemAdmin,
-                BureauSafety,
-                SectionOfficer,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-                HeadTeacher,
-                Counsellor,
-                CanteenManager,
-                LabManager,
-                BusManager,
-                DutyStaff,
-                Staff,
-            ],
-        ),
+        (Permission::UserManage, &[&[SystemAdmin, Principal]]),
+        (Permission::AuditRead, &[&[SystemAdmin, Supervisor]]),
+        (Permission::HazardRead, &[EVERYONE]),
         (
             Permission::HazardReport,
-            &[
-                BureauSafety,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-                HeadTeacher,
-                Counsellor,
-                CanteenManager,
-                LabManager,
-                BusManager,
-                DutyStaff,
-                Staff,
-            ],
+            &[OVERSIGHT, SCHOOL_LEADS, SCHOOL_STAFF],
         ),
-        (Permission::HazardManage, &[Principal, SafetyOfficer]),
-        (
-            Permission::HazardVerify,
-            &[
-                BureauSafety,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-            ],
-        ),
+        (Permission::HazardManage, &[SCHOOL_LEADS]),
+        (Permission::HazardVerify, &[OVERSIGHT, SCHOOL_LEADS]),
         (
             Permission::HazardExport,
-            &[
-                SystemAdmin,
-                BureauSafety,
-                SectionOfficer,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-            ],
+            &[&[SystemAdmin, SectionOfficer], OVERSIGHT, SCHOOL_LEADS],
         ),
-        (
-            Permission::PlanRead,
-            &[
-                SystemAdmin,
-                BureauSafety,
-                SectionOfficer,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-                HeadTeacher,
-                Counsellor,
-                CanteenManager,
-                LabManager,
-                BusManager,
-                DutyStaff,
-                Staff,
-            ],
-        ),
-        (Permission::PlanManage, &[SystemAdmin, BureauSafety]),
-        (Permission::CalendarManage, &[SystemAdmin, BureauSafety]),
-        (
-            Permission::RecordRead,
-            &[
-                SystemAdmin,
-                BureauSafety,
-                SectionOfficer,
-                Supervisor,
-                CentreOfficer,
-                Principal,
-                SafetyOfficer,
-                HeadTeacher,
-                Counsellor,
-                CanteenManager,
-                LabManager,
-                BusManager,
-                DutyStaff,
-                Staff,
-            ],
-        ),
+        (Permission::PlanRead, &[EVERYONE]),
+        (Permission::PlanManage, &[&[SystemAdmin, BureauSafety]]),
+        (Permission::CalendarManage, &[&[SystemAdmin, BureauSafety]]),
+        (Permission::RecordRead, &[EVERYONE]),
         (
             Permission::RecordWrite,
-            &[
-                BureauSafety,
-                SectionOfficer,
-                Principal,
-                SafetyOfficer,
-                HeadTeacher,
-                Counsellor,
-                CanteenManager,
-                LabManager,
-                BusManager,
-                DutyStaff,
-                Staff,
-            ],
+            &[&[BureauSafety, SectionOfficer], SCHOOL_LEADS, SCHOOL_STAFF],
         ),
     ]
 };
@@ -207,7 +108,7 @@ impl Permission {
             Permission::Public | Permission::SelfService => true,
             _ => PERMISSION_ROLES
                 .iter()
-                .any(|(p, roles)| *p == self && roles.contains(&role)),
+                .any(|(p, groups)| *p == self && groups.iter().any(|g| g.contains(&role))),
         }
     }
 }
@@ -235,6 +136,20 @@ mod tests {
         // Every role can at least see the org tree.
         for role in Role::ALL {
             assert!(Permission::OrgRead.granted_to(role), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn the_groups_split_the_roles() {
+        let mut all: Vec<Role> = [OVERSIGHT, SCHOOL_LEADS, SCHOOL_STAFF].concat();
+        all.extend([Role::SystemAdmin, Role::SectionOfficer]);
+        all.sort();
+        assert_eq!(all, EVERYONE.to_vec());
+        for r in SCHOOL_LEADS.iter().chain(SCHOOL_STAFF) {
+            assert!(r.is_school_role(), "{r:?}");
+        }
+        for r in OVERSIGHT {
+            assert!(!r.is_school_role(), "{r:?}");
         }
     }
 

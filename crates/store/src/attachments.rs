@@ -38,6 +38,7 @@ pub struct NewAttachment {
 
 /// Records an upload (the file is already on disk); flags an earlier upload of the same
 /// bytes. Audited.
+#[tracing::instrument(skip_all)]
 pub async fn insert(
     db: &Db,
     actor: &xiaoan_domain::audit::Actor,
@@ -89,6 +90,7 @@ async fn get_unchecked(db: &Db, id: i64) -> StoreResult<Attachment> {
 }
 
 /// A file the user may see: their own upload, or one attached to a hazard inside `scope`.
+#[tracing::instrument(skip_all, fields(user_id, id))]
 pub async fn get(db: &Db, user_id: i64, scope: &Scope, id: i64) -> StoreResult<Attachment> {
     let a = get_unchecked(db, id).await?;
     if a.uploader_id == user_id {

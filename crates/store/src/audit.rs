@@ -92,6 +92,7 @@ fn detail_with_client_id(detail: serde_json::Value, client: Option<&str>) -> Str
 }
 
 /// Appends an entry inside `conn`'s open transaction.
+#[tracing::instrument(skip_all)]
 pub async fn append(conn: &mut AnyConnection, actor: &Actor, event: Event<'_>) -> StoreResult<i64> {
     let (seq, prev_hash): (i64, String) =
         sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
@@ -144,6 +145,7 @@ pub async fn append(conn: &mut AnyConnection, actor: &Actor, event: Event<'_>) -
 
 /// Records an event that changes nothing else (a login, a denied request) in its own
 /// transaction.
+#[tracing::instrument(skip_all)]
 pub async fn record(db: &Db, actor: &Actor, event: Event<'_>) -> StoreResult<()> {
     let mut tx: Transaction<'static, Any> = db.begin_write().await?;
     append(&mut tx, actor, event).await?;
@@ -161,6 +163,7 @@ pub enum Verification {
 }
 
 /// Walks the whole log in pages and reports the first broken link.
+#[tracing::instrument(skip_all)]
 pub async fn verify(db: &Db) -> StoreResult<Verification> {
     let mut seq = 0i64;
     let mut hash = GENESIS.to_string();
@@ -203,6 +206,7 @@ pub async fn verify(db: &Db) -> StoreResult<Verification> {
 
 /// The hash of the newest entry (the genesis hash of an empty log), to keep elsewhere and
 /// check later with [`contains_hash`].
+#[tracing::instrument(skip_all)]
 pub async fn newest_hash(db: &Db) -> StoreResult<String> {
     let h: Option<String> =
         sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
@@ -213,6 +217,7 @@ pub async fn newest_hash(db: &Db) -> StoreResult<String> {
 
 /// The sequence number of the entry with this hash (0 for the genesis hash), if the log
 /// holds one: a head kept elsewhere that the log no longer holds means its tail was cut.
+#[tracing::instrument(skip_all)]
 pub async fn contains_hash(db: &Db, hash: &str) -> StoreResult<Option<i64>> {
     if hash == GENESIS {
         return Ok(Some(0));
@@ -226,6 +231,7 @@ pub async fn contains_hash(db: &Db, hash: &str) -> StoreResult<Option<i64>> {
 }
 
 /// The newest entries, newest first, before sequence `before` (exclusive) when given.
+#[tracing::instrument(skip_all)]
 pub async fn recent(db: &Db, before: Option<i64>, limit: i64) -> StoreResult<Vec<AuditEntry>> {
     let rows: Vec<Row> =
         sqlx::query_as("SELECT * FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT $2")

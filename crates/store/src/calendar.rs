@@ -40,6 +40,7 @@ pub struct SpecialDay {
 }
 
 /// The exceptional days, in date order.
+#[tracing::instrument(skip_all)]
 pub async fn special_days(db: &Db) -> StoreResult<Vec<SpecialDay>> {
     let rows: Vec<(String, String, String)> =
         sqlx::query_as("SELECT day, kind, note FROM calendar_days ORDER BY day")
@@ -57,6 +58,7 @@ pub async fn special_days(db: &Db) -> StoreResult<Vec<SpecialDay>> {
 }
 
 /// The whole calendar.
+#[tracing::instrument(skip_all)]
 pub async fn load(db: &Db) -> StoreResult<SchoolCalendar> {
     let mut conn = db.pool().acquire().await?;
     let terms = terms(&mut conn).await?;
@@ -77,6 +79,7 @@ fn calendar_error(e: CalendarError) -> StoreError {
 }
 
 /// Sets (adds or replaces) the term `school_year`/`number`.
+#[tracing::instrument(skip_all)]
 pub async fn set_term(db: &Db, actor: &Actor, term: Term) -> StoreResult<()> {
     let mut tx = db.begin_write().await?;
     let mut all = terms(&mut tx).await?;
@@ -110,6 +113,7 @@ pub async fn set_term(db: &Db, actor: &Actor, term: Term) -> StoreResult<()> {
 }
 
 /// Removes a term; `NotFound` if there is none.
+#[tracing::instrument(skip_all)]
 pub async fn remove_term(db: &Db, actor: &Actor, school_year: i32, number: u8) -> StoreResult<()> {
     let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM calendar_terms WHERE school_year = $1 AND number = $2")
@@ -133,6 +137,7 @@ pub async fn remove_term(db: &Db, actor: &Actor, school_year: i32, number: u8) -
 }
 
 /// Marks `day` as a holiday or a make-up school day (replacing an earlier mark).
+#[tracing::instrument(skip_all)]
 pub async fn set_day(
     db: &Db,
     actor: &Actor,
@@ -167,6 +172,7 @@ pub async fn set_day(
 }
 
 /// Removes the mark on `day`; `NotFound` if it has none.
+#[tracing::instrument(skip_all)]
 pub async fn remove_day(db: &Db, actor: &Actor, day: NaiveDate) -> StoreResult<()> {
     let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM calendar_days WHERE day = $1")

@@ -103,6 +103,7 @@ pub struct OrgFilter {
 }
 
 /// The org nodes inside `scope` that match `filter`, in tree order.
+#[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, scope: &Scope, filter: &OrgFilter) -> StoreResult<Vec<Org>> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
@@ -129,6 +130,7 @@ pub async fn list(db: &Db, scope: &Scope, filter: &OrgFilter) -> StoreResult<Vec
 }
 
 /// One node, if it exists and lies inside `scope`; otherwise `NotFound`.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Org> {
     let org = get_unscoped(db, id).await?;
     if scope.contains(&org.path) {
@@ -149,6 +151,7 @@ async fn get_unscoped(db: &Db, id: i64) -> StoreResult<Org> {
 }
 
 /// Looks a node up by its code, inside `scope`.
+#[tracing::instrument(skip_all)]
 pub async fn by_code(db: &Db, scope: &Scope, code: &str) -> StoreResult<Org> {
     let id: Option<i64> = sqlx::query_scalar("SELECT id FROM orgs WHERE code = $1")
         .bind(code.to_string())
@@ -158,6 +161,7 @@ pub async fn by_code(db: &Db, scope: &Scope, code: &str) -> StoreResult<Org> {
 }
 
 /// The first root bureau, if the tree has been created.
+#[tracing::instrument(skip_all)]
 pub async fn root(db: &Db) -> StoreResult<Option<Org>> {
     let id: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM orgs WHERE parent_id IS NULL AND kind = 'bureau' ORDER BY id LIMIT 1",
@@ -171,6 +175,7 @@ pub async fn root(db: &Db) -> StoreResult<Option<Org>> {
 }
 
 /// Counts of nodes per kind inside `scope`.
+#[tracing::instrument(skip_all)]
 pub async fn count_by_kind(db: &Db, scope: &Scope) -> StoreResult<Vec<(OrgKind, i64)>> {
     let mut sql = Sql::new(db.backend(), "SELECT kind, COUNT(*) FROM orgs WHERE ");
     sql.scope("path", scope).push(" GROUP BY kind");
@@ -212,6 +217,7 @@ fn check_shape(
 }
 
 /// Creates a node under a parent inside `scope`. A root bureau needs the whole-tree scope.
+#[tracing::instrument(skip_all)]
 pub async fn create(db: &Db, actor: &Actor, scope: &Scope, new: NewOrg) -> StoreResult<Org> {
     let parent = match new.parent_id {
         Some(pid) => Some(
@@ -274,6 +280,7 @@ pub struct OrgPatch {
 
 /// Edits or moves a node inside `scope`. A move takes effect for access at once: the
 /// node's and its descendants' paths are rewritten in the same transaction.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn update(
     db: &Db,
     actor: &Actor,

@@ -104,6 +104,7 @@ pub fn hash(plan: &Plan) -> StoreResult<String> {
 }
 
 /// Stores `plan` (checked, as parsed from `source`) and makes it the active plan.
+#[tracing::instrument(skip_all)]
 pub async fn load(db: &Db, actor: &Actor, plan: &Plan, source: &str) -> StoreResult<LoadOutcome> {
     let sha = hash(plan)?;
     let json = serde_json::to_string(plan).map_err(|e| StoreError::Internal(e.to_string()))?;
@@ -161,6 +162,7 @@ pub async fn load(db: &Db, actor: &Actor, plan: &Plan, source: &str) -> StoreRes
 }
 
 /// One version by id.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn get(db: &Db, id: i64) -> StoreResult<StoredPlan> {
     let mut sql = crate::sql::Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS).push(" FROM plans WHERE id = ").bind(id);
@@ -172,6 +174,7 @@ pub async fn get(db: &Db, id: i64) -> StoreResult<StoredPlan> {
 }
 
 /// The active plan, if one has been loaded.
+#[tracing::instrument(skip_all)]
 pub async fn active(db: &Db) -> StoreResult<Option<StoredPlan>> {
     let mut sql = crate::sql::Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS).push(" FROM plans WHERE active = 1");
@@ -197,6 +200,7 @@ pub struct PlanVersion {
 }
 
 /// Every version, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn list(db: &Db) -> StoreResult<Vec<PlanVersion>> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, code, version, sha256, active, loaded_at, loaded_by FROM plans ORDER BY loaded_at DESC, id DESC",

@@ -117,6 +117,7 @@ impl SessionStore for DbSessionStore {
 }
 
 /// Removes expired sessions; returns how many.
+#[tracing::instrument(skip_all)]
 pub async fn delete_expired(db: &Db) -> crate::StoreResult<u64> {
     let mut tx = db.begin_write().await?;
     let n = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")

@@ -21,6 +21,7 @@ pub struct Issued {
 }
 
 /// Issues a token for `user_id` inside an open transaction.
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn issue(
     conn: &mut AnyConnection,
     user_id: i64,
@@ -50,6 +51,7 @@ pub async fn issue(
 
 /// The user a live token belongs to. Extends the idle expiry, at most once a minute, so
 /// reads do not each cost a write.
+#[tracing::instrument(skip_all)]
 pub async fn authenticate(db: &Db, secret: &str, idle_ms: i64) -> StoreResult<Option<i64>> {
     if !secret.starts_with(PREFIX) || secret.len() > 100 {
         return Ok(None);
@@ -79,6 +81,7 @@ pub async fn authenticate(db: &Db, secret: &str, idle_ms: i64) -> StoreResult<Op
 }
 
 /// Revokes one token (logout). Returns whether it was live.
+#[tracing::instrument(skip_all)]
 pub async fn revoke(conn: &mut AnyConnection, secret: &str) -> StoreResult<bool> {
     let n = sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE token_hash = $1 AND revoked = 0")
         .bind(hash(secret))
@@ -89,6 +92,7 @@ pub async fn revoke(conn: &mut AnyConnection, secret: &str) -> StoreResult<bool>
 }
 
 /// Ends every web session and API token of a user, inside an open transaction.
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn revoke_all(conn: &mut AnyConnection, user_id: i64) -> StoreResult<()> {
     sqlx::query("UPDATE api_tokens SET revoked = 1 WHERE user_id = $1 AND revoked = 0")
         .bind(user_id)

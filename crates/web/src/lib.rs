@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the application on `listener` until `shutdown` resolves.
+#[tracing::instrument(skip_all)]
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,

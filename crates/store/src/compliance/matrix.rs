@@ -89,6 +89,7 @@ fn org_filter(
 
 /// Orgs inside `scope` (and under the path `under`), in tree order, with the facts the
 /// engine needs (not the address or coordinates).
+#[tracing::instrument(skip_all)]
 pub(crate) async fn load_orgs(
     db: &Db,
     scope: &Scope,
@@ -184,6 +185,7 @@ fn row_kinds(obs: &[&Obligation], school_type: Option<SchoolType>) -> Vec<OrgKin
 }
 
 /// Evaluates `obs` for `orgs` over `period` on `today`: one row of cells per org.
+#[tracing::instrument(skip_all)]
 pub async fn evaluate_orgs(
     db: &Db,
     plan: &StoredPlan,
@@ -240,6 +242,7 @@ pub async fn evaluate_orgs(
 }
 
 /// One page of the matrix for the orgs inside `scope`.
+#[tracing::instrument(skip_all)]
 pub async fn matrix(
     db: &Db,
     scope: &Scope,
@@ -253,6 +256,7 @@ pub async fn matrix(
 }
 
 /// How many orgs the query matches (all pages together).
+#[tracing::instrument(skip_all)]
 pub async fn count(db: &Db, scope: &Scope, plan: &StoredPlan, q: &MatrixQuery) -> StoreResult<i64> {
     let obs = selected(plan, &q.obligations);
     let kinds = row_kinds(&obs, q.school_type);
@@ -260,6 +264,7 @@ pub async fn count(db: &Db, scope: &Scope, plan: &StoredPlan, q: &MatrixQuery) -
 }
 
 /// [`matrix`] when the caller has already counted the orgs (`total`).
+#[tracing::instrument(skip_all)]
 pub async fn matrix_counted(
     db: &Db,
     scope: &Scope,
@@ -296,6 +301,7 @@ pub async fn matrix_counted(
 
 /// How many cells of each status each obligation has over every org the query matches
 /// (all pages), in [`Status::ALL`] order.
+#[tracing::instrument(skip_all)]
 pub async fn status_counts(
     db: &Db,
     scope: &Scope,

@@ -123,6 +123,7 @@ pub(crate) fn dates_text(dates: &[NaiveDate]) -> String {
 
 /// Recomputes, inside the caller's transaction, the measures a record of `kind` at `org`
 /// dated on any of `days` affects.
+#[tracing::instrument(skip_all)]
 pub async fn refresh(
     conn: &mut AnyConnection,
     plan: &StoredPlan,

@@ -43,6 +43,7 @@ type Bucket = Option<(String, NaiveDate, NaiveDate)>;
 
 /// Rebuilds the measures of `plan` (of the obligations in `only`, when given) from the
 /// records, and audits the run.
+#[tracing::instrument(skip_all)]
 pub async fn recompute(
     db: &Db,
     actor: &Actor,

@@ -24,6 +24,7 @@ fn facts(h: &Hazard) -> HazardFacts {
 
 /// Raises the escalation of every open hazard that has become overdue or major; returns how
 /// many were raised.
+#[tracing::instrument(skip_all)]
 pub async fn escalate(db: &Db, today: NaiveDate, listing_days: i64) -> StoreResult<usize> {
     // Candidates: open, not yet listed, and either past their deadline or major.
     let mut sql = Sql::new(db.backend(), SELECT);

@@ -143,6 +143,7 @@ fn push_filters(
 
 /// One page of the hazards in `scope` matching `f`, newest first. `cursor` is the
 /// `next_cursor` of the previous page; `limit` is clamped to 1–200.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     db: &Db,
     scope: &Scope,
@@ -189,6 +190,7 @@ pub async fn list(
 
 /// Up to `limit` hazards in `scope` matching `f` with ids above `after`, oldest first:
 /// walk a whole list in batches (exports) by passing the last id back.
+#[tracing::instrument(skip_all)]
 pub async fn batch_after(
     db: &Db,
     scope: &Scope,
@@ -218,6 +220,7 @@ pub struct StatusCounts {
 }
 
 /// Counts for the list header and dashboards.
+#[tracing::instrument(skip_all)]
 pub async fn counts(
     db: &Db,
     scope: &Scope,

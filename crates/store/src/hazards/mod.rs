@@ -173,6 +173,7 @@ impl Row {
 }
 
 /// One hazard inside `scope` (NotFound otherwise).
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn get(db: &Db, scope: &Scope, id: i64, today: NaiveDate) -> StoreResult<Hazard> {
     let mut sql = Sql::new(db.backend(), SELECT);
     sql.push(" WHERE h.id = ")
@@ -209,6 +210,7 @@ pub struct Event {
 }
 
 /// The history of a hazard the caller may see, oldest first.
+#[tracing::instrument(skip_all)]
 pub async fn history(db: &Db, hazard: &Hazard) -> StoreResult<Vec<Event>> {
     #[derive(FromRow)]
     struct EventRow {

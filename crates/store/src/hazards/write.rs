@@ -133,6 +133,7 @@ async fn attach(
 }
 
 /// Reports a hazard at a school inside `scope` (the reporter's HazardReport scope).
+#[tracing::instrument(skip_all)]
 pub async fn create(
     db: &Db,
     actor: &Actor,
@@ -255,6 +256,7 @@ async fn belongs_to(conn: &mut AnyConnection, user_id: i64, school_id: i64) -> S
 
 /// Takes one step of the closed loop on a hazard inside `scope` (the actor's HazardRead
 /// scope), as the domain's state machine allows.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn transition(
     db: &Db,
     actor: &Actor,

@@ -24,6 +24,7 @@ pub struct BulkRecord {
 const CHUNK: usize = 500;
 
 /// Inserts `records` in one transaction; returns how many were written.
+#[tracing::instrument(skip_all)]
 pub async fn insert_bulk(db: &Db, actor: &Actor, records: &[BulkRecord]) -> StoreResult<u64> {
     if records.is_empty() {
         return Ok(0);

@@ -123,6 +123,7 @@ async fn with_attachments(db: &Db, mut records: Vec<Record>) -> StoreResult<Vec<
 }
 
 /// One record, if it exists and its org lies inside `scope`; otherwise `NotFound`.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Record> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
@@ -139,6 +140,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Record> {
 }
 
 /// The earlier versions of a record the caller can see, oldest first.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn history(db: &Db, scope: &Scope, id: i64) -> StoreResult<Vec<Revision>> {
     get(db, scope, id).await?;
     let rows: Vec<RevisionRow> = sqlx::query_as(
@@ -192,6 +194,7 @@ pub struct RecordFilter {
 }
 
 /// Records inside `scope` matching `filter`, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, scope: &Scope, filter: &RecordFilter) -> StoreResult<Vec<Record>> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)

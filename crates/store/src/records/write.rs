@@ -70,6 +70,7 @@ fn check_fields(
 
 /// Enters a record for an org the actor may write for (`writable`), refreshing the
 /// measures of the obligations it counts for.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     db: &Db,
     actor: &Actor,
@@ -139,6 +140,7 @@ pub async fn create(
 
 /// Corrects or withdraws a record. Only its author may, within the plan's editing window;
 /// the version replaced is kept with the reason.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn update(
     db: &Db,
     actor: &Actor,

@@ -98,6 +98,7 @@ async fn with_roles(db: &Db, rows: Vec<Row>) -> StoreResult<Vec<User>> {
 }
 
 /// A user by id, without any scope check: for the signed-in user's own session only.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn get_self(db: &Db, id: i64) -> StoreResult<User> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
@@ -120,6 +121,7 @@ pub struct UserFilter {
 }
 
 /// The users whose home org lies inside `scope`.
+#[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Vec<User>> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
@@ -145,6 +147,7 @@ pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Ve
 }
 
 /// A user by login, if their home org lies inside `scope`.
+#[tracing::instrument(skip_all)]
 pub async fn by_login(db: &Db, scope: &Scope, login: &str) -> StoreResult<User> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)
@@ -161,6 +164,7 @@ pub async fn by_login(db: &Db, scope: &Scope, login: &str) -> StoreResult<User> 
 }
 
 /// The role assignments of a user with the org facts the scope computation needs.
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn assignments(db: &Db, user_id: i64) -> StoreResult<Vec<Assignment>> {
     let rows: Vec<(String, i64, String, String, Option<String>)> = sqlx::query_as(
         "SELECT ra.role, o.id, o.kind, o.path, p.path FROM role_assignments ra \
@@ -236,6 +240,7 @@ async fn insert_roles(
 
 /// Creates an account inside `scope`. Returns the user and, when none was given, the
 /// one-time password to hand over.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     db: &Db,
     actor: &Actor,
@@ -293,6 +298,7 @@ pub struct UserChange {
 /// transaction: all parts are checked first, and either all take effect or none does. The
 /// actor must be allowed to manage the account and to grant every role added or removed;
 /// disabling ends the account's sessions and tokens. Takes effect on the user's next request.
+#[tracing::instrument(skip_all)]
 pub async fn update(
     db: &Db,
     actor: &Actor,
@@ -397,6 +403,7 @@ pub async fn update(
 }
 
 /// Replaces a user's role assignments (see [`update`]).
+#[tracing::instrument(skip_all)]
 pub async fn set_roles(
     db: &Db,
     actor: &Actor,
@@ -423,6 +430,7 @@ pub fn ensure_manageable(actor_roles: &[Role], user: &User) -> StoreResult<()> {
 }
 
 /// Changes a user's display name and home org inside `scope` (see [`update`]).
+#[tracing::instrument(skip_all)]
 pub async fn update_profile(
     db: &Db,
     actor: &Actor,
@@ -442,6 +450,7 @@ pub async fn update_profile(
 
 /// Disables or re-enables an account inside `scope` (see [`update`]). Disabling ends its
 /// sessions and tokens.
+#[tracing::instrument(skip_all)]
 pub async fn set_disabled(
     db: &Db,
     actor: &Actor,
@@ -458,6 +467,7 @@ pub async fn set_disabled(
 }
 
 /// How many accounts exist (0 on a fresh install).
+#[tracing::instrument(skip_all)]
 pub async fn count(db: &Db) -> StoreResult<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
         .fetch_one(db.pool())
@@ -466,6 +476,7 @@ pub async fn count(db: &Db) -> StoreResult<i64> {
 
 /// The id of the (enabled) account with this login, without any scope: only for checks that
 /// then confirm membership of a school (e.g. naming a hazard's owner).
+#[tracing::instrument(skip_all)]
 pub async fn id_by_login(db: &Db, login: &str) -> StoreResult<Option<i64>> {
     Ok(
         sqlx::query_scalar("SELECT id FROM users WHERE login = $1 AND disabled = 0")
@@ -477,6 +488,7 @@ pub async fn id_by_login(db: &Db, login: &str) -> StoreResult<Option<i64>> {
 
 /// The signed-in user and their role assignments, read together for every request (two
 /// queries; the roles come from the assignments).
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn signed_in(db: &Db, id: i64) -> StoreResult<(User, Vec<Assignment>)> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS)

@@ -62,6 +62,7 @@ pub fn generate_password() -> String {
 
 /// Sets a new password hash for user `user_id` and ends all their sessions and tokens.
 /// `must_change` marks it one-time (an administrator's reset).
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn set_password(
     db: &Db,
     actor: &Actor,
@@ -107,6 +108,7 @@ pub async fn set_password(
 }
 
 /// Whether `password` is the user's current one (for re-authentication).
+#[tracing::instrument(skip_all, fields(user_id))]
 pub async fn check_password(db: &Db, user_id: i64, password: &str) -> StoreResult<bool> {
     let hash: Option<String> = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(user_id)
@@ -162,6 +164,7 @@ type AccountRow = (
 /// work; the reason is only in the audit log. `lockout.max_failures` consecutive failures
 /// from one client address lock the account for that address; `lockout.global_failures()`
 /// from all addresses together lock it everywhere. A one-time password signs in once.
+#[tracing::instrument(skip_all)]
 pub async fn sign_in(
     db: &Db,
     login: &str,

@@ -27,6 +27,7 @@ pub struct MeOut {
 /// Who the caller is and what they hold.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", security(("bearer" = [])),
     responses((status = 200, body = MeOut), (status = 401, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn me(caller: Caller) -> Json<MeOut> {
     let permissions = xiaoan_domain::permission::PERMISSION_ROLES
         .iter()
@@ -68,6 +69,7 @@ pub struct PasswordIn {
 /// Changes the caller's own password; every session and token of the caller ends.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordIn,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn change_password(
     State(st): State<AppState>,
     caller: Caller,

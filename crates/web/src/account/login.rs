@@ -51,6 +51,7 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 /// `GET /login`.
+#[tracing::instrument(skip_all)]
 pub async fn form(lang: Lang, session: Session, Query(q): Query<NextQuery>) -> Response {
     let csrf = session_csrf(&session).await;
     let mut l = Layout::anonymous(lang, "login.title", csrf);
@@ -74,6 +75,7 @@ pub struct LoginForm {
 }
 
 /// `POST /login`: one answer for every failure; a new session id on success.
+#[tracing::instrument(skip_all)]
 pub async fn submit(
     State(st): State<AppState>,
     lang: Lang,
@@ -154,6 +156,7 @@ async fn start_session(session: &Session, user_id: i64) -> Result<(), AppError> 
 }
 
 /// `POST /logout`: ends the session and clears the browser's copy of pages.
+#[tracing::instrument(skip_all)]
 pub async fn logout(State(st): State<AppState>, caller: Caller, session: Session) -> Response {
     let ev = xiaoan_store::audit::Event::ok(
         "auth.logout",

@@ -39,6 +39,7 @@ async fn show(st: &AppState, caller: &Caller, error: Option<String>) -> AppResul
 }
 
 /// `GET /account`.
+#[tracing::instrument(skip_all)]
 pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
     show(&st, &caller, None).await
 }
@@ -52,6 +53,7 @@ pub struct PasswordForm {
 }
 
 /// `POST /account/password`: every session ends, so the user signs in again.
+#[tracing::instrument(skip_all)]
 pub async fn change_password(
     State(st): State<AppState>,
     caller: Caller,

@@ -6,6 +6,7 @@ use xiaoan_store::users;
 
 /// Checks the current password and the policy, then stores the new one (shared by the
 /// API and the account page).
+#[tracing::instrument(skip_all)]
 pub async fn change_own_password(
     st: &AppState,
     caller: &Caller,

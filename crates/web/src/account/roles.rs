@@ -12,6 +12,7 @@ pub struct RoleLine {
 }
 
 /// The caller's roles with org names.
+#[tracing::instrument(skip_all)]
 pub async fn role_lines(st: &AppState, caller: &Caller) -> AppResult<Vec<RoleLine>> {
     let mut out = Vec::new();
     for a in &caller.assignments {

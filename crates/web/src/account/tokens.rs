@@ -31,6 +31,7 @@ pub struct LoginOut {
 /// Exchanges a login and password for a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginIn,
     responses((status = 200, body = LoginOut), (status = 401, body = ErrorBody), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn login(
     State(st): State<AppState>,
     _lang: Lang,
@@ -79,6 +80,7 @@ pub async fn login(
 /// Ends the bearer token used for this call.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn logout(
     State(st): State<AppState>,
     caller: Caller,

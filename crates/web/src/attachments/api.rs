@@ -42,6 +42,7 @@ impl From<Attachment> for AttachmentOut {
 #[utoipa::path(post, path = "/api/v1/attachments", tag = "attachments", security(("bearer" = [])),
     request_body(content_type = "multipart/form-data", description = "field `file`: the photo"),
     responses((status = 201, body = AttachmentOut), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn upload(
     State(st): State<AppState>,
     caller: Caller,
@@ -67,6 +68,7 @@ pub async fn upload(
 /// The bytes of a photo the caller may see: their own upload, or one on a hazard in scope.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "attachments", params(("id" = i64, Path)),
     security(("bearer" = [])), responses((status = 200, description = "the photo"), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn download(
     State(st): State<AppState>,
     caller: Caller,

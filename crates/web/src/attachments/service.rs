@@ -8,6 +8,7 @@ use xiaoan_domain::Permission;
 use xiaoan_store::attachments::{self, Attachment, NewAttachment};
 
 /// Cleans and stores one uploaded photo (shared with the page forms).
+#[tracing::instrument(skip_all)]
 pub async fn store_photo(
     st: &AppState,
     caller: &Caller,
@@ -53,6 +54,7 @@ pub async fn store_photo(
 }
 
 /// Answers with a stored file as a download that browsers will not run or sniff.
+#[tracing::instrument(skip_all, fields(id))]
 pub async fn file_response(st: &AppState, caller: &Caller, id: i64) -> AppResult<Response> {
     let a = attachments::get(
         &st.db,

@@ -35,6 +35,7 @@ pub struct AuditPage {
 
 /// Paging for the audit log.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub before: Option<i64>,
@@ -44,6 +45,7 @@ pub struct AuditQuery {
 /// The newest audit entries.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
     responses((status = 200, body = AuditPage), (status = 403, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     ApiQuery(q): ApiQuery<AuditQuery>,
@@ -85,6 +87,7 @@ pub struct VerifyOut {
 /// Verifies the whole hash chain and reports the first broken link.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = VerifyOut), (status = 403, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn verify(State(st): State<AppState>) -> AppResult<Json<VerifyOut>> {
     Ok(Json(match audit::verify(&st.db).await? {
         Verification::Intact { entries } => VerifyOut {

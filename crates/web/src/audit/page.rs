@@ -46,6 +46,7 @@ pub fn visible(text: &str) -> String {
 }
 
 /// `GET /audit`.
+#[tracing::instrument(skip_all)]
 pub async fn page(
     State(st): State<AppState>,
     caller: Caller,

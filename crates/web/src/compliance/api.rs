@@ -63,6 +63,7 @@ pub struct ComplianceRow {
 
 /// What to report on.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ComplianceQuery {
     /// An org in the caller's scope; its subtree is reported (default: the whole scope).
@@ -99,6 +100,7 @@ pub(crate) fn occurrences_out(c: &Cell) -> Vec<OccurrenceOut> {
 #[utoipa::path(get, path = "/api/v1/compliance", tag = "compliance", params(ComplianceQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<ComplianceRow>, headers(("X-Total-Count" = i64, description = "orgs matching"))),
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -187,6 +189,7 @@ pub struct RecomputeOut {
 /// Rebuilds every measure of the active plan from the records.
 #[utoipa::path(post, path = "/api/v1/compliance/recompute", tag = "compliance", security(("bearer" = [])),
     responses((status = 200, body = RecomputeOut), (status = 403, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn recompute(
     State(st): State<AppState>,
     caller: Caller,

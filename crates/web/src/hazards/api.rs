@@ -9,9 +9,9 @@ use crate::kit::{ApiJson, ApiQuery, ErrorBody};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use chrono::NaiveDate;
 use xiaoan_domain::Permission;
 use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
 use xiaoan_store::hazards::{self, Event, Hazard, UserRef};
@@ -167,6 +167,7 @@ pub struct CreatedOut {
 /// Reports a hazard at a school in the caller's scope.
 #[utoipa::path(post, path = "/api/v1/hazards", tag = "hazards", request_body = HazardIn, security(("bearer" = [])),
     responses((status = 201, body = CreatedOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -193,6 +194,7 @@ pub struct HazardPageOut {
 /// The hazards in the caller's scope, newest first, with keyset pagination.
 #[utoipa::path(get, path = "/api/v1/hazards", tag = "hazards", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = HazardPageOut), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -227,6 +229,7 @@ pub struct CountsOut {
 /// How many hazards are in each state, overdue and listed.
 #[utoipa::path(get, path = "/api/v1/hazards/counts", tag = "hazards", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = CountsOut), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn counts(
     State(st): State<AppState>,
     caller: Caller,
@@ -254,6 +257,7 @@ pub async fn counts(
 /// One hazard with its history (404 outside the caller's scope).
 #[utoipa::path(get, path = "/api/v1/hazards/{id}", tag = "hazards", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = HazardDetail), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn get(
     State(st): State<AppState>,
     caller: Caller,
@@ -280,6 +284,7 @@ pub async fn get(
     request_body = TransitionIn, security(("bearer" = [])),
     responses((status = 200, body = HazardOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn transition(
     State(st): State<AppState>,
     caller: Caller,
@@ -302,6 +307,7 @@ pub async fn transition(
 
 /// Which list to export, and for which org.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `problems` (every hazard found) or `rectifications` (registered hazards).
@@ -314,6 +320,7 @@ pub struct ExportQuery {
 #[utoipa::path(get, path = "/api/v1/hazards/export.xlsx", tag = "hazards", params(ExportQuery), security(("bearer" = [])),
     responses((status = 200, description = "the xlsx file", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
         (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn export(
     State(st): State<AppState>,
     caller: Caller,

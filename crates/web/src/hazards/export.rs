@@ -106,6 +106,7 @@ pub fn row(kind: ListKind, h: &Hazard, l: Lang, offset: chrono::FixedOffset) -> 
 }
 
 /// The filter of a list under `org_id` (or the caller's whole scope).
+#[tracing::instrument(skip_all)]
 pub async fn list_filter(
     st: &AppState,
     caller: &Caller,
@@ -132,6 +133,7 @@ pub async fn list_filter(
 }
 
 /// Streams a list into an xlsx download.
+#[tracing::instrument(skip_all)]
 pub async fn xlsx(
     st: &AppState,
     caller: &Caller,

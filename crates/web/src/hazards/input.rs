@@ -79,8 +79,8 @@ pub fn new_hazard(st: &AppState, caller: &Caller, body: HazardIn) -> AppResult<N
 
 /// Filters of the hazard list.
 #[derive(Deserialize, IntoParams, Default)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     #[serde(default, deserialize_with = "blank")]
     pub status: Option<Status>,
@@ -115,6 +115,7 @@ pub struct ListQuery {
 }
 
 /// Turns list parameters into a store filter (shared with the pages and exports).
+#[tracing::instrument(skip_all)]
 pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<HazardFilter> {
     let under_path = match q.centre_id {
         Some(id) => Some(
@@ -235,6 +236,7 @@ pub fn transition_body(value: serde_json::Value) -> AppResult<TransitionIn> {
 }
 
 /// Turns a step request into a domain action (shared with the page forms).
+#[tracing::instrument(skip_all)]
 pub async fn action(st: &AppState, _caller: &Caller, t: TransitionIn) -> AppResult<Action> {
     fn need(v: Option<String>, code: &'static str) -> AppResult<String> {
         v.filter(|v| !v.trim().is_empty())

@@ -53,6 +53,7 @@ pub fn routes() -> Routes {
 
 /// Reports a hazard at a school in the caller's scope: the one way into the closed loop, for
 /// the API, the report page and problems found on a record.
+#[tracing::instrument(skip_all)]
 pub async fn report(st: &AppState, caller: &Caller, body: HazardIn) -> AppResult<Created> {
     let new = input::new_hazard(st, caller, body)?;
     Ok(xiaoan_store::hazards::create(

@@ -33,6 +33,7 @@ struct HomePage {
 }
 
 /// `GET /`.
+#[tracing::instrument(skip_all)]
 pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
     let l = caller.lang;
     let scope = caller.scope(Permission::OrgRead);

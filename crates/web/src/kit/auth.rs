@@ -202,6 +202,7 @@ pub fn new_csrf_token() -> String {
 }
 
 /// The session's form token, created on first use.
+#[tracing::instrument(skip_all)]
 pub async fn session_csrf(session: &Session) -> String {
     match session.get::<String>(CSRF_KEY).await.ok().flatten() {
         Some(t) => t,
@@ -296,6 +297,7 @@ fn reachable_before_password_change(rule: &crate::kit::routes::RouteRule) -> boo
 
 /// The authorisation middleware (see the module documentation), over the application's
 /// state and its route table.
+#[tracing::instrument(skip_all)]
 pub async fn authorize(
     State((state, table)): State<(AppState, Arc<RouteTable>)>,
     req: Request,

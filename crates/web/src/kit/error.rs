@@ -195,6 +195,7 @@ impl IntoResponse for AppError {
 /// The localising layer: renders every [`AppError`] the inner service answered with, in the
 /// request's language, as JSON or a page by the request's path. Headers the error response
 /// carried (`Allow`, `Retry-After`…) are kept.
+#[tracing::instrument(skip_all)]
 pub async fn localise(req: Request, next: Next) -> Response {
     let lang = crate::kit::i18n::from_request(req.uri(), req.headers());
     let surface = Surface::of(req.uri().path());

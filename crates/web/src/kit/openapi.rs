@@ -41,3 +41,77 @@ pub struct ErrorDetail {
     pub code: String,
     pub message: String,
 }
+
+/// Completes the assembled document with the answers every operation can give because of
+/// where it sits rather than what it does, so that no status a client meets is undocumented:
+/// 401 on every signed-in operation, 403 where not every role holds its permission, 404 on
+/// every path with an id, 400 on every operation with parameters or a body, 413 and 415 on
+/// every body, 429 on sign-in and 503 on every operation (the service busy or its session
+/// store unreachable).
+pub fn complete(doc: &mut OpenApi, table: &super::routes::RouteTable) {
+    use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
+    use xiaoan_domain::{Permission, Role};
+    let error = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                            "ErrorBody",
+                        ))))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            ("GET", item.get.as_mut()),
+            ("POST", item.post.as_mut()),
+            ("PUT", item.put.as_mut()),
+            ("PATCH", item.patch.as_mut()),
+            ("DELETE", item.delete.as_mut()),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let permission = table
+                .rules()
+                .iter()
+                .find(|r| r.method == method && r.path == *path)
+                .map(|r| r.permission)
+                .unwrap_or(Permission::Public);
+            let mut add = |status: &str, what: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| error(what));
+            };
+            if permission != Permission::Public {
+                add("401", "Not signed in, or the session or token has expired.");
+            }
+            if !Role::ALL.iter().all(|r| permission.granted_to(*r)) {
+                add("403", "The caller's roles do not allow this.");
+            }
+            if path.contains('{') {
+                add("404", "No such object in the caller's scope.");
+            }
+            let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            if has_params || op.request_body.is_some() {
+                add("400", "A parameter or field is invalid; the message names it.");
+            }
+            if op.request_body.is_some() {
+                add("413", "The body is over the size limit.");
+                add("415", "The body is not of the declared content type.");
+            }
+            if path.ends_with("/auth/login") {
+                add("429", "Too many sign-in attempts from this address; retry later.");
+            }
+            add(
+                "503",
+                "The service is busy or a store it needs is unreachable; retry later.",
+            );
+        }
+    }
+}

@@ -130,6 +130,7 @@ pub fn error_page(status: StatusCode, lang: Lang, message: &str) -> Response {
 }
 
 /// The answer for paths that match no route.
+#[tracing::instrument(skip_all)]
 pub async fn not_found() -> crate::kit::error::AppError {
     crate::kit::error::AppError::not_found()
 }

@@ -206,9 +206,11 @@ impl Routes {
         self,
         doc: utoipa::openapi::OpenApi,
     ) -> (Router<AppState>, utoipa::openapi::OpenApi, RouteTable) {
-        let (api, doc) = OpenApiRouter::with_openapi(doc)
+        let (api, mut doc) = OpenApiRouter::with_openapi(doc)
             .merge(self.api)
             .split_for_parts();
-        (self.pages.merge(api), doc, RouteTable(self.rules))
+        let table = RouteTable(self.rules);
+        super::openapi::complete(&mut doc, &table);
+        (self.pages.merge(api), doc, table)
     }
 }

@@ -76,6 +76,7 @@ impl From<Org> for OrgOut {
 
 /// Filters for the org list.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only nodes of this kind.
@@ -91,6 +92,7 @@ pub struct ListQuery {
 /// The org nodes in the caller's scope, in tree order.
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "orgs", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<OrgOut>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -117,6 +119,7 @@ pub async fn list(
 /// One org node (404 when outside the caller's scope).
 #[utoipa::path(get, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)), security(("bearer" = [])),
     responses((status = 200, body = OrgOut), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn get(
     State(st): State<AppState>,
     caller: Caller,
@@ -183,6 +186,7 @@ with_school_fields! {
 /// Creates an org node (system administrators).
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = OrgIn, security(("bearer" = [])),
     responses((status = 201, body = OrgOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -226,6 +230,7 @@ with_school_fields! {
 #[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)), request_body = OrgPatchIn,
     security(("bearer" = [])),
     responses((status = 200, body = OrgOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,

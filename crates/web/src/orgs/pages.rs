@@ -88,6 +88,7 @@ pub struct ListQuery {
 }
 
 /// `GET /orgs`.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -363,12 +364,14 @@ async fn show(
 }
 
 /// `GET /orgs/{id}`.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn detail(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     let org = orgs::get(&st.db, &caller.scope(Permission::OrgRead), id).await?;
     show(&st, &caller, org, None, None).await
 }
 
 /// `POST /orgs/{id}`: edit or move.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -421,6 +424,7 @@ struct NewOrgPage {
 }
 
 /// `GET /orgs/new`.
+#[tracing::instrument(skip_all)]
 pub async fn new_form(
     State(st): State<AppState>,
     caller: Caller,
@@ -448,6 +452,7 @@ pub struct NewQuery {
 }
 
 /// `POST /orgs`.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,

@@ -107,6 +107,7 @@ pub(crate) fn obligation_out(lang: Lang, p: &StoredPlan, o: &Obligation) -> Obli
 /// The obligations of the active plan (an empty list before a plan is loaded).
 #[utoipa::path(get, path = "/api/v1/obligations", tag = "compliance", security(("bearer" = [])),
     responses((status = 200, body = Vec<ObligationOut>), (status = 401, body = crate::kit::ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -159,6 +160,7 @@ fn type_code(t: FieldType) -> &'static str {
 /// The record kinds usable now: the built-in ones and those of the active plan.
 #[utoipa::path(get, path = "/api/v1/record-kinds", tag = "compliance", security(("bearer" = [])),
     responses((status = 200, body = Vec<RecordKindOut>), (status = 401, body = crate::kit::ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn kinds(
     State(st): State<AppState>,
     caller: Caller,

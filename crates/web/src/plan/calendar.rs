@@ -107,6 +107,7 @@ async fn show(
 }
 
 /// `GET /calendar`.
+#[tracing::instrument(skip_all)]
 pub async fn page(
     State(st): State<AppState>,
     caller: Caller,
@@ -167,6 +168,7 @@ pub struct TermForm {
 }
 
 /// `POST /calendar/terms`: adds or replaces a term.
+#[tracing::instrument(skip_all)]
 pub async fn set_term(
     State(st): State<AppState>,
     caller: Caller,
@@ -203,6 +205,7 @@ pub struct TermKey {
 }
 
 /// `POST /calendar/terms/remove`.
+#[tracing::instrument(skip_all)]
 pub async fn remove_term(
     State(st): State<AppState>,
     caller: Caller,
@@ -238,6 +241,7 @@ pub struct DayForm {
 }
 
 /// `POST /calendar/days`: marks a holiday or a make-up school day.
+#[tracing::instrument(skip_all)]
 pub async fn set_day(
     State(st): State<AppState>,
     caller: Caller,
@@ -261,6 +265,7 @@ pub struct DayKey {
 }
 
 /// `POST /calendar/days/remove`.
+#[tracing::instrument(skip_all)]
 pub async fn remove_day(
     State(st): State<AppState>,
     caller: Caller,

@@ -165,6 +165,7 @@ fn task_view(
 }
 
 /// `GET /campaign`.
+#[tracing::instrument(skip_all)]
 pub async fn overview(
     State(st): State<AppState>,
     caller: Caller,
@@ -323,6 +324,7 @@ struct SectionsPage {
 }
 
 /// `GET /campaign/sections`.
+#[tracing::instrument(skip_all)]
 pub async fn sections(
     State(st): State<AppState>,
     caller: Caller,

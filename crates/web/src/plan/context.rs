@@ -19,6 +19,7 @@ pub struct Active {
 }
 
 /// The active plan, its calendar and today's date; `None` when no plan is loaded.
+#[tracing::instrument(skip_all)]
 pub async fn active(st: &AppState) -> AppResult<Option<Active>> {
     let Some(plan) = plans::active(&st.db).await? else {
         return Ok(None);
@@ -33,6 +34,7 @@ pub async fn active(st: &AppState) -> AppResult<Option<Active>> {
 }
 
 /// Like [`active`], but a clear 409 when no plan has been loaded.
+#[tracing::instrument(skip_all)]
 pub async fn require_active(st: &AppState) -> AppResult<Active> {
     active(st)
         .await?

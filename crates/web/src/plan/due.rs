@@ -49,6 +49,7 @@ pub struct Agenda {
 
 /// The agenda of `org` on `a.today`; `roles` limits it to obligations those roles owe
 /// (empty: everything).
+#[tracing::instrument(skip_all)]
 pub async fn agenda(
     st: &AppState,
     caller: &Caller,
@@ -217,6 +218,7 @@ pub struct DueQuery {
 }
 
 /// `GET /due`.
+#[tracing::instrument(skip_all)]
 pub async fn page(
     State(st): State<AppState>,
     caller: Caller,
@@ -283,6 +285,7 @@ pub struct Reminders {
 }
 
 /// Reminders for the home page, when there is a plan and an org the caller works for.
+#[tracing::instrument(skip_all)]
 pub async fn reminders(st: &AppState, caller: &Caller) -> AppResult<Option<Reminders>> {
     if !caller.can(Permission::PlanRead) {
         return Ok(None);

@@ -82,6 +82,7 @@ pub struct RecordIn {
 #[utoipa::path(post, path = "/api/v1/records", tag = "compliance", request_body = RecordIn, security(("bearer" = [])),
     responses((status = 201, body = RecordOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -124,6 +125,7 @@ pub async fn create(
 
 /// Filters for the record list.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub org_id: Option<i64>,
@@ -142,6 +144,7 @@ pub struct ListQuery {
 /// Records in the caller's scope, newest first.
 #[utoipa::path(get, path = "/api/v1/records", tag = "compliance", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<RecordOut>), (status = 400, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -180,6 +183,7 @@ pub struct RecordPatchIn {
     request_body = RecordPatchIn, security(("bearer" = [])),
     responses((status = 200, body = RecordOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,

@@ -55,6 +55,7 @@ impl From<User> for UserOut {
 
 /// Filters for the user list.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only users whose home org is this node.
@@ -68,6 +69,7 @@ pub struct ListQuery {
 /// The users whose home org is in the caller's scope.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = Vec<UserOut>), (status = 403, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -85,6 +87,7 @@ pub async fn list(
 /// One user (404 when outside the caller's scope).
 #[utoipa::path(get, path = "/api/v1/users/{login}", tag = "users", params(("login" = String, Path)), security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn get(
     State(st): State<AppState>,
     caller: Caller,
@@ -117,6 +120,7 @@ pub struct CreatedOut {
 /// Creates an account in the caller's scope.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserIn, security(("bearer" = [])),
     responses((status = 201, body = CreatedOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -176,6 +180,7 @@ pub struct UserPatchIn {
 #[utoipa::path(patch, path = "/api/v1/users/{login}", tag = "users", params(("login" = String, Path)), request_body = UserPatchIn,
     security(("bearer" = [])),
     responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -219,6 +224,7 @@ pub struct ResetOut {
 /// ends their sessions and tokens.
 #[utoipa::path(post, path = "/api/v1/users/{login}/password", tag = "users", params(("login" = String, Path)),
     security(("bearer" = [])), responses((status = 200, body = ResetOut), (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
 pub async fn reset_password(
     State(st): State<AppState>,
     caller: Caller,

@@ -33,6 +33,7 @@ pub fn parse_roles(roles: &[RoleOut]) -> AppResult<Vec<RoleAt>> {
 }
 
 /// Resets `login`'s password (shared by the API and the user page).
+#[tracing::instrument(skip_all)]
 pub async fn reset(st: &AppState, caller: &Caller, login: &str) -> AppResult<String> {
     let _l = caller.lang;
     let user = users::by_login(&st.db, &caller.scope(Permission::UserManage), login).await?;

@@ -82,6 +82,7 @@ pub struct ListQuery {
 }
 
 /// `GET /users`.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -189,6 +190,7 @@ async fn show(
 }
 
 /// `GET /users/{login}`.
+#[tracing::instrument(skip_all)]
 pub async fn detail(
     State(st): State<AppState>,
     caller: Caller,
@@ -222,6 +224,7 @@ pub struct ProfileForm {
 }
 
 /// `POST /users/{login}`: name and home org.
+#[tracing::instrument(skip_all)]
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
@@ -256,6 +259,7 @@ pub struct RoleForm {
 }
 
 /// `POST /users/{login}/roles`.
+#[tracing::instrument(skip_all)]
 pub async fn roles(
     State(st): State<AppState>,
     caller: Caller,
@@ -299,6 +303,7 @@ pub struct StatusForm {
 }
 
 /// `POST /users/{login}/status`: disable (ends sessions) or re-enable.
+#[tracing::instrument(skip_all)]
 pub async fn status(
     State(st): State<AppState>,
     caller: Caller,
@@ -321,6 +326,7 @@ pub async fn status(
 }
 
 /// `POST /users/{login}/password`: shows the one-time password once.
+#[tracing::instrument(skip_all)]
 pub async fn reset_password(
     State(st): State<AppState>,
     caller: Caller,
@@ -395,6 +401,7 @@ async fn new_page(
 }
 
 /// `GET /users/new`.
+#[tracing::instrument(skip_all)]
 pub async fn new_form(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
     new_page(&st, &caller, None, None, None).await
 }
@@ -410,6 +417,7 @@ pub struct NewUserForm {
 }
 
 /// `POST /users`: creates the account and shows its one-time password once.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,

@@ -317,3 +317,53 @@ async fn a_wrong_method_answers_405_with_the_allowed_ones() {
     let allow = r.header("allow").unwrap_or_default();
     assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
 }
+
+#[test]
+fn the_openapi_document_says_where_each_parameter_goes_and_what_each_answer_can_be() {
+    let doc = serde_json::to_value(xiaoan_web::openapi()).unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let what = format!("{method} {path}");
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    p["in"].as_str().unwrap() == "path",
+                    in_path,
+                    "{what}: parameter {name} is declared in {}",
+                    p["in"]
+                );
+            }
+            let responses = op["responses"].as_object().unwrap();
+            if op.get("security").is_some() {
+                assert!(responses.contains_key("401"), "{what} lacks 401");
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415"] {
+                    assert!(responses.contains_key(status), "{what} lacks {status}");
+                }
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{what} lacks 404");
+            }
+        }
+    }
+    assert!(operations >= 25, "{operations}");
+    assert!(paths["/api/v1/auth/login"]["post"]["responses"]["429"].is_object());
+    // Codes list their allowed values, from the domain's own enums.
+    let schemas = &doc["components"]["schemas"];
+    let categories = schemas["Category"]["enum"].as_array().unwrap();
+    assert!(categories.iter().any(|c| c == "canteen_food"), "{categories:?}");
+    assert!(schemas["HazardStatus"]["enum"].as_array().unwrap().len() >= 6);
+    // A step names its action; each action carries its own fields.
+    let steps = serde_json::to_string(&schemas["TransitionIn"]).unwrap();
+    for action in ["register", "send_back", "plan", "reopen"] {
+        assert!(steps.contains(&format!("\"{action}\"")), "{action}: {steps}");
+    }
+    let list = paths["/api/v1/hazards"]["get"]["parameters"].as_array().unwrap();
+    let status = list.iter().find(|p| p["name"] == "status").unwrap();
+    assert_eq!(status["in"], "query");
+}

@@ -70,6 +70,7 @@ pub struct CellForm {
 }
 
 /// `GET /compliance/cell`.
+#[tracing::instrument(skip_all)]
 pub async fn cell(
     State(st): State<AppState>,
     caller: Caller,

@@ -106,6 +106,7 @@ fn choices(items: Vec<(String, String)>, selected: Option<&str>) -> Vec<Choice> 
 }
 
 /// `GET /compliance`.
+#[tracing::instrument(skip_all)]
 pub async fn matrix(
     State(st): State<AppState>,
     caller: Caller,
@@ -335,6 +336,7 @@ fn filter_query(f: &MatrixForm) -> String {
 }
 
 /// `POST /compliance/recompute`: rebuilds every measure, then back to the matrix.
+#[tracing::instrument(skip_all)]
 pub async fn recompute(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
     let a = crate::plan::require_active(&st).await?;
     compliance::recompute(&st.db, &caller.actor(), &a.plan, &a.calendar, None).await?;

@@ -189,6 +189,7 @@ async fn show(
 }
 
 /// `GET /hazards/{id}`.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn detail(
     State(st): State<AppState>,
     caller: Caller,
@@ -205,6 +206,7 @@ pub async fn detail(
 }
 
 /// `POST /hazards/{id}/transitions` (multipart, so that a rectification can carry photos).
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn transition(
     State(st): State<AppState>,
     caller: Caller,

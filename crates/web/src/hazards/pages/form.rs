@@ -30,6 +30,7 @@ impl Submitted {
 
 /// Reads the form; photos (fields named `photos`) are cleaned and stored as they arrive.
 /// Empty file inputs (nothing chosen) are skipped.
+#[tracing::instrument(skip_all)]
 pub async fn read(
     st: &AppState,
     caller: &Caller,

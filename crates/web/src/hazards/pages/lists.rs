@@ -66,6 +66,7 @@ fn text(c: Cell) -> String {
 }
 
 /// `GET /hazards/lists`: the problem or rectification list of a school, centre or district.
+#[tracing::instrument(skip_all)]
 pub async fn print(
     State(st): State<AppState>,
     caller: Caller,
@@ -136,6 +137,7 @@ pub async fn print(
 }
 
 /// `GET /hazards/export.xlsx` for the pages (same file as the API).
+#[tracing::instrument(skip_all)]
 pub async fn export(
     State(st): State<AppState>,
     caller: Caller,

@@ -16,6 +16,7 @@ pub struct Tile {
 }
 
 /// The tiles for the caller, or `None` when they cannot see hazards.
+#[tracing::instrument(skip_all)]
 pub async fn summary(st: &AppState, caller: &Caller) -> AppResult<Option<Vec<Tile>>> {
     if !caller.can(Permission::HazardRead) {
         return Ok(None);

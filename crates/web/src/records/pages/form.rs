@@ -167,6 +167,7 @@ fn pairs(body: &Bytes) -> Vec<(String, String)> {
 
 /// Orgs for a `<select>`: the caller's writable orgs when `writable`, else the orgs of their
 /// scope when there are few enough to list.
+#[tracing::instrument(skip_all)]
 pub(crate) async fn org_choices(
     st: &AppState,
     caller: &Caller,
@@ -285,6 +286,7 @@ async fn new_page(
 }
 
 /// `GET /records/new`.
+#[tracing::instrument(skip_all)]
 pub async fn new_form(
     State(st): State<AppState>,
     caller: Caller,
@@ -315,6 +317,7 @@ fn posted(lang: Lang, kind: &RecordKind, p: &[(String, String)]) -> FieldsForm {
 }
 
 /// `POST /records`.
+#[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
@@ -441,6 +444,7 @@ async fn change(
 }
 
 /// `POST /records/{id}`: a correction.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn correct(
     State(st): State<AppState>,
     caller: Caller,
@@ -451,6 +455,7 @@ pub async fn correct(
 }
 
 /// `POST /records/{id}/withdraw`.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn withdraw(
     State(st): State<AppState>,
     caller: Caller,

@@ -141,6 +141,7 @@ pub struct ListForm {
 const PAGE: i64 = 100;
 
 /// `GET /records`.
+#[tracing::instrument(skip_all)]
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
@@ -279,6 +280,7 @@ struct DetailPage {
 }
 
 /// `GET /records/{id}`.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn detail(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
     show(&st, &caller, id, None, None).await
 }
