@@ -158,6 +158,7 @@ pub struct HazardDetail {
 
 /// A newly reported hazard, with open hazards at the same place that may be the same.
 #[derive(Serialize, ToSchema)]
+#[schema(as = HazardCreatedOut)]
 pub struct CreatedOut {
     #[serde(flatten)]
     pub hazard: HazardOut,
@@ -166,7 +167,8 @@ pub struct CreatedOut {
 
 /// Reports a hazard at a school in the caller's scope.
 #[utoipa::path(post, path = "/api/v1/hazards", tag = "hazards", request_body = HazardIn, security(("bearer" = [])),
-    responses((status = 201, body = CreatedOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = CreatedOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, description = "The same photo is attached twice", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,

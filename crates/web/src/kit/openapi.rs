@@ -44,13 +44,14 @@ pub struct ErrorDetail {
 
 /// Completes the assembled document with the answers every operation can give because of
 /// where it sits rather than what it does, so that no status a client meets is undocumented:
-/// 401 on every signed-in operation, 403 where not every role holds its permission, 404 on
+/// 401 on every signed-in operation, 403 on every operation that needs a permission (a
+/// user may hold no role in scope), 404 on
 /// every path with an id, 400 on every operation with parameters or a body, 413 and 415 on
 /// every body, 429 on sign-in and 503 on every operation (the service busy or its session
 /// store unreachable).
 pub fn complete(doc: &mut OpenApi, table: &super::routes::RouteTable) {
     use utoipa::openapi::{RefOr, ResponseBuilder, content::ContentBuilder};
-    use xiaoan_domain::{Permission, Role};
+    use xiaoan_domain::Permission;
     let error = |what: &str| {
         RefOr::T(
             ResponseBuilder::new()
@@ -91,7 +92,7 @@ pub fn complete(doc: &mut OpenApi, table: &super::routes::RouteTable) {
             if permission != Permission::Public {
                 add("401", "Not signed in, or the session or token has expired.");
             }
-            if !Role::ALL.iter().all(|r| permission.granted_to(*r)) {
+            if !matches!(permission, Permission::Public | Permission::SelfService) {
                 add("403", "The caller's roles do not allow this.");
             }
             if path.contains('{') {
@@ -99,14 +100,20 @@ pub fn complete(doc: &mut OpenApi, table: &super::routes::RouteTable) {
             }
             let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
             if has_params || op.request_body.is_some() {
-                add("400", "A parameter or field is invalid; the message names it.");
+                add(
+                    "400",
+                    "A parameter or field is invalid; the message names it.",
+                );
             }
             if op.request_body.is_some() {
                 add("413", "The body is over the size limit.");
                 add("415", "The body is not of the declared content type.");
             }
             if path.ends_with("/auth/login") {
-                add("429", "Too many sign-in attempts from this address; retry later.");
+                add(
+                    "429",
+                    "Too many sign-in attempts from this address; retry later.",
+                );
             }
             add(
                 "503",

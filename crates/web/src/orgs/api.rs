@@ -229,7 +229,8 @@ with_school_fields! {
 /// Edits or moves an org node (system administrators).
 #[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)), request_body = OrgPatchIn,
     security(("bearer" = [])),
-    responses((status = 200, body = OrgOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OrgOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The code is taken, or the move would make a cycle", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(id = id))]
 pub async fn update(
     State(st): State<AppState>,

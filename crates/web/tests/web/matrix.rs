@@ -356,14 +356,27 @@ fn the_openapi_document_says_where_each_parameter_goes_and_what_each_answer_can_
     // Codes list their allowed values, from the domain's own enums.
     let schemas = &doc["components"]["schemas"];
     let categories = schemas["Category"]["enum"].as_array().unwrap();
-    assert!(categories.iter().any(|c| c == "canteen_food"), "{categories:?}");
+    assert!(
+        categories.iter().any(|c| c == "canteen_food"),
+        "{categories:?}"
+    );
     assert!(schemas["HazardStatus"]["enum"].as_array().unwrap().len() >= 6);
     // A step names its action; each action carries its own fields.
     let steps = serde_json::to_string(&schemas["TransitionIn"]).unwrap();
     for action in ["register", "send_back", "plan", "reopen"] {
-        assert!(steps.contains(&format!("\"{action}\"")), "{action}: {steps}");
+        assert!(
+            steps.contains(&format!("\"{action}\"")),
+            "{action}: {steps}"
+        );
     }
-    let list = paths["/api/v1/hazards"]["get"]["parameters"].as_array().unwrap();
+    // Two answers with the same type name would silently share one schema.
+    let created = serde_json::to_string(&schemas["HazardCreatedOut"]).unwrap();
+    assert!(created.contains("possible_duplicates"), "{created}");
+    let account = serde_json::to_string(&schemas["CreatedOut"]).unwrap();
+    assert!(account.contains("one_time_password"), "{account}");
+    let list = paths["/api/v1/hazards"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
     let status = list.iter().find(|p| p["name"] == "status").unwrap();
     assert_eq!(status["in"], "query");
 }
