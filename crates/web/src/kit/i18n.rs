@@ -223,4 +223,57 @@ mod tests {
         }
         assert!(missing.is_empty(), "codes without words: {missing:?}");
     }
+
+    /// Every Traditional Chinese text a user reads: each locale file's zh-TW line, and the
+    /// plan file's Traditional Chinese names, titles and labels.
+    fn traditional_texts() -> Vec<(String, String)> {
+        let mut texts = Vec::new();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if let Some(v) = line.strip_prefix("  zh-TW:") {
+                    texts.push((format!("{}:{}", path.display(), n + 1), v.trim().to_string()));
+                }
+            }
+        }
+        let plan = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../plans/edu-safety-3yr.toml");
+        let text = std::fs::read_to_string(&plan).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let Some((key, value)) = line.split_once(" = ") else {
+                continue;
+            };
+            if matches!(key.trim(), "name" | "title" | "label" | "note" | "description") {
+                texts.push((format!("{}:{}", plan.display(), n + 1), value.to_string()));
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn traditional_chinese_has_no_simplified_characters() {
+        use ferrous_opencc::{OpenCC, config::BuiltinConfig};
+        let cc = OpenCC::from_config(BuiltinConfig::S2tw).unwrap();
+        // 台 is the everyday Taiwanese form of 臺 (平台, 台賬), which the tables always turn
+        // into 臺; every other difference is a simplified character.
+        let accepted = |a: char, b: char| a == '台' && b == '臺';
+        let texts = traditional_texts();
+        assert!(texts.len() > 300, "{}", texts.len());
+        let mut found = Vec::new();
+        for (at, text) in &texts {
+            let converted = cc.convert(text);
+            let chars: Vec<String> = text
+                .chars()
+                .zip(converted.chars())
+                .filter(|(a, b)| a != b && !accepted(*a, *b))
+                .map(|(a, b)| format!("{a}→{b}"))
+                .collect();
+            if !chars.is_empty() || text.chars().count() != converted.chars().count() {
+                found.push(format!("{at}: {} ({text})", chars.join(" ")));
+            }
+        }
+        assert!(found.is_empty(), "simplified characters:\n{}", found.join("\n"));
+    }
 }
