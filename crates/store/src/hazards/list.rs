@@ -131,13 +131,8 @@ fn push_filters(
         sql.push(" AND h.found_on <= ").bind(d.to_string());
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pat = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-        sql.push(" AND (LOWER(h.number) LIKE ").bind(pat.clone());
-        sql.push(" OR LOWER(h.title) LIKE ").bind(pat.clone());
-        sql.push(" OR LOWER(h.location) LIKE ").bind(pat.clone());
-        sql.push(" OR LOWER(h.description) LIKE ")
-            .bind(pat)
-            .push(")");
+        sql.push(" AND ")
+            .contains(&["h.number", "h.title", "h.location", "h.description"], q);
     }
 }
 

@@ -9,3 +9,4 @@ mod compliance_scale;
 mod foundation;
 mod hazard_lists;
 mod hazards;
+mod search;
