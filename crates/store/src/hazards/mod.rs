@@ -7,7 +7,7 @@ mod list;
 mod write;
 
 pub use escalate::escalate;
-pub use list::{HazardFilter, HazardPage, StatusCounts, batch_after, counts, list};
+pub use list::{HazardFilter, HazardOrder, HazardPage, StatusCounts, batch_after, counts, list};
 pub use write::{Created, NewHazard, Powers, create, transition};
 
 use crate::sql::Sql;

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::Permission;
 use xiaoan_domain::hazard::{self, Action, Category, Escalation, Grade, Source, Status};
 use xiaoan_domain::text::{Name, Text};
-use xiaoan_store::hazards::{HazardFilter, NewHazard, Powers};
+use xiaoan_store::hazards::{HazardFilter, HazardOrder, NewHazard, Powers};
 
 /// The escalation code of a level.
 pub fn escalation_code(level: Escalation) -> &'static str {
@@ -104,6 +104,10 @@ pub struct ListQuery {
     pub to: Option<String>,
     /// Text in the number, title, location or description.
     pub q: Option<String>,
+    /// `newest` (the default): newest first. `overdue`: most overdue first — overdue
+    /// hazards by deadline, the earliest first, then all others newest first. Counts ignore it.
+    pub sort: Option<String>,
+    /// The `next_cursor` of the previous page, listed in the same `sort`.
     pub cursor: Option<String>,
     /// 1–200, default 50.
     pub limit: Option<i64>,
@@ -163,6 +167,11 @@ pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<
             .map(|d| parse_date(d, "date_format"))
             .transpose()?,
         q: q.q.clone(),
+        order: match q.sort.as_deref().filter(|s| !s.is_empty()) {
+            None | Some("newest") => HazardOrder::Newest,
+            Some("overdue") => HazardOrder::MostOverdue,
+            Some(_) => return Err(AppError::invalid("hazard_sort")),
+        },
         ..HazardFilter::default()
     })
 }
