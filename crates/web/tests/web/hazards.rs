@@ -512,3 +512,67 @@ async fn the_list_can_put_the_most_overdue_first_page_by_page() {
         "{html}"
     );
 }
+
+/// A PNG of `w` × `h` pixels (small on disk: one colour compresses well).
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        w,
+        h,
+        image::Rgb([200, 30, 30]),
+    ));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn photo_decodes_beyond_the_memory_budget_are_turned_away_with_retry_after() {
+    let f = TestApp::with_config(xiaoan_web::WebConfig {
+        photo_decode_budget_mib: 8,
+        photo_decode_wait_ms: 20,
+        ..Default::default()
+    })
+    .await;
+    let p = people(&f).await;
+    let photos_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap();
+    // 1500 × 1000 pixels count as about 5.7 MiB: with another decode in flight holding
+    // 4 MiB of the 8, there is no room.
+    let picture = png(1500, 1000);
+    let in_flight = f.state.photo_decodes.reserve(4 << 20).await.unwrap();
+    let r = upload(&f, &p.staff, "big.png", &picture).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(r.error_code(), "busy");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert!(!r.json()["error"]["message"].as_str().unwrap().is_empty());
+    // A small photo still fits beside the decode in flight.
+    let small = upload(&f, &p.staff, "small.jpg", &jpeg_bytes()).await;
+    assert_eq!(small.status, StatusCode::CREATED, "{}", small.text());
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, photos_before + 1, "the refused photo was not stored");
+    // Once the other decode is done, the same upload goes through; so does a picture
+    // larger than the whole budget, decoded alone.
+    drop(in_flight);
+    let r = upload(&f, &p.staff, "big.png", &picture).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = upload(&f, &p.staff, "huge.png", &png(2000, 1500)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // The message is worded in the caller's language.
+    let _hold = f.state.photo_decodes.reserve(8 << 20).await.unwrap();
+    let r = upload(&f, &p.staff, "small.jpg", &jpeg_bytes()).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("伺服器"),
+        "{}",
+        r.text()
+    );
+}
