@@ -10,3 +10,4 @@ mod foundation;
 mod hazard_lists;
 mod hazards;
 mod search;
+mod uploads;
