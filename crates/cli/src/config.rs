@@ -26,6 +26,8 @@ pub struct AppConfig {
 pub struct JobsConfig {
     /// Minutes between rounds of escalation and clean-up.
     pub interval_minutes: u64,
+    /// Hours an upload may stay unused by any hazard step or record before it is removed.
+    pub unreferenced_upload_hours: u64,
 }
 
 impl AppConfig {
@@ -34,6 +36,10 @@ impl AppConfig {
         xiaoan_jobs::JobSettings {
             interval: std::time::Duration::from_secs(self.jobs.interval_minutes.max(1) * 60),
             district: self.district.rules(),
+            storage_dir: self.web.storage_dir.clone(),
+            unreferenced_upload_grace: std::time::Duration::from_secs(
+                self.jobs.unreferenced_upload_hours.saturating_mul(3600),
+            ),
         }
     }
 }

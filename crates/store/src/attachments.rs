@@ -112,3 +112,94 @@ pub async fn get(db: &Db, user_id: i64, scope: &Scope, id: i64) -> StoreResult<A
         Err(StoreError::NotFound)
     }
 }
+
+/// Files uploaded but never linked: removed from the database by [`remove_unreferenced`];
+/// their bytes are for the caller to delete from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub id: i64,
+    pub stored_name: String,
+}
+
+/// Removes, as `actor`, up to `limit` uploads made before `uploaded_before` (milliseconds)
+/// that no hazard step and no record uses, oldest first, each with its audit entry, and
+/// returns them so that their files can be deleted. Later uploads of the same bytes keep
+/// pointing at the earliest upload that remains. Idempotent: a second call finds nothing.
+pub async fn remove_unreferenced(
+    db: &Db,
+    actor: &xiaoan_domain::audit::Actor,
+    uploaded_before: Millis,
+    limit: i64,
+) -> StoreResult<Vec<Removed>> {
+    const UNUSED: &str = " AND NOT EXISTS (SELECT 1 FROM hazard_attachments ha WHERE ha.attachment_id = a.id) \
+         AND NOT EXISTS (SELECT 1 FROM record_attachments ra WHERE ra.attachment_id = a.id)";
+    let mut tx = db.begin_write().await?;
+    // On PostgreSQL the candidates are locked first, so that a step linking one of them
+    // either commits before (and the check below sees its link) or waits for this
+    // transaction (and is told the attachment is unknown). SQLite's write lock serialises.
+    let mut sql = crate::sql::Sql::new(
+        db.backend(),
+        "SELECT a.id, a.stored_name FROM attachments a WHERE a.created_at < ",
+    );
+    sql.bind(uploaded_before)
+        .push(UNUSED)
+        .push(" ORDER BY a.id LIMIT ")
+        .bind(limit.max(1));
+    if db.backend() == crate::Backend::Postgres {
+        sql.push(" FOR UPDATE");
+    }
+    let (text, args) = sql.build();
+    let candidates: Vec<(i64, String)> =
+        sqlx::query_as_with(text, args).fetch_all(&mut *tx).await?;
+    if candidates.is_empty() {
+        return Ok(vec![]);
+    }
+    // Checked again in this statement's own view: a link committed while the candidates
+    // were being locked keeps its attachment.
+    let mut sql = crate::sql::Sql::new(
+        db.backend(),
+        "SELECT a.id, a.stored_name FROM attachments a WHERE a.id IN ",
+    );
+    sql.list(candidates.iter().map(|(id, _)| *id)).push(UNUSED);
+    let (text, args) = sql.build();
+    let gone: Vec<(i64, String)> = sqlx::query_as_with(text, args).fetch_all(&mut *tx).await?;
+    if gone.is_empty() {
+        return Ok(vec![]);
+    }
+    let ids: Vec<i64> = gone.iter().map(|(id, _)| *id).collect();
+    // Later uploads of the same bytes: point at the earliest upload that stays.
+    let mut sql = crate::sql::Sql::new(
+        db.backend(),
+        "UPDATE attachments SET duplicate_of = (SELECT MIN(b.id) FROM attachments b \
+         WHERE b.source_sha256 = attachments.source_sha256 AND b.id < attachments.id AND b.id NOT IN ",
+    );
+    sql.list(ids.iter().copied())
+        .push(") WHERE duplicate_of IN ")
+        .list(ids.iter().copied())
+        .push(" AND id NOT IN ")
+        .list(ids.iter().copied());
+    let (text, args) = sql.build();
+    sqlx::query_with(text, args).execute(&mut *tx).await?;
+    let mut sql = crate::sql::Sql::new(db.backend(), "DELETE FROM attachments WHERE id IN ");
+    sql.list(ids.iter().copied());
+    let (text, args) = sql.build();
+    sqlx::query_with(text, args).execute(&mut *tx).await?;
+    for (id, _) in &gone {
+        crate::audit::append(
+            &mut tx,
+            actor,
+            crate::audit::Event::ok(
+                "attachment.remove_unreferenced",
+                "attachment",
+                id,
+                serde_json::json!({"uploaded_before": uploaded_before}),
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(gone
+        .into_iter()
+        .map(|(id, stored_name)| Removed { id, stored_name })
+        .collect())
+}

@@ -119,9 +119,7 @@ pub async fn list(db: &Db, scope: &Scope, filter: &OrgFilter) -> StoreResult<Vec
         sql.push(" AND school_type = ").bind(t.code().to_string());
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-        sql.push(" AND (LOWER(name) LIKE ").bind(pattern.clone());
-        sql.push(" OR LOWER(code) LIKE ").bind(pattern).push(")");
+        sql.push(" AND ").contains(&["name", "code"], q);
     }
     sql.push(" ORDER BY path");
     let (text, args) = sql.build();

@@ -101,6 +101,37 @@ impl Sql {
         self.push(")")
     }
 
+    /// Appends `(LOWER(c1) LIKE $p ESCAPE '\' OR LOWER(c2) LIKE $p ESCAPE '\' …)`: every
+    /// row where one of `columns` contains `q` as typed, ignoring case. `\`, `%` and `_` in
+    /// `q` are escaped, so they match themselves and never act as wildcards; the same on both
+    /// backends. `columns` must be fixed column names.
+    pub fn contains(&mut self, columns: &[&'static str], q: &str) -> &mut Self {
+        let mut pattern = String::with_capacity(q.len() + 2);
+        pattern.push('%');
+        for c in q.to_lowercase().chars() {
+            if matches!(c, '\\' | '%' | '_') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        if columns.is_empty() {
+            return self.push("(1 = 0)");
+        }
+        self.push("(");
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.push(" OR ");
+            }
+            self.push("LOWER(")
+                .push(column)
+                .push(") LIKE ")
+                .bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+        }
+        self.push(")")
+    }
+
     /// Appends `id_column IN (SELECT id FROM orgs WHERE <scope>)`: for aggregates over many
     /// rows, where testing each row's org path through a join would cost more than one pass
     /// over the org tree. `id_column` must be a fixed column name.

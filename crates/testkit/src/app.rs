@@ -19,6 +19,8 @@ use xiaoan_web::WebConfig;
 /// A running application over its own database.
 pub struct TestApp {
     pub app: Router,
+    /// The state the application runs over (its settings, limiters and budgets).
+    pub state: xiaoan_web::AppState,
     pub db: Db,
     pub tree: Tree,
     /// A hazard reported at school A, with [`TestApp::attachment`] as its photo.
@@ -45,11 +47,13 @@ impl TestApp {
         // The hazard is reported on today's date in the default offset, whatever `config` says.
         let today = WebConfig::default().today();
         let (tree, admin_id) = Tree::with_people(&db).await;
-        let app = xiaoan_web::router(xiaoan_web::AppState::new(db.clone(), config));
+        let state = xiaoan_web::AppState::new(db.clone(), config);
+        let app = xiaoan_web::router(state.clone());
         let (attachment, hazard) =
             hazard_with_photo(&db, &storage, admin_id, tree.school_a, today).await;
         TestApp {
             app,
+            state,
             db,
             tree,
             hazard,

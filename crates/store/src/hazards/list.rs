@@ -35,9 +35,71 @@ pub struct HazardFilter {
     pub registered: bool,
     /// Only hazards this user is responsible for.
     pub owner_id: Option<i64>,
+    /// The order of [`list`] (counts and batches ignore it).
+    pub order: HazardOrder,
 }
 
-/// A page of hazards, newest first, and the cursor of the next page.
+/// How [`list`] orders its pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum HazardOrder {
+    /// Newest first (by id).
+    #[default]
+    Newest,
+    /// Most overdue first: overdue hazards by deadline, the earliest first (newest first
+    /// among equal deadlines), then every other hazard newest first.
+    MostOverdue,
+}
+
+/// Where the previous page of a [`HazardOrder::MostOverdue`] list ended: inside the overdue
+/// hazards (`DEADLINE.ID`) or among the others (`ID`, the cursor of the newest-first order).
+enum OverdueCursor {
+    Overdue(NaiveDate, i64),
+    Other(i64),
+}
+
+impl OverdueCursor {
+    fn parse(c: &str) -> Option<OverdueCursor> {
+        match c.split_once('.') {
+            Some((d, id)) => Some(OverdueCursor::Overdue(d.parse().ok()?, id.parse().ok()?)),
+            None => Some(OverdueCursor::Other(c.parse().ok()?)),
+        }
+    }
+
+    fn of(h: &Hazard) -> String {
+        match h.deadline.filter(|_| h.overdue) {
+            Some(d) => format!("{d}.{}", h.id),
+            None => h.id.to_string(),
+        }
+    }
+}
+
+/// Appends the condition "this hazard is overdue today" (false, never NULL, without a deadline).
+fn push_overdue(sql: &mut Sql, today: NaiveDate) {
+    sql.push("(h.status IN ")
+        .codes(&Status::OVERDUE_ABLE)
+        .push(" AND h.deadline IS NOT NULL AND h.deadline < ")
+        .bind(today.to_string())
+        .push(")");
+}
+
+/// Appends ` ORDER BY …` for `order`.
+fn push_order(sql: &mut Sql, order: HazardOrder, today: NaiveDate) {
+    match order {
+        HazardOrder::Newest => sql.push(" ORDER BY h.id DESC"),
+        HazardOrder::MostOverdue => {
+            // Overdue hazards (0) before the others (1); among the overdue ones the earliest
+            // deadline first; then newest first. The deadline key is NULL for the others, so
+            // where each backend sorts NULLs does not matter.
+            sql.push(" ORDER BY CASE WHEN ");
+            push_overdue(sql, today);
+            sql.push(" THEN 0 ELSE 1 END, CASE WHEN ");
+            push_overdue(sql, today);
+            sql.push(" THEN h.deadline END, h.id DESC")
+        }
+    };
+}
+
+/// A page of hazards, in the order asked for, and the cursor of the next page.
 #[derive(Debug, Clone, Serialize)]
 pub struct HazardPage {
     pub items: Vec<Hazard>,
@@ -131,17 +193,12 @@ fn push_filters(
         sql.push(" AND h.found_on <= ").bind(d.to_string());
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pat = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-        sql.push(" AND (LOWER(h.number) LIKE ").bind(pat.clone());
-        sql.push(" OR LOWER(h.title) LIKE ").bind(pat.clone());
-        sql.push(" OR LOWER(h.location) LIKE ").bind(pat.clone());
-        sql.push(" OR LOWER(h.description) LIKE ")
-            .bind(pat)
-            .push(")");
+        sql.push(" AND ")
+            .contains(&["h.number", "h.title", "h.location", "h.description"], q);
     }
 }
 
-/// One page of the hazards in `scope` matching `f`, newest first. `cursor` is the
+/// One page of the hazards in `scope` matching `f`, in `f.order`. `cursor` is the
 /// `next_cursor` of the previous page; `limit` is clamped to 1–200.
 #[tracing::instrument(skip_all)]
 pub async fn list(
@@ -170,12 +227,39 @@ pub async fn list(
         Schools::Ids => " WHERE h.id IN (SELECT h.id FROM hazards h",
     });
     push_filters(&mut sql, scope, f, today, true, schools);
-    if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
-        sql.push(" AND h.id < ").bind(before);
+    match f.order {
+        HazardOrder::Newest => {
+            if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
+                sql.push(" AND h.id < ").bind(before);
+            }
+        }
+        HazardOrder::MostOverdue => match cursor.and_then(OverdueCursor::parse) {
+            // After (deadline, id) among the overdue: a later deadline, the same deadline
+            // and an older id, or any hazard that is not overdue.
+            Some(OverdueCursor::Overdue(deadline, id)) => {
+                sql.push(" AND ((");
+                push_overdue(&mut sql, today);
+                sql.push(" AND (h.deadline > ")
+                    .bind(deadline.to_string())
+                    .push(" OR (h.deadline = ")
+                    .bind(deadline.to_string())
+                    .push(" AND h.id < ")
+                    .bind(id)
+                    .push("))) OR NOT ");
+                push_overdue(&mut sql, today);
+                sql.push(")");
+            }
+            Some(OverdueCursor::Other(id)) => {
+                sql.push(" AND NOT ");
+                push_overdue(&mut sql, today);
+                sql.push(" AND h.id < ").bind(id);
+            }
+            None => {}
+        },
     }
-    sql.push(" ORDER BY h.id DESC LIMIT ")
-        .bind(limit)
-        .push(") ORDER BY h.id DESC");
+    push_order(&mut sql, f.order, today);
+    sql.push(" LIMIT ").bind(limit).push(")");
+    push_order(&mut sql, f.order, today);
     let (text, args) = sql.build();
     let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
     let items = rows
@@ -183,7 +267,12 @@ pub async fn list(
         .map(|r| r.into_hazard(today))
         .collect::<StoreResult<Vec<_>>>()?;
     let next_cursor = (items.len() as i64 == limit)
-        .then(|| items.last().map(|h| h.id.to_string()))
+        .then(|| {
+            items.last().map(|h| match f.order {
+                HazardOrder::Newest => h.id.to_string(),
+                HazardOrder::MostOverdue => OverdueCursor::of(h),
+            })
+        })
         .flatten();
     Ok(HazardPage { items, next_cursor })
 }

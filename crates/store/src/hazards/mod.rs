@@ -7,11 +7,11 @@ mod list;
 mod write;
 
 pub use escalate::escalate;
-pub use list::{HazardFilter, HazardPage, StatusCounts, batch_after, counts, list};
+pub use list::{HazardFilter, HazardOrder, HazardPage, StatusCounts, batch_after, counts, list};
 pub use write::{Created, NewHazard, Powers, create, transition};
 
 use crate::sql::Sql;
-use crate::{Db, StoreError, StoreResult};
+use crate::{Backend, Db, StoreError, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::FromRow;
@@ -61,6 +61,9 @@ pub struct Hazard {
     pub overdue: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Bumped by every step of the closed loop; a step is written only on the version it
+    /// was decided on.
+    pub version: i64,
 }
 
 #[derive(FromRow)]
@@ -105,6 +108,7 @@ pub(crate) struct Row {
     recurrence_of: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    version: i64,
 }
 
 /// The SELECT list and joins every hazard read uses; `h` is the hazard, `o` its school.
@@ -114,7 +118,7 @@ pub(crate) const SELECT: &str = "SELECT h.id, h.number, h.school_id, o.name AS s
      h.owner_id, uo.login AS owner_login, uo.display_name AS owner_name, h.measures, h.deadline, h.on_plan, \
      h.interim_measures, h.rectifier_id, uc.login AS rectifier_login, uc.display_name AS rectifier_name, \
      h.rectification_note, h.verifier_id, uv.login AS verifier_login, uv.display_name AS verifier_name, \
-     h.closed_at, h.escalation, h.recurrence_of, h.created_at, h.updated_at \
+     h.closed_at, h.escalation, h.recurrence_of, h.created_at, h.updated_at, h.version \
      FROM hazards h JOIN orgs o ON o.id = h.school_id \
      LEFT JOIN users ur ON ur.id = h.reporter_id LEFT JOIN users uo ON uo.id = h.owner_id \
      LEFT JOIN users uc ON uc.id = h.rectifier_id LEFT JOIN users uv ON uv.id = h.verifier_id";
@@ -168,6 +172,7 @@ impl Row {
             overdue: is_overdue(status, deadline, today),
             created_at: self.created_at,
             updated_at: self.updated_at,
+            version: self.version,
         })
     }
 }
@@ -175,14 +180,29 @@ impl Row {
 /// One hazard inside `scope` (NotFound otherwise).
 #[tracing::instrument(skip_all, fields(id))]
 pub async fn get(db: &Db, scope: &Scope, id: i64, today: NaiveDate) -> StoreResult<Hazard> {
-    let mut sql = Sql::new(db.backend(), SELECT);
+    get_with(db.pool(), db.backend(), scope, id, today).await
+}
+
+/// [`get`] through any executor: the pool, or a write transaction that decides on what it
+/// reads.
+pub(crate) async fn get_with<'e, E>(
+    executor: E,
+    backend: Backend,
+    scope: &Scope,
+    id: i64,
+    today: NaiveDate,
+) -> StoreResult<Hazard>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let mut sql = Sql::new(backend, SELECT);
     sql.push(" WHERE h.id = ")
         .bind(id)
         .push(" AND ")
         .scope("o.path", scope);
     let (text, args) = sql.build();
     let row: Option<Row> = sqlx::query_as_with(text, args)
-        .fetch_optional(db.pool())
+        .fetch_optional(executor)
         .await?;
     row.ok_or(StoreError::NotFound)?.into_hazard(today)
 }

@@ -255,7 +255,10 @@ async fn belongs_to(conn: &mut AnyConnection, user_id: i64, school_id: i64) -> S
 }
 
 /// Takes one step of the closed loop on a hazard inside `scope` (the actor's HazardRead
-/// scope), as the domain's state machine allows.
+/// scope), as the domain's state machine allows. The hazard is read, judged by
+/// [`decide`] and written in one write transaction; the write is guarded by the version
+/// that was read, so a step decided on facts that another step changed meanwhile answers
+/// `Conflict("hazard_changed")` and changes nothing.
 #[tracing::instrument(skip_all, fields(id))]
 pub async fn transition(
     db: &Db,
@@ -266,7 +269,9 @@ pub async fn transition(
     action: Action,
     today: NaiveDate,
 ) -> StoreResult<Hazard> {
-    let before = get(db, scope, id, today).await?;
+    let now = now_millis();
+    let mut tx = db.begin_write().await?;
+    let before = super::get_with(&mut *tx, db.backend(), scope, id, today).await?;
     let facts = HazardFacts {
         status: before.status,
         grade: before.grade,
@@ -281,18 +286,20 @@ pub async fn transition(
         can_verify: powers.verify.contains(&before.school_path),
     };
     let decision = decide(&facts, &action, &who, today)?;
-    let now = now_millis();
-    let mut tx = db.begin_write().await?;
-    // Optimistic concurrency: the row must still be in the state the decision was made on.
-    let moved = sqlx::query("UPDATE hazards SET status = $1, on_plan = $2, updated_at = $3 WHERE id = $4 AND status = $5")
-        .bind(decision.to.code().to_string())
-        .bind(decision.on_plan as i64)
-        .bind(now)
-        .bind(id)
-        .bind(before.status.code().to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    // Optimistic concurrency: the row must still be the version the decision was made on
+    // (on PostgreSQL another transaction may have read the same version and written first).
+    let moved = sqlx::query(
+        "UPDATE hazards SET status = $1, on_plan = $2, updated_at = $3, version = version + 1 \
+         WHERE id = $4 AND version = $5",
+    )
+    .bind(decision.to.code().to_string())
+    .bind(decision.on_plan as i64)
+    .bind(now)
+    .bind(id)
+    .bind(before.version)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if moved != 1 {
         return Err(StoreError::Conflict("hazard_changed"));
     }

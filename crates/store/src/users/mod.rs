@@ -134,11 +134,8 @@ pub async fn list(db: &Db, scope: &Scope, filter: &UserFilter) -> StoreResult<Ve
         sql.push(" AND u.disabled = 0");
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
-        sql.push(" AND (LOWER(u.login) LIKE ").bind(pattern.clone());
-        sql.push(" OR LOWER(u.display_name) LIKE ")
-            .bind(pattern)
-            .push(")");
+        sql.push(" AND ")
+            .contains(&["u.login", "u.display_name"], q);
     }
     sql.push(" ORDER BY o.path, u.login");
     let (text, args) = sql.build();

@@ -4,7 +4,7 @@
 use crate::hazards::{TODAY, day, photo, register, report, step, world};
 use xiaoan_domain::hazard::{Action, Category, Escalation, Grade, Status};
 use xiaoan_store::Db;
-use xiaoan_store::hazards::{self, HazardFilter};
+use xiaoan_store::hazards::{self, HazardFilter, HazardOrder};
 use xiaoan_testkit::both_backends;
 
 async fn escalation_runs_without_anyone_acting(db: &Db) {
@@ -295,3 +295,100 @@ async fn lists_filter_page_and_count(db: &Db) {
     assert_eq!(c.overdue, 1);
 }
 both_backends!(lists_filter_page_and_count_t, lists_filter_page_and_count);
+
+/// Every page of `f` in `order`, `limit` at a time, following the cursors.
+async fn all_pages(
+    db: &Db,
+    scope: &xiaoan_domain::Scope,
+    f: &HazardFilter,
+    limit: i64,
+    today: chrono::NaiveDate,
+) -> Vec<i64> {
+    let mut ids = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = hazards::list(db, scope, f, cursor.as_deref(), limit, today)
+            .await
+            .unwrap();
+        assert!(page.items.len() as i64 <= limit);
+        ids.extend(page.items.iter().map(|h| h.id));
+        match page.next_cursor {
+            Some(c) if !page.items.is_empty() => cursor = Some(c),
+            _ => return ids,
+        }
+    }
+}
+
+async fn most_overdue_first_pages_in_order(db: &Db) {
+    let w = world(db).await;
+    let mut ids = vec![];
+    for i in 0..7 {
+        let r = report(w.school, &format!("實驗室{i}"), vec![]);
+        let h = hazards::create(db, &w.staff.actor, w.staff.id, &w.staff.read, r, day(TODAY))
+            .await
+            .unwrap();
+        ids.push(h.hazard.id);
+    }
+    // Deadlines as registered; h4 is never registered, h5 is being rectified, h6 dismissed.
+    for (i, deadline) in [
+        (0, "2026-12-03"),
+        (1, "2026-12-01"),
+        (2, "2026-12-03"),
+        (3, "2026-12-20"),
+        (5, "2026-11-30"),
+        (6, "2026-12-02"),
+    ] {
+        step(db, &w, &w.safety, ids[i], register(w.staff.id, deadline))
+            .await
+            .unwrap();
+    }
+    step(db, &w, &w.staff, ids[5], Action::Start).await.unwrap();
+    step(
+        db,
+        &w,
+        &w.safety,
+        ids[6],
+        Action::Dismiss {
+            reason: "重複登記".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let today = day("2026-12-10");
+    let by_lateness = HazardFilter {
+        order: HazardOrder::MostOverdue,
+        ..Default::default()
+    };
+    // The earliest deadline (the most overdue) first, equal deadlines newest first; then
+    // everything else newest first (a dismissed hazard is not overdue, whatever its deadline).
+    let want = vec![ids[5], ids[1], ids[2], ids[0], ids[6], ids[4], ids[3]];
+    for limit in 1..=8 {
+        assert_eq!(
+            all_pages(db, &w.centre.read, &by_lateness, limit, today).await,
+            want,
+            "pages of {limit}"
+        );
+    }
+    let overdue_only = HazardFilter {
+        overdue: Some(true),
+        ..by_lateness.clone()
+    };
+    for limit in 1..=4 {
+        assert_eq!(
+            all_pages(db, &w.centre.read, &overdue_only, limit, today).await,
+            vec![ids[5], ids[1], ids[2], ids[0]],
+            "overdue view in pages of {limit}"
+        );
+    }
+    // The default order is unchanged: newest first.
+    let mut newest = ids.clone();
+    newest.reverse();
+    assert_eq!(
+        all_pages(db, &w.centre.read, &HazardFilter::default(), 3, today).await,
+        newest
+    );
+}
+both_backends!(
+    most_overdue_first_pages_in_order_t,
+    most_overdue_first_pages_in_order
+);

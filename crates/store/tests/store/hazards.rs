@@ -390,3 +390,64 @@ async fn other_schools_see_nothing(db: &Db) {
     ));
 }
 both_backends!(other_schools_see_nothing_t, other_schools_see_nothing);
+
+/// Two managers move the plan deadline at the same moment: the rule "the new deadline must be
+/// later" is judged on what each step reads inside its own transaction, so of two identical
+/// steps exactly one is taken, whatever the interleaving; the other is refused (a lost race,
+/// or the deadline is no longer later) and leaves no trace.
+async fn concurrent_steps_are_judged_one_at_a_time(db: &Db) {
+    let w = world(db).await;
+    let h = hazards::create(
+        db,
+        &w.staff.actor,
+        w.staff.id,
+        &w.staff.read,
+        report(w.school, "圍牆東段", vec![]),
+        day(TODAY),
+    )
+    .await
+    .unwrap()
+    .hazard;
+    step(db, &w, &w.safety, h.id, register(w.staff.id, "2026-12-10"))
+        .await
+        .unwrap();
+    let plan = |deadline: &str| Action::Plan {
+        interim_measures: "設置圍欄與警示牌".into(),
+        deadline: day(deadline),
+    };
+    let deadlines = ["2027-01-31", "2027-02-28", "2027-03-31", "2027-04-30"];
+    for deadline in deadlines {
+        let (a, b) = tokio::join!(
+            step(db, &w, &w.safety, h.id, plan(deadline)),
+            step(db, &w, &w.principal, h.id, plan(deadline)),
+        );
+        let (won, lost) = match (a, b) {
+            (Ok(h), Err(e)) | (Err(e), Ok(h)) => (h, e),
+            (a, b) => panic!("exactly one of two identical steps is taken: {a:?} / {b:?}"),
+        };
+        assert_eq!(won.deadline, Some(day(deadline)));
+        assert!(
+            matches!(
+                lost,
+                StoreError::Conflict("hazard_changed") | StoreError::Invalid("plan_deadline_later")
+            ),
+            "{lost:?}"
+        );
+    }
+    let h = hazards::get(db, &w.safety.read, h.id, day(TODAY))
+        .await
+        .unwrap();
+    assert_eq!(h.deadline, Some(day("2027-04-30")));
+    assert!(h.on_plan);
+    let plans = hazards::history(db, &h)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "plan")
+        .count();
+    assert_eq!(plans, deadlines.len(), "one history entry per step taken");
+}
+both_backends!(
+    concurrent_steps_are_judged_one_at_a_time_t,
+    concurrent_steps_are_judged_one_at_a_time
+);

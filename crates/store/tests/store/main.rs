@@ -9,3 +9,5 @@ mod compliance_scale;
 mod foundation;
 mod hazard_lists;
 mod hazards;
+mod search;
+mod uploads;

@@ -68,8 +68,12 @@ fn sniff(bytes: &[u8]) -> Result<ImageFormat, PhotoError> {
     }
 }
 
-/// Checks, decodes, orients, scales and re-encodes an uploaded photo.
-pub fn clean(bytes: &[u8]) -> Result<Photo, PhotoError> {
+/// Bytes a decoded pixel is counted as (8-bit RGBA) when budgeting decodes.
+pub const BYTES_PER_PIXEL: u64 = 4;
+
+/// Checks the upload and reads its header only: the format and a decoder over it, under
+/// the pixel limit.
+fn open(bytes: &[u8]) -> Result<(ImageFormat, impl ImageDecoder + '_), PhotoError> {
     if bytes.is_empty() {
         return Err(PhotoError::Empty);
     }
@@ -81,13 +85,27 @@ pub fn clean(bytes: &[u8]) -> Result<Photo, PhotoError> {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(20_000);
     limits.max_image_height = Some(20_000);
-    limits.max_alloc = Some(MAX_PIXELS * 4);
+    limits.max_alloc = Some(MAX_PIXELS * BYTES_PER_PIXEL);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|_| PhotoError::Unreadable)?;
+    let decoder = reader.into_decoder().map_err(|_| PhotoError::Unreadable)?;
     let (w, h) = decoder.dimensions();
     if u64::from(w) * u64::from(h) > MAX_PIXELS {
         return Err(PhotoError::Unreadable);
     }
+    Ok((format, decoder))
+}
+
+/// The memory decoding `bytes` will take (width × height × [`BYTES_PER_PIXEL`]), read from
+/// the header without decoding; the same refusals as [`clean`] for what is not a photo.
+pub fn decode_cost(bytes: &[u8]) -> Result<u64, PhotoError> {
+    let (_, decoder) = open(bytes)?;
+    let (w, h) = decoder.dimensions();
+    Ok(u64::from(w) * u64::from(h) * BYTES_PER_PIXEL)
+}
+
+/// Checks, decodes, orients, scales and re-encodes an uploaded photo.
+pub fn clean(bytes: &[u8]) -> Result<Photo, PhotoError> {
+    let (format, mut decoder) = open(bytes)?;
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);

@@ -7,7 +7,33 @@ use axum::response::{IntoResponse, Response};
 use xiaoan_domain::Permission;
 use xiaoan_store::attachments::{self, Attachment, NewAttachment};
 
-/// Cleans and stores one uploaded photo (shared with the page forms).
+/// Seconds a client is told to wait after a `busy` answer.
+const BUSY_RETRY_SECONDS: u64 = 5;
+
+fn photo_error(e: super::photos::PhotoError) -> AppError {
+    let status = if e == super::photos::PhotoError::TooLarge {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    AppError::new(status, e.code())
+}
+
+/// Runs `f` over the upload on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    bytes: &std::sync::Arc<[u8]>,
+    f: fn(&[u8]) -> Result<T, super::photos::PhotoError>,
+) -> AppResult<T> {
+    let bytes = std::sync::Arc::clone(bytes);
+    tokio::task::spawn_blocking(move || f(&bytes))
+        .await
+        .map_err(|_| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"))?
+        .map_err(photo_error)
+}
+
+/// Cleans and stores one uploaded photo (shared with the page forms). The decode first
+/// reserves its memory (read from the header) in the shared budget; when the budget stays
+/// spent for the configured wait, the answer is 503 `busy` with `Retry-After`.
 #[tracing::instrument(skip_all)]
 pub async fn store_photo(
     st: &AppState,
@@ -15,20 +41,17 @@ pub async fn store_photo(
     name: &str,
     bytes: &[u8],
 ) -> AppResult<Attachment> {
-    let cleaned = {
-        let bytes = bytes.to_vec();
-        tokio::task::spawn_blocking(move || super::photos::clean(&bytes))
-            .await
-            .map_err(|_| AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal"))?
+    let bytes: std::sync::Arc<[u8]> = bytes.into();
+    let cost = blocking(&bytes, super::photos::decode_cost).await?;
+    let Some(reservation) = st.photo_decodes.reserve(cost).await else {
+        tracing::warn!(cost, "photo decode budget spent; upload turned away");
+        return Err(
+            AppError::new(StatusCode::SERVICE_UNAVAILABLE, "busy").retry_after(BUSY_RETRY_SECONDS)
+        );
     };
-    let photo = cleaned.map_err(|e| {
-        let status = if e == super::photos::PhotoError::TooLarge {
-            StatusCode::PAYLOAD_TOO_LARGE
-        } else {
-            StatusCode::BAD_REQUEST
-        };
-        AppError::new(status, e.code())
-    })?;
+    let photo = blocking(&bytes, super::photos::clean).await;
+    drop(reservation);
+    let photo = photo?;
     let dir = st.config.storage_dir.clone();
     let (ext, data) = (photo.extension, photo.bytes.clone());
     let stored_name = tokio::task::spawn_blocking(move || super::photos::save(&dir, ext, &data))

@@ -193,7 +193,8 @@ pub struct HazardPageOut {
     pub next_cursor: Option<String>,
 }
 
-/// The hazards in the caller's scope, newest first, with keyset pagination.
+/// The hazards in the caller's scope, newest first (or most overdue first with
+/// `sort=overdue`), with keyset pagination.
 #[utoipa::path(get, path = "/api/v1/hazards", tag = "hazards", params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = HazardPageOut), (status = 400, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]

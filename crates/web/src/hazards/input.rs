@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::Permission;
 use xiaoan_domain::hazard::{self, Action, Category, Escalation, Grade, Source, Status};
 use xiaoan_domain::text::{Name, Text};
-use xiaoan_store::hazards::{HazardFilter, NewHazard, Powers};
+use xiaoan_store::hazards::{HazardFilter, HazardOrder, NewHazard, Powers};
 
 /// A hazard to report.
 #[derive(Deserialize, ToSchema)]
@@ -108,6 +108,10 @@ pub struct ListQuery {
     pub to: Option<NaiveDate>,
     /// Text in the number, title, location or description.
     pub q: Option<String>,
+    /// `newest` (the default): newest first. `overdue`: most overdue first — overdue
+    /// hazards by deadline, the earliest first, then all others newest first. Counts ignore it.
+    pub sort: Option<String>,
+    /// The `next_cursor` of the previous page, listed in the same `sort`.
     pub cursor: Option<String>,
     /// 1–200, default 50.
     #[param(minimum = 1, maximum = 200)]
@@ -140,6 +144,11 @@ pub async fn filter(st: &AppState, caller: &Caller, q: &ListQuery) -> AppResult<
         found_from: q.from,
         found_to: q.to,
         q: q.q.clone(),
+        order: match q.sort.as_deref().filter(|s| !s.is_empty()) {
+            None | Some("newest") => HazardOrder::Newest,
+            Some("overdue") => HazardOrder::MostOverdue,
+            Some(_) => return Err(AppError::invalid("hazard_sort")),
+        },
         ..HazardFilter::default()
     })
 }

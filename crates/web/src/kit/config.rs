@@ -30,6 +30,11 @@ pub struct WebConfig {
     pub password: PasswordPolicy,
     /// Where uploaded files (photos) are kept; never served directly.
     pub storage_dir: std::path::PathBuf,
+    /// MiB that photo decodes in flight may take together (each counted as width × height ×
+    /// 4 bytes, read from the file's header before decoding).
+    pub photo_decode_budget_mib: u64,
+    /// Milliseconds an upload waits for room in that budget before it is answered 503 `busy`.
+    pub photo_decode_wait_ms: u64,
     /// The district's date rules, from the `[district]` settings (not read from `[web]`).
     #[serde(skip)]
     pub district: xiaoan_domain::District,
@@ -49,6 +54,8 @@ impl Default for WebConfig {
             trusted_proxies: vec![],
             password: PasswordPolicy::default(),
             storage_dir: "files".into(),
+            photo_decode_budget_mib: 1024,
+            photo_decode_wait_ms: 2000,
             district: xiaoan_domain::District::default(),
         }
     }

@@ -65,6 +65,8 @@ pub struct AppError {
     /// The message key (`error.<key>`) when it is not the code's own: one code, worded
     /// more precisely (`bad_fields` naming the field that is missing).
     pub wording: Option<&'static str>,
+    /// Seconds after which trying again may succeed: sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -76,6 +78,7 @@ impl AppError {
             args: Vec::new(),
             detail: None,
             wording: None,
+            retry_after: None,
         }
     }
 
@@ -102,6 +105,12 @@ impl AppError {
     /// Adds detail after the translated message.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Tells the client to try again after `seconds` (`Retry-After`).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -187,6 +196,10 @@ struct Unrendered(AppError);
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut res = self.status.into_response();
+        if let Some(seconds) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
         res.extensions_mut().insert(Unrendered(self));
         res
     }

@@ -1,8 +1,9 @@
 //! The machinery every feature shares and that depends on no feature: state, the caller and
-//! authorisation, route registration, errors and the localising layer, extractors, page
-//! rendering and form widgets, languages, security layers and settings.
+//! authorisation, route registration, memory budgets, errors and the localising layer,
+//! extractors, page rendering and form widgets, languages, security layers and settings.
 
 pub mod auth;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod extract;

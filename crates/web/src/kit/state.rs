@@ -1,7 +1,9 @@
 //! What every handler can reach.
 
+use crate::kit::budget::MemoryBudget;
 use crate::kit::config::WebConfig;
 use std::sync::Arc;
+use std::time::Duration;
 use xiaoan_store::Db;
 
 /// The application's shared state.
@@ -11,6 +13,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Sign-in attempts per client address.
     pub login_limiter: Arc<crate::kit::auth::LoginLimiter>,
+    /// Memory that photo decodes in flight may take together.
+    pub photo_decodes: Arc<MemoryBudget>,
 }
 
 impl AppState {
@@ -19,10 +23,15 @@ impl AppState {
         let login_limiter = Arc::new(crate::kit::auth::login_limiter(
             config.login_attempts_per_minute,
         ));
+        let photo_decodes = Arc::new(MemoryBudget::new(
+            config.photo_decode_budget_mib,
+            Duration::from_millis(config.photo_decode_wait_ms),
+        ));
         AppState {
             db,
             config: Arc::new(config),
             login_limiter,
+            photo_decodes,
         }
     }
 }

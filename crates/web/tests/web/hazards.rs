@@ -422,3 +422,157 @@ async fn bidirectional_overrides_and_control_characters_are_refused_naming_the_f
         .await;
     assert_eq!(r.error_code(), "field_bad_characters");
 }
+
+#[tokio::test]
+async fn the_list_can_put_the_most_overdue_first_page_by_page() {
+    let f = TestApp::new().await;
+    let p = people(&f).await;
+    let today = xiaoan_web::WebConfig::default().today();
+    let mut ids = vec![];
+    for (title, days_late) in [("消防通道堵塞", 3_u64), ("護欄鬆動", 10), ("電箱未上鎖", 1)]
+    {
+        let report = json!({
+            "school_id": f.tree.school_a, "category": "buildings", "location": "操場", "title": title,
+            "description": "巡查發現",
+        });
+        let id = f.post("/api/v1/hazards", &p.staff, &report).await.json()["id"]
+            .as_i64()
+            .unwrap();
+        let register = step(
+            "register",
+            json!({"owner": "hz-staff", "measures": "限期整改", "deadline": today.to_string()}),
+        );
+        let path = format!("/api/v1/hazards/{id}/transitions");
+        let r = f.post(&path, &p.safety, &register).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        // The deadline has since passed: `days_late` days ago.
+        let deadline = today - chrono::Days::new(days_late);
+        sqlx::query("UPDATE hazards SET deadline = $1 WHERE id = $2")
+            .bind(deadline.to_string())
+            .bind(id)
+            .execute(f.db.pool())
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    // One at a time, following the cursor: ten days late, three, one, then the fixture's
+    // hazard, which is not overdue.
+    let mut seen = vec![];
+    let mut url = "/api/v1/hazards?sort=overdue&limit=1".to_string();
+    loop {
+        let page = f.get(&url, &p.safety).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let page = page.json();
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["id"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => url = format!("/api/v1/hazards?sort=overdue&limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![ids[1], ids[0], ids[2], f.hazard]);
+    let newest = f.get("/api/v1/hazards", &p.safety).await.json();
+    assert_eq!(newest["items"][0]["id"], ids[2], "newest first by default");
+    let r = f.get("/api/v1/hazards?sort=sideways", &p.safety).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_code(), "hazard_sort");
+    // The document names the parameter.
+    let doc = f
+        .api("GET", "/api/v1/openapi.json", None, None)
+        .await
+        .json();
+    let params = doc["paths"]["/api/v1/hazards"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(params.iter().any(|p| p["name"] == "sort"));
+    // The page offers the choice and keeps it on the tabs and the next page.
+    let cookie = xiaoan_testkit::sign_in_page(&f, "hz-safety", xiaoan_testkit::PW).await;
+    let r = f
+        .send(xiaoan_testkit::page(
+            "/hazards?view=overdue&sort=overdue",
+            Some(&cookie),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let html = r.text();
+    assert!(
+        html.contains(r#"<option value="overdue" selected>"#),
+        "{html}"
+    );
+    let first = html.find(&format!("/hazards/{}\"", ids[1])).unwrap();
+    let second = html.find(&format!("/hazards/{}\"", ids[0])).unwrap();
+    assert!(first < second, "ten days late before three");
+    assert!(
+        html.contains("/hazards?sort=overdue&#38;view=open\""),
+        "{html}"
+    );
+}
+
+/// A PNG of `w` × `h` pixels (small on disk: one colour compresses well).
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+        w,
+        h,
+        image::Rgb([200, 30, 30]),
+    ));
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn photo_decodes_beyond_the_memory_budget_are_turned_away_with_retry_after() {
+    let f = TestApp::with_config(xiaoan_web::WebConfig {
+        photo_decode_budget_mib: 8,
+        photo_decode_wait_ms: 20,
+        ..Default::default()
+    })
+    .await;
+    let p = people(&f).await;
+    let photos_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap();
+    // 1500 × 1000 pixels count as about 5.7 MiB: with another decode in flight holding
+    // 4 MiB of the 8, there is no room.
+    let picture = png(1500, 1000);
+    let in_flight = f.state.photo_decodes.reserve(4 << 20).await.unwrap();
+    let r = upload(&f, &p.staff, "big.png", &picture).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(r.error_code(), "busy");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    assert!(!r.json()["error"]["message"].as_str().unwrap().is_empty());
+    // A small photo still fits beside the decode in flight.
+    let small = upload(&f, &p.staff, "small.jpg", &jpeg_bytes()).await;
+    assert_eq!(small.status, StatusCode::CREATED, "{}", small.text());
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(count, photos_before + 1, "the refused photo was not stored");
+    // Once the other decode is done, the same upload goes through; so does a picture
+    // larger than the whole budget, decoded alone.
+    drop(in_flight);
+    let r = upload(&f, &p.staff, "big.png", &picture).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = upload(&f, &p.staff, "huge.png", &png(2000, 1500)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // The message is worded in the caller's language.
+    let _hold = f.state.photo_decodes.reserve(8 << 20).await.unwrap();
+    let r = upload(&f, &p.staff, "small.jpg", &jpeg_bytes()).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("伺服器"),
+        "{}",
+        r.text()
+    );
+}

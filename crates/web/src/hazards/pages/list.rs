@@ -32,6 +32,7 @@ pub struct PageQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub q: Option<String>,
+    pub sort: Option<String>,
     pub cursor: Option<String>,
 }
 
@@ -73,6 +74,7 @@ impl PageQuery {
             from: date(&self.from)?,
             to: date(&self.to)?,
             q: blank(&self.q).map(String::from),
+            sort: blank(&self.sort).map(String::from),
             cursor: blank(&self.cursor).map(String::from),
             limit: Some(50),
         })
@@ -91,6 +93,7 @@ impl PageQuery {
             ("from", &self.from),
             ("to", &self.to),
             ("q", &self.q),
+            ("sort", &self.sort),
         ];
         let mut ser = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in pairs {
@@ -124,6 +127,7 @@ struct ListPage {
     categories: Vec<Choice>,
     grades: Vec<Choice>,
     sources: Vec<Choice>,
+    sorts: Vec<Choice>,
     schools: Vec<Choice>,
     centres: Vec<Choice>,
     q: String,
@@ -268,6 +272,12 @@ pub async fn list(
             "hazard.source",
             l,
             blank(&pq.source).unwrap_or(""),
+        ),
+        sorts: code_choices(
+            &["newest", "overdue"],
+            "hazards.sort",
+            l,
+            blank(&pq.sort).unwrap_or("newest"),
         ),
         schools: org_choices(&orgs, OrgKind::School, blank(&pq.school_id)),
         centres: org_choices(&orgs, OrgKind::Centre, blank(&pq.centre_id)),

@@ -1,0 +1,138 @@
+//! Text search in the lists: what the user typed is looked for as it is, ignoring case;
+//! `%`, `_` and `\` are characters like any other, never wildcards.
+
+use crate::hazards::{TODAY, day, report, world};
+use xiaoan_domain::text::Text;
+use xiaoan_domain::{OrgKind, Role, Scope};
+use xiaoan_store::Db;
+use xiaoan_store::hazards::{self, HazardFilter};
+use xiaoan_store::orgs::{self, OrgFilter};
+use xiaoan_store::users::{self, UserFilter};
+use xiaoan_testkit::{both_backends, tree};
+
+fn text_filter(q: &str) -> HazardFilter {
+    HazardFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    }
+}
+
+async fn hazard_ids(db: &Db, scope: &Scope, q: &str) -> Vec<i64> {
+    let mut v: Vec<i64> = hazards::list(db, scope, &text_filter(q), None, 50, day(TODAY))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|h| h.id)
+        .collect();
+    v.sort();
+    v
+}
+
+async fn org_ids(db: &Db, q: &str) -> Vec<i64> {
+    let f = OrgFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    let list = orgs::list(db, &Scope::everything(), &f).await.unwrap();
+    list.iter().map(|o| o.id).collect()
+}
+
+async fn user_ids(db: &Db, q: &str) -> Vec<i64> {
+    let f = UserFilter {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    let list = users::list(db, &Scope::everything(), &f).await.unwrap();
+    list.iter().map(|u| u.id).collect()
+}
+
+async fn hazard_search_takes_wildcards_literally(db: &Db) {
+    let w = world(db).await;
+    let mut ids = vec![];
+    for title in [
+        "滅火器壓力不足 50%",
+        "電箱 A_1 未上鎖",
+        "路徑 C:\\temp 外洩",
+        "Broken Gate",
+    ] {
+        let mut r = report(w.school, "操場", vec![]);
+        r.title = Text::line("title", title, 100).unwrap();
+        let h = hazards::create(db, &w.staff.actor, w.staff.id, &w.staff.read, r, day(TODAY))
+            .await
+            .unwrap();
+        ids.push(h.hazard.id);
+    }
+    let scope = &w.centre.read;
+    let found = |q: &'static str| hazard_ids(db, scope, q);
+    assert_eq!(found("%").await, vec![ids[0]]);
+    assert_eq!(found("_").await, vec![ids[1]]);
+    assert_eq!(found("\\").await, vec![ids[2]]);
+    assert_eq!(found("A_1").await, vec![ids[1]]);
+    assert_eq!(found("a_1").await, vec![ids[1]], "case is ignored");
+    assert_eq!(found("%%").await, Vec::<i64>::new());
+    assert_eq!(found("gate").await, vec![ids[3]]);
+    // Counts use the same filter.
+    let c = hazards::counts(db, scope, &text_filter("%"), day(TODAY))
+        .await
+        .unwrap();
+    assert_eq!(c.by_status.iter().map(|(_, n)| n).sum::<i64>(), 1);
+}
+both_backends!(
+    hazard_search_takes_wildcards_literally_t,
+    hazard_search_takes_wildcards_literally
+);
+
+async fn org_and_user_search_take_wildcards_literally(db: &Db) {
+    let bureau = tree::org(db, OrgKind::Bureau, "B", None).await;
+    let plain = tree::create_org(
+        db,
+        tree::new_org(
+            OrgKind::Centre,
+            "CA",
+            "城關鎮教管中心",
+            Some(bureau.id),
+            None,
+        ),
+    )
+    .await;
+    let underscored = tree::create_org(
+        db,
+        tree::new_org(
+            OrgKind::Centre,
+            "C_B",
+            "河口鎮教管中心",
+            Some(bureau.id),
+            None,
+        ),
+    )
+    .await;
+    let percent = tree::create_org(
+        db,
+        tree::new_org(
+            OrgKind::Centre,
+            "CC",
+            "百分之百 100% 中心",
+            Some(bureau.id),
+            None,
+        ),
+    )
+    .await;
+    let orgs_for = |q: &'static str| org_ids(db, q);
+    assert_eq!(orgs_for("_").await, vec![underscored.id]);
+    assert_eq!(orgs_for("c_b").await, vec![underscored.id]);
+    assert_eq!(orgs_for("%").await, vec![percent.id]);
+    assert_eq!(orgs_for("城關").await, vec![plain.id]);
+
+    let dotted = tree::role_user(db, "wang.li", Role::CentreOfficer, plain.id).await;
+    let underscored = tree::role_user(db, "wang_li", Role::CentreOfficer, plain.id).await;
+    let users_for = |q: &'static str| user_ids(db, q);
+    assert_eq!(users_for("_").await, vec![underscored.id]);
+    assert_eq!(users_for("WANG_").await, vec![underscored.id]);
+    assert_eq!(users_for("wang.").await, vec![dotted.id]);
+    assert_eq!(users_for("%").await, Vec::<i64>::new());
+}
+both_backends!(
+    org_and_user_search_take_wildcards_literally_t,
+    org_and_user_search_take_wildcards_literally
+);
