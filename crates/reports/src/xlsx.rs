@@ -40,6 +40,9 @@ pub struct Table {
     /// The second row: who, which scope, when.
     pub subtitle: String,
     pub headers: Vec<String>,
+    /// Lines below the table for signatures and the unit's stamp (填表人、負責人簽字、蓋章);
+    /// none when empty.
+    pub signature: Vec<String>,
 }
 
 /// Rows whose widths are measured before the stream starts.
@@ -119,6 +122,14 @@ pub fn write_table(
         ws.write_string_with_format(2, i as u16, h, &header)?;
     }
     ws.set_freeze_panes(3, 0)?;
+    // Printed on A4 landscape, one page wide however many pages long, the header row on
+    // every page, the page number at the foot.
+    ws.set_landscape();
+    ws.set_paper_size(9);
+    ws.set_print_fit_to_pages(1, 0);
+    ws.set_repeat_rows(2, 2)?;
+    ws.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
+    ws.set_footer("&C&P / &N");
     let mut row = 3u32;
     for r in head.into_iter().chain(rows) {
         for (i, c) in r.into_iter().enumerate().take(cols) {
@@ -133,6 +144,15 @@ pub fn write_table(
         row += 1;
     }
     ws.autofilter(2, 0, row.saturating_sub(1).max(2), last_col)?;
+    let plain = Format::new().set_font_name(font);
+    for (i, line) in table.signature.iter().enumerate() {
+        let at = row + 1 + i as u32 * 2;
+        if cols > 1 {
+            ws.merge_range(at, 0, at, last_col, line, &plain)?;
+        } else {
+            ws.write_string_with_format(at, 0, line, &plain)?;
+        }
+    }
     wb.save_to_buffer()
 }
 
@@ -153,6 +173,7 @@ mod tests {
                 "發現日期".into(),
                 "人數".into(),
             ],
+            signature: vec!["填表人：＿＿＿＿　單位負責人（簽字）：＿＿＿＿　（單位蓋章）".into()],
         };
         let rows = vec![
             vec![
@@ -190,6 +211,42 @@ mod tests {
             range.get_value((4, 1)),
             Some(&Data::String("S002-2026-0001".into()))
         );
+        // The signature block sits one row below the table.
+        assert!(matches!(
+            range.get_value((6, 0)),
+            Some(Data::String(s)) if s.starts_with("填表人")
+        ));
+    }
+
+    #[test]
+    fn the_sheet_prints_landscape_on_a4_one_page_wide_with_the_header_on_every_page() {
+        use std::io::Read;
+        let table = Table {
+            sheet: "清單".into(),
+            title: "t".into(),
+            subtitle: "s".into(),
+            headers: vec!["a".into(), "b".into()],
+            signature: vec![],
+        };
+        let rows = (0..100).map(|i| vec![Cell::Int(i), Cell::from("x")]);
+        let bytes = write_table(&table, rows).unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut sheet = String::new();
+        zip.by_name("xl/worksheets/sheet1.xml")
+            .unwrap()
+            .read_to_string(&mut sheet)
+            .unwrap();
+        assert!(sheet.contains(r#"orientation="landscape""#), "{sheet}");
+        assert!(sheet.contains(r#"paperSize="9""#), "{sheet}");
+        assert!(sheet.contains(r#"fitToHeight="0""#), "{sheet}");
+        assert!(sheet.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "{sheet}");
+        let mut book = String::new();
+        zip.by_name("xl/workbook.xml")
+            .unwrap()
+            .read_to_string(&mut book)
+            .unwrap();
+        assert!(book.contains("_xlnm.Print_Titles"), "{book}");
+        assert!(book.contains("$3:$3"), "{book}");
     }
 
     #[test]

@@ -105,6 +105,34 @@ pub fn row(kind: ListKind, h: &Hazard, l: Lang, offset: chrono::FixedOffset) -> 
     cells
 }
 
+/// The unit whose lists the caller keeps when no org is chosen: the one org their export
+/// roles are held at (a section's officers act for the bureau above it); none when their
+/// roles are held at several.
+async fn own_unit(st: &AppState, caller: &Caller) -> AppResult<Option<xiaoan_store::orgs::Org>> {
+    let scope = caller.scope(Permission::HazardRead);
+    let mut units = Vec::new();
+    for a in caller
+        .assignments
+        .iter()
+        .filter(|a| Permission::HazardExport.granted_to(a.role))
+    {
+        let org = xiaoan_store::orgs::get(&st.db, &scope, a.org_id).await?;
+        let org = match org.parent_id {
+            Some(parent) if a.role.reaches_parent_of(a.org_kind) => {
+                xiaoan_store::orgs::get(&st.db, &scope, parent).await?
+            }
+            _ => org,
+        };
+        if !units
+            .iter()
+            .any(|u: &xiaoan_store::orgs::Org| u.id == org.id)
+        {
+            units.push(org);
+        }
+    }
+    Ok(if units.len() == 1 { units.pop() } else { None })
+}
+
 /// The filter of a list under `org_id` (or the caller's whole scope).
 #[tracing::instrument(skip_all)]
 pub async fn list_filter(
@@ -121,7 +149,10 @@ pub async fn list_filter(
                 .map_err(|_| AppError::invalid("org_unknown"))?;
             (Some(org.path), org.name, org.code)
         }
-        None => (None, l.t("hazard.lists.all_in_scope"), "all".to_string()),
+        None => match own_unit(st, caller).await? {
+            Some(org) => (None, org.name, org.code),
+            None => (None, l.t("hazard.lists.all_in_scope"), "all".to_string()),
+        },
     };
     let f = HazardFilter {
         under_path: path,
@@ -152,6 +183,7 @@ pub async fn xlsx(
             .replace("%{date}", &today.to_string())
             .replace("%{user}", &caller.user.display_name),
         headers: headers(kind, l),
+        signature: vec![l.t("hazard.lists.signature")],
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Vec<Cell>>>(4);
     let offset = st.config.offset();

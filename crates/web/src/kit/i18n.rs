@@ -234,7 +234,10 @@ mod tests {
             let text = std::fs::read_to_string(&path).unwrap();
             for (n, line) in text.lines().enumerate() {
                 if let Some(v) = line.strip_prefix("  zh-TW:") {
-                    texts.push((format!("{}:{}", path.display(), n + 1), v.trim().to_string()));
+                    texts.push((
+                        format!("{}:{}", path.display(), n + 1),
+                        v.trim().to_string(),
+                    ));
                 }
             }
         }
@@ -245,7 +248,10 @@ mod tests {
             let Some((key, value)) = line.split_once(" = ") else {
                 continue;
             };
-            if matches!(key.trim(), "name" | "title" | "label" | "note" | "description") {
+            if matches!(
+                key.trim(),
+                "name" | "title" | "label" | "note" | "description"
+            ) {
                 texts.push((format!("{}:{}", plan.display(), n + 1), value.to_string()));
             }
         }
@@ -274,6 +280,10 @@ mod tests {
                 found.push(format!("{at}: {} ({text})", chars.join(" ")));
             }
         }
-        assert!(found.is_empty(), "simplified characters:\n{}", found.join("\n"));
+        assert!(
+            found.is_empty(),
+            "simplified characters:\n{}",
+            found.join("\n")
+        );
     }
 }

@@ -13,12 +13,24 @@ pub fn routes() -> Routes {
         .get("/healthz", Public, || async { "ok" })
         .get("/api/v1/openapi.json", Public, openapi_json)
         .get("/static/app.css", Public, stylesheet)
+        .get("/static/app.js", Public, script)
 }
 
 async fn openapi_json() -> Response {
     static JSON: OnceLock<String> = OnceLock::new();
     let json = JSON.get_or_init(|| crate::openapi().to_json().unwrap_or_default());
     ([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.js"),
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {

@@ -207,6 +207,16 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
             && printed.contains("設置圍擋，拆除重建")
             && printed.contains("張校長")
     );
+    // It prints with a signature and stamp block, and offers a print button (shown by the
+    // page's script, so that it never appears where it cannot work).
+    assert!(printed.contains("單位負責人（簽字）") && printed.contains("（單位蓋章）"));
+    assert!(printed.contains("data-print hidden"));
+    let js = f.send(page("/static/app.js", None)).await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.text().contains("window.print()"));
+    // Without an org, the printed list names the caller's own school.
+    let own = open(&f, "/hazards/lists?list=problems", &safety).await;
+    assert!(own.contains(&format!("{} 問題隱患清單", xiaoan_testkit::SCHOOL_A_NAME)));
     let x = f
         .send(page("/hazards/export.xlsx?list=problems", Some(&safety)))
         .await;

@@ -345,7 +345,31 @@ async fn the_two_lists_export_as_xlsx_with_chinese_text_intact() {
         .await;
     let mut book: Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(r.body.clone())).unwrap();
-    assert_eq!(book.worksheet_range("整改清單").unwrap().height(), 3);
+    let sheet = book.worksheet_range("整改清單").unwrap();
+    assert_eq!(sheet.get_value((3, 0)), Some(&Data::Empty), "no data rows");
+    assert!(matches!(
+        sheet.get_value((4, 0)),
+        Some(Data::String(s)) if s.starts_with("填表人")
+    ));
+    assert_eq!(
+        sheet.height(),
+        5,
+        "headers, no rows, then the signature block"
+    );
+    // Without an org, the list is the caller's own unit's, and says so by name.
+    let r = f
+        .get("/api/v1/hazards/export.xlsx?list=problems", &p.safety)
+        .await;
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(r.body.clone())).unwrap();
+    let sheet = book.worksheet_range("問題隱患清單").unwrap();
+    assert_eq!(
+        sheet.get_value((0, 0)),
+        Some(&Data::String(format!(
+            "{} 問題隱患清單",
+            xiaoan_testkit::SCHOOL_A_NAME
+        )))
+    );
     // Another school's principal cannot export school A; staff cannot export at all.
     assert_eq!(f.get(&path, &p.outsider).await.error_code(), "org_unknown");
     assert_eq!(f.get(&path, &p.staff).await.status, StatusCode::FORBIDDEN);
