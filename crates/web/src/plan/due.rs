@@ -254,13 +254,22 @@ pub async fn page(
     )
     .await?;
     let choices = if schools.len() > 1 && schools.len() <= 600 {
-        schools
-            .into_iter()
+        // The org shown comes first when it is not one of the schools (the bureau's or a
+        // centre's own duties), so that the selector always names what the page shows.
+        let own = org
+            .as_ref()
+            .filter(|o| o.kind != OrgKind::School)
             .map(|o| Choice {
+                selected: true,
+                value: o.id.to_string(),
+                label: o.name.clone(),
+            });
+        own.into_iter()
+            .chain(schools.into_iter().map(|o| Choice {
                 selected: org.as_ref().is_some_and(|x| x.id == o.id),
                 value: o.id.to_string(),
                 label: o.name,
-            })
+            }))
             .collect()
     } else {
         vec![]

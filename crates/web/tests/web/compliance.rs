@@ -429,6 +429,20 @@ async fn the_pages_show_matrix_cells_due_lists_and_the_campaign() {
         html.contains("本週到期") && html.contains("/records/new?kind="),
         "{html}"
     );
+    // Overdue and missed come before what is merely due.
+    let (overdue, missed, week) = (
+        html.find("已逾期").unwrap(),
+        html.find("近期未完成").unwrap(),
+        html.find("本週到期").unwrap(),
+    );
+    assert!(overdue < missed && missed < week, "{html}");
+    // The bureau's own duties are shown with the bureau named in the selector, not a school.
+    let html = f.send(page("/due", Some(&bureau))).await.text();
+    let selected = html
+        .split("<option")
+        .find(|o| o.contains(" selected"))
+        .expect("an option is selected");
+    assert!(selected.contains(&format!("value=\"{}\"", f.tree.bureau)), "{selected}");
     let home = f.send(page("/", Some(&school))).await.text();
     assert!(home.contains("履職提醒"), "{home}");
     // The campaign, its sections and the calendar.
