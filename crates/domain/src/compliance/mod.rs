@@ -10,7 +10,10 @@ pub mod period;
 mod tests;
 
 pub use measure::{Evidence, Measure, measure, needs_fields, target};
-pub use occurrence::{Occurrence, bucket_of, occurrences, window};
+pub use occurrence::{
+    Bucket, Occurrence, bucket_named, bucket_of, evidence_window, named_span, occurrences, place,
+    span_of, window,
+};
 pub use period::Period;
 
 use crate::calendar::SchoolCalendar;
@@ -54,6 +57,8 @@ pub struct OccurrenceStatus {
     pub status: Status,
     pub measured: f64,
     pub target: f64,
+    /// Met, but only after its due day (a report for last year entered in January).
+    pub late: bool,
 }
 
 /// The answer for one org × obligation × period.
@@ -206,6 +211,7 @@ fn standing(
         status,
         measured: f64::from(u8::from(valid)),
         target: 1.0,
+        late: false,
     }]
 }
 
@@ -262,6 +268,7 @@ pub fn evaluate_occurrences<'m>(
                     (_, None) => (None, 0.0),
                 };
                 let status = occurrence_status(o, met_on, ctx.today);
+                let late = status == Status::Met && met_on.is_some_and(|m| m > o.due);
                 let target = if matches!(ob.cadence, Cadence::SchoolDay) {
                     1.0
                 } else {
@@ -272,6 +279,7 @@ pub fn evaluate_occurrences<'m>(
                     status,
                     measured,
                     target,
+                    late,
                 }
             })
             .collect(),
@@ -308,8 +316,18 @@ fn summarise(ob: &Obligation, occs: Vec<OccurrenceStatus>, unit: Unit, today: Na
     }
 }
 
-/// Evaluates `ob` straight from records (no stored measures): buckets the records, measures
-/// each bucket and evaluates. The reference the stored path must agree with.
+/// The field that names the period records of `ob`'s kind are for, if the kind has one
+/// (daily and standing obligations place records by their date).
+pub fn period_field(plan: &Plan, ob: &Obligation) -> Option<String> {
+    match ob.cadence {
+        Cadence::SchoolDay | Cadence::Standing { .. } => None,
+        _ => plan.kind(&ob.record).and_then(|k| k.period_field),
+    }
+}
+
+/// Evaluates `ob` straight from records (no stored measures): buckets the records (by the
+/// period they name when their kind has a period field, else by their date), measures each
+/// bucket and evaluates. The reference the stored path must agree with.
 pub fn evaluate_records(
     plan: &Plan,
     ob: &Obligation,
@@ -324,10 +342,11 @@ pub fn evaluate_records(
         return Cell::not_applicable(unit);
     }
     let target = target(ob, facts);
+    let field = period_field(plan, ob);
     let mut buckets: HashMap<String, Vec<Evidence>> = HashMap::new();
     for r in records.iter().filter(|r| r.day <= ctx.today) {
-        if let Some((key, _, _)) = bucket_of(ob, ctx.campaign, ctx.calendar, r.day) {
-            buckets.entry(key).or_default().push(r.clone());
+        if let Some(b) = place(ob, field.as_deref(), ctx.campaign, ctx.calendar, r) {
+            buckets.entry(b.key).or_default().push(r.clone());
         }
     }
     let measures: HashMap<String, Measure> = buckets
