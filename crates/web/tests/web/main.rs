@@ -8,6 +8,7 @@
 
 mod audit;
 mod compliance;
+mod history;
 mod hazard_pages;
 mod hazards;
 mod input;
