@@ -66,7 +66,9 @@ async fn school_facts_change_from_a_day_and_their_history_is_shown() {
     let admin = f.token(ADMIN).await;
     let bt = f.token("bureau").await;
     let path = format!("/api/v1/orgs/{}", f.tree.school_a);
-    let last_month = (today.with_day(1).unwrap() - Days::new(1)).format("%Y-%m").to_string();
+    let last_month = (today.with_day(1).unwrap() - Days::new(1))
+        .format("%Y-%m")
+        .to_string();
     // School A has a canteen: close it from today (the default day).
     let before = row(&f, &bt, "meal-accompaniment", &last_month).await;
     assert_ne!(before["status"], "not_applicable");
@@ -87,17 +89,28 @@ async fn school_facts_change_from_a_day_and_their_history_is_shown() {
         (&Value::Null, &json!(true))
     );
     assert_eq!(
-        (&h[1]["effective_from"], &h[1]["canteen"], &h[1]["recorded_by"]),
+        (
+            &h[1]["effective_from"],
+            &h[1]["canteen"],
+            &h[1]["recorded_by"]
+        ),
         (&json!(today.to_string()), &json!(false), &json!(ADMIN))
     );
     // Not in the future; a correction takes no day.
     let tomorrow = (today + Days::new(1)).to_string();
     let r = f
-        .patch(&path, &admin, &json!({"buses": true, "effective_from": tomorrow}))
+        .patch(
+            &path,
+            &admin,
+            &json!({"buses": true, "effective_from": tomorrow}),
+        )
         .await;
     assert_eq!(
         (r.status, r.error_code()),
-        (StatusCode::BAD_REQUEST, "school_facts_effective_future".into())
+        (
+            StatusCode::BAD_REQUEST,
+            "school_facts_effective_future".into()
+        )
     );
     let r = f
         .patch(
@@ -129,10 +142,19 @@ async fn school_facts_change_from_a_day_and_their_history_is_shown() {
 
     // The org page shows the history and offers the day and the correction checkbox.
     let s = sign_in_page(&f, ADMIN, PW).await;
-    let html = f.send(page(&format!("/orgs/{}", f.tree.school_a), Some(&s))).await.text();
-    assert!(html.contains("學校資料沿革") && html.contains("自始"), "{html}");
+    let html = f
+        .send(page(&format!("/orgs/{}", f.tree.school_a), Some(&s)))
+        .await
+        .text();
+    assert!(
+        html.contains("學校資料沿革") && html.contains("自始"),
+        "{html}"
+    );
     assert!(html.contains("name=\"correction\"") && html.contains("name=\"effective_from\""));
-    assert!(html.contains("更正錯誤") && html.contains("已被取代"), "{html}");
+    assert!(
+        html.contains("更正錯誤") && html.contains("已被取代"),
+        "{html}"
+    );
     // A change through the page takes its day from the form; one before the version in
     // force began is refused with the reason.
     let csrf = csrf_of(&html);
@@ -179,14 +201,19 @@ async fn records_for_orgs_outside_the_scope_answer_like_missing_ones() {
     };
     // The bureau sees school A but does not write its records: 403.
     let bt = f.token("bureau").await;
-    let r = f.post("/api/v1/records", &bt, &drill(f.tree.school_a)).await;
+    let r = f
+        .post("/api/v1/records", &bt, &drill(f.tree.school_a))
+        .await;
     assert_eq!(
         (r.status, r.error_code()),
         (StatusCode::FORBIDDEN, "record_org".into())
     );
     // The pages: another school's id and a missing one are both 404.
     let s = sign_in_page(&f, "safety-a", PW).await;
-    let html = f.send(page("/records/new?kind=drill", Some(&s))).await.text();
+    let html = f
+        .send(page("/records/new?kind=drill", Some(&s)))
+        .await
+        .text();
     let csrf = csrf_of(&html);
     let day = today.to_string();
     let post = |org: String| {

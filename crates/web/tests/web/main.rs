@@ -8,9 +8,9 @@
 
 mod audit;
 mod compliance;
-mod history;
 mod hazard_pages;
 mod hazards;
+mod history;
 mod input;
 mod matrix;
 mod pages;
