@@ -17,7 +17,7 @@ pub mod scope;
 pub mod text;
 
 pub use district::District;
-pub use org::{OrgKind, SchoolFacts, SchoolType};
+pub use org::{FactsHistory, FactsVersion, OrgKind, SchoolFacts, SchoolType};
 pub use permission::Permission;
 pub use role::Role;
 pub use scope::Scope;

@@ -1,6 +1,7 @@
 //! The organisation tree: bureau → sections; bureau → centres → schools; schools directly
 //! under the bureau. Which parent a node may have is decided here.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 crate::codes! {
@@ -84,6 +85,109 @@ impl SchoolFacts {
             return Err(FactsError::Address);
         }
         Ok(())
+    }
+}
+
+impl SchoolFacts {
+    /// Whether `other` differs in a fact that decides obligations (type, head counts,
+    /// boarding, canteen, buses, labs, special equipment); the address and coordinates do not.
+    pub fn differs_for_duties(&self, other: &SchoolFacts) -> bool {
+        (
+            self.school_type,
+            self.students,
+            self.staff,
+            self.boarding,
+            self.canteen,
+            self.buses,
+            self.labs,
+            self.special_equipment,
+        ) != (
+            other.school_type,
+            other.students,
+            other.staff,
+            other.boarding,
+            other.canteen,
+            other.buses,
+            other.labs,
+            other.special_equipment,
+        )
+    }
+}
+
+/// One version of a school's facts: in force from `from` (`None`: from the start) until
+/// the next version's first day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FactsVersion {
+    pub from: Option<NaiveDate>,
+    pub facts: SchoolFacts,
+}
+
+/// A school's facts over time: a change of type or facts applies from its day, so periods
+/// before it keep the facts they had.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactsHistory {
+    /// Never empty; in order of their first day, the first from the start.
+    versions: Vec<FactsVersion>,
+}
+
+impl FactsHistory {
+    /// Facts that never changed.
+    pub fn constant(facts: SchoolFacts) -> FactsHistory {
+        FactsHistory {
+            versions: vec![FactsVersion { from: None, facts }],
+        }
+    }
+
+    /// The versions in force, in any order (one per first day); `None` when there are none.
+    /// The earliest one applies from the start.
+    pub fn new(mut versions: Vec<FactsVersion>) -> Option<FactsHistory> {
+        versions.sort_by_key(|v| v.from);
+        versions.dedup_by_key(|v| v.from);
+        let first = versions.first_mut()?;
+        first.from = None;
+        Some(FactsHistory { versions })
+    }
+
+    /// The facts in force on `d`.
+    pub fn on(&self, d: NaiveDate) -> &SchoolFacts {
+        let i = self
+            .versions
+            .partition_point(|v| v.from.is_none_or(|f| f <= d));
+        &self.versions[i.saturating_sub(1)].facts
+    }
+
+    /// The facts in force now (the latest version).
+    pub fn current(&self) -> &SchoolFacts {
+        &self.versions[self.versions.len() - 1].facts
+    }
+
+    /// The versions, in order.
+    pub fn versions(&self) -> &[FactsVersion] {
+        &self.versions
+    }
+
+    /// The first day of the versions around `d` for which `holds` is true without a break
+    /// (`None` when it does not hold on `d`; `NaiveDate::MIN` when it held from the start).
+    pub fn holds_since(
+        &self,
+        d: NaiveDate,
+        holds: impl Fn(&SchoolFacts) -> bool,
+    ) -> Option<NaiveDate> {
+        let i = self
+            .versions
+            .partition_point(|v| v.from.is_none_or(|f| f <= d))
+            .saturating_sub(1);
+        if !holds(&self.versions[i].facts) {
+            return None;
+        }
+        let mut since = self.versions[i].from;
+        for v in self.versions[..i].iter().rev() {
+            if !holds(&v.facts) {
+                break;
+            }
+            since = v.from;
+        }
+        Some(since.unwrap_or(NaiveDate::MIN))
     }
 }
 

@@ -198,7 +198,15 @@ fn one_occurrence(
             day_in(rng)
         };
         let Some(day) = day else { continue };
-        let f = fields(kind, ob, s, day, rng);
+        let mut f = fields(kind, ob, s, day, rng);
+        // A record that names its period names this occurrence's.
+        if let Some(name) = &kind.period_field {
+            let v = match kind.field(name).map(|x| x.ty) {
+                Some(FieldType::Int) => o.key.parse::<i64>().map_or(json!(o.key), |y| json!(y)),
+                _ => json!(o.key),
+            };
+            f.insert(name.clone(), v);
+        }
         push(out, set, s, kind, f, day);
     }
 }

@@ -10,12 +10,15 @@ pub mod period;
 mod tests;
 
 pub use measure::{Evidence, Measure, measure, needs_fields, target};
-pub use occurrence::{Occurrence, bucket_of, occurrences, window};
+pub use occurrence::{
+    Bucket, Occurrence, bucket_named, bucket_of, evidence_window, named_span, occurrences, place,
+    span_of, window,
+};
 pub use period::Period;
 
 use crate::calendar::SchoolCalendar;
 use crate::plan::{Cadence, Level, Obligation, Plan, Threshold, Unit};
-use crate::{OrgKind, SchoolFacts};
+use crate::{FactsHistory, OrgKind, SchoolFacts};
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -54,6 +57,8 @@ pub struct OccurrenceStatus {
     pub status: Status,
     pub measured: f64,
     pub target: f64,
+    /// Met, but only after its due day (a report for last year entered in January).
+    pub late: bool,
 }
 
 /// The answer for one org × obligation × period.
@@ -129,6 +134,61 @@ pub fn applies(ob: &Obligation, kind: OrgKind, facts: Option<&SchoolFacts>) -> b
     }
 }
 
+/// Whom an obligation is evaluated for: an org's kind and, for a school, its facts over
+/// time. Each occurrence is judged by the facts in force on its due day, so a change (a
+/// canteen opened, a school converted) applies to what falls due from its first day on and
+/// periods due before it keep the facts they had.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub kind: OrgKind,
+    pub facts: Option<&'a FactsHistory>,
+}
+
+impl<'a> Subject<'a> {
+    /// An org whose facts never changed (or that has none).
+    pub fn new(kind: OrgKind, facts: Option<&'a FactsHistory>) -> Self {
+        Subject { kind, facts }
+    }
+
+    /// The facts in force on `d`.
+    pub fn facts_on(&self, d: NaiveDate) -> Option<&'a SchoolFacts> {
+        self.facts.map(|h| h.on(d))
+    }
+
+    /// Whether `ob` applies on `d`.
+    pub fn applies_on(&self, ob: &Obligation, d: NaiveDate) -> bool {
+        applies(ob, self.kind, self.facts_on(d))
+    }
+
+    /// Whether `ob` applies under any version of the facts (whether measures are kept).
+    pub fn applies_ever(&self, ob: &Obligation) -> bool {
+        match self.facts {
+            Some(h) => h
+                .versions()
+                .iter()
+                .any(|v| applies(ob, self.kind, Some(&v.facts))),
+            None => applies(ob, self.kind, None),
+        }
+    }
+
+    /// The target of an occurrence of `ob` due on `d`.
+    pub fn target_on(&self, ob: &Obligation, d: NaiveDate) -> f64 {
+        target(ob, self.facts_on(d))
+    }
+
+    /// Since when `ob` has applied without a break, as of `d` (`NaiveDate::MIN`: always).
+    fn applies_since(&self, ob: &Obligation, d: NaiveDate) -> Option<NaiveDate> {
+        match self.facts {
+            Some(h) => h.holds_since(d, |f| applies(ob, self.kind, Some(f))),
+            None => applies(ob, self.kind, None).then_some(NaiveDate::MIN),
+        }
+    }
+}
+
+/// What an evaluation asks of the org for an occurrence due on a day: `None` when the
+/// obligation does not apply then, else its target and since when it has applied.
+type Owed<'f> = &'f dyn Fn(NaiveDate) -> Option<(f64, NaiveDate)>;
+
 /// The unit of one occurrence's numbers.
 pub fn unit(ob: &Obligation, plan: &Plan) -> Unit {
     match (&ob.cadence, &ob.threshold) {
@@ -169,8 +229,8 @@ fn standing(
     ctx: &Context<'_>,
     period: &Period,
     m: Option<&Measure>,
-    valid_days: u32,
-    grace_days: u32,
+    (valid_days, grace_days): (u32, u32),
+    owed: Owed<'_>,
 ) -> Vec<OccurrenceStatus> {
     let w = window(ob, ctx.campaign);
     let (start, end) = (period.start.max(w.0), period.end.min(w.1));
@@ -178,13 +238,18 @@ fn standing(
         return vec![];
     }
     let reference = end.min(ctx.today);
+    // The facts of the reference day decide; the grace runs from the day it began to apply.
+    let Some((_, since)) = owed(reference) else {
+        return vec![];
+    };
+    let first = w.0.max(since);
     let since = reference
         .checked_sub_days(Days::new(valid_days.into()))
         .unwrap_or(reference);
     let valid = m.is_some_and(|m| m.dates.iter().any(|d| *d <= reference && *d > since));
-    let grace_end =
-        w.0.checked_add_days(Days::new(grace_days.into()))
-            .unwrap_or(w.0);
+    let grace_end = first
+        .checked_add_days(Days::new(grace_days.into()))
+        .unwrap_or(first);
     let status = if valid {
         Status::Met
     } else if start > ctx.today || reference < grace_end {
@@ -206,6 +271,7 @@ fn standing(
         status,
         measured: f64::from(u8::from(valid)),
         target: 1.0,
+        late: false,
     }]
 }
 
@@ -237,6 +303,42 @@ pub fn evaluate_occurrences<'m>(
     unit: Unit,
     lookup: impl Fn(&str) -> Option<&'m Measure>,
 ) -> Cell {
+    let owed = |_: NaiveDate| Some((target, NaiveDate::MIN));
+    evaluate_owed(ob, ctx, period, occs, unit, &lookup, &owed)
+}
+
+/// Like [`evaluate_occurrences`] for `subject`: each occurrence is judged by the facts in
+/// force on its due day (left out when the obligation did not apply then, with the target
+/// of that day's head count); a cell none of whose occurrences applies is not applicable.
+pub fn evaluate_for<'m>(
+    ob: &Obligation,
+    ctx: &Context<'_>,
+    period: &Period,
+    occs: &[Occurrence],
+    subject: Subject<'_>,
+    unit: Unit,
+    lookup: impl Fn(&str) -> Option<&'m Measure>,
+) -> Cell {
+    if !subject.applies_ever(ob) {
+        return Cell::not_applicable(unit);
+    }
+    let owed = |d: NaiveDate| {
+        subject
+            .applies_since(ob, d)
+            .map(|since| (subject.target_on(ob, d), since))
+    };
+    evaluate_owed(ob, ctx, period, occs, unit, &lookup, &owed)
+}
+
+fn evaluate_owed<'m>(
+    ob: &Obligation,
+    ctx: &Context<'_>,
+    period: &Period,
+    occs: &[Occurrence],
+    unit: Unit,
+    lookup: &dyn Fn(&str) -> Option<&'m Measure>,
+    owed: Owed<'_>,
+) -> Cell {
     let occs: Vec<OccurrenceStatus> = match &ob.cadence {
         Cadence::Standing {
             valid_days,
@@ -246,12 +348,13 @@ pub fn evaluate_occurrences<'m>(
             ctx,
             period,
             lookup("standing"),
-            *valid_days,
-            *grace_days,
+            (*valid_days, *grace_days),
+            owed,
         ),
         _ => occs
             .iter()
-            .map(|o| {
+            .filter_map(|o| {
+                let (target, _) = owed(o.due)?;
                 let m = lookup(&o.bucket);
                 let (met_on, measured) = match (&ob.cadence, m) {
                     (Cadence::SchoolDay, Some(m)) => {
@@ -262,17 +365,19 @@ pub fn evaluate_occurrences<'m>(
                     (_, None) => (None, 0.0),
                 };
                 let status = occurrence_status(o, met_on, ctx.today);
+                let late = status == Status::Met && met_on.is_some_and(|m| m > o.due);
                 let target = if matches!(ob.cadence, Cadence::SchoolDay) {
                     1.0
                 } else {
                     target
                 };
-                OccurrenceStatus {
+                Some(OccurrenceStatus {
                     occurrence: o.clone(),
                     status,
                     measured,
                     target,
-                }
+                    late,
+                })
             })
             .collect(),
     };
@@ -308,8 +413,18 @@ fn summarise(ob: &Obligation, occs: Vec<OccurrenceStatus>, unit: Unit, today: Na
     }
 }
 
-/// Evaluates `ob` straight from records (no stored measures): buckets the records, measures
-/// each bucket and evaluates. The reference the stored path must agree with.
+/// The field that names the period records of `ob`'s kind are for, if the kind has one
+/// (daily and standing obligations place records by their date).
+pub fn period_field(plan: &Plan, ob: &Obligation) -> Option<String> {
+    match ob.cadence {
+        Cadence::SchoolDay | Cadence::Standing { .. } => None,
+        _ => plan.kind(&ob.record).and_then(|k| k.period_field),
+    }
+}
+
+/// Evaluates `ob` straight from records (no stored measures): buckets the records (by the
+/// period they name when their kind has a period field, else by their date), measures each
+/// bucket and evaluates. The reference the stored path must agree with.
 pub fn evaluate_records(
     plan: &Plan,
     ob: &Obligation,
@@ -319,20 +434,49 @@ pub fn evaluate_records(
     period: &Period,
     records: &[Evidence],
 ) -> Cell {
+    let history = facts.cloned().map(FactsHistory::constant);
+    evaluate_records_for(
+        plan,
+        ob,
+        ctx,
+        Subject::new(kind, history.as_ref()),
+        period,
+        records,
+    )
+}
+
+/// Like [`evaluate_records`] for an org whose facts changed over time: each bucket is
+/// measured against the target of its due day's facts.
+pub fn evaluate_records_for(
+    plan: &Plan,
+    ob: &Obligation,
+    ctx: &Context<'_>,
+    subject: Subject<'_>,
+    period: &Period,
+    records: &[Evidence],
+) -> Cell {
     let unit = unit(ob, plan);
-    if !applies(ob, kind, facts) {
+    if !subject.applies_ever(ob) {
         return Cell::not_applicable(unit);
     }
-    let target = target(ob, facts);
-    let mut buckets: HashMap<String, Vec<Evidence>> = HashMap::new();
+    let field = period_field(plan, ob);
+    let mut buckets: HashMap<String, (NaiveDate, Vec<Evidence>)> = HashMap::new();
     for r in records.iter().filter(|r| r.day <= ctx.today) {
-        if let Some((key, _, _)) = bucket_of(ob, ctx.campaign, ctx.calendar, r.day) {
-            buckets.entry(key).or_default().push(r.clone());
+        if let Some(b) = place(ob, field.as_deref(), ctx.campaign, ctx.calendar, r) {
+            buckets
+                .entry(b.key)
+                .or_insert_with(|| (b.facts_day, vec![]))
+                .1
+                .push(r.clone());
         }
     }
     let measures: HashMap<String, Measure> = buckets
         .into_iter()
-        .map(|(k, rs)| (k, measure(ob, target, &rs)))
+        .map(|(k, (day, rs))| (k, measure(ob, subject.target_on(ob, day), &rs)))
         .collect();
-    evaluate(ob, ctx, period, target, unit, |k| measures.get(k))
+    let occs = match ob.cadence {
+        Cadence::Standing { .. } => vec![],
+        _ => occurrences(ob, ctx.campaign, ctx.calendar, period.start, period.end),
+    };
+    evaluate_for(ob, ctx, period, &occs, subject, unit, |k| measures.get(k))
 }

@@ -40,6 +40,12 @@ pub fn builtins() -> Vec<RecordKind> {
         code: code.into(),
         label: None,
         fields,
+        period_field: None,
+    };
+    // Reports name the period they are for.
+    let reports = |mut kind: RecordKind, field: &str| {
+        kind.period_field = Some(field.into());
+        kind
     };
     let people = |name: &str| range(f(name, Int, true), 1.0, 100_000.0, Some(Unit::People));
     vec![
@@ -132,40 +138,46 @@ pub fn builtins() -> Vec<RecordKind> {
             "weekly_check",
             vec![f("area", Text, false), f("problems", List, false)],
         ),
-        k(
-            "monthly_report",
-            vec![
-                f("report_month", Month, true),
-                range(
-                    f("hazards_listed", Int, true),
-                    0.0,
-                    100_000.0,
-                    Some(Unit::Items),
-                ),
-                range(
-                    f("hazards_open", Int, false),
-                    0.0,
-                    100_000.0,
-                    Some(Unit::Items),
-                ),
-                range(
-                    f("key_students", Int, true),
-                    0.0,
-                    100_000.0,
-                    Some(Unit::People),
-                ),
-                f("note", Text, false),
-            ],
+        reports(
+            k(
+                "monthly_report",
+                vec![
+                    f("report_month", Month, true),
+                    range(
+                        f("hazards_listed", Int, true),
+                        0.0,
+                        100_000.0,
+                        Some(Unit::Items),
+                    ),
+                    range(
+                        f("hazards_open", Int, false),
+                        0.0,
+                        100_000.0,
+                        Some(Unit::Items),
+                    ),
+                    range(
+                        f("key_students", Int, true),
+                        0.0,
+                        100_000.0,
+                        Some(Unit::People),
+                    ),
+                    f("note", Text, false),
+                ],
+            ),
+            "report_month",
         ),
-        k(
-            "annual_report",
-            vec![
-                range(f("report_year", Int, true), 2000.0, 2100.0, None),
-                FieldSpec {
-                    max_len: Some(4000),
-                    ..f("summary", Text, true)
-                },
-            ],
+        reports(
+            k(
+                "annual_report",
+                vec![
+                    range(f("report_year", Int, true), 2000.0, 2100.0, None),
+                    FieldSpec {
+                        max_len: Some(4000),
+                        ..f("summary", Text, true)
+                    },
+                ],
+            ),
+            "report_year",
         ),
         k(
             "meal_accompaniment",

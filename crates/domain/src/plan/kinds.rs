@@ -96,6 +96,13 @@ pub struct RecordKind {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<LocalText>,
     pub fields: Vec<FieldSpec>,
+    /// The required field that names the period a record is *for* (an annual report's
+    /// year, a monthly report's month): such records count for that period, whatever day
+    /// they are dated (late when dated after its due day), never for the period they
+    /// happened to be entered in. Values: a year (int, or text `2021`), a month
+    /// `2021-03`, a quarter `2021-Q1`, a term `T2021-1`, a school year `SY2021` or a date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_field: Option<String>,
 }
 
 impl RecordKind {

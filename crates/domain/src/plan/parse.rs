@@ -325,10 +325,39 @@ fn build(ctx: &mut Ctx<'_>, raw: RawPlan) -> Option<Plan> {
                 label: Some(text(fl.label, fl.label_zh_cn, fl.label_en)),
             });
         }
+        let period_field = k.period_field.map(|p| {
+            match fields.iter().find(|f| f.name == *p.get_ref()) {
+                None => ctx.err(
+                    p.span(),
+                    format!("period_field names no field of this kind: {:?}", p.get_ref()),
+                ),
+                Some(f) if !f.required => {
+                    ctx.err(p.span(), "the period field must be required = true")
+                }
+                Some(f)
+                    if !matches!(
+                        f.ty,
+                        FieldType::Int
+                            | FieldType::Text
+                            | FieldType::Choice
+                            | FieldType::Date
+                            | FieldType::Month
+                    ) =>
+                {
+                    ctx.err(
+                        p.span(),
+                        "the period field must be of type int (a year), month, date, text or choice",
+                    )
+                }
+                Some(_) => {}
+            }
+            p.into_inner()
+        });
         kinds.push(RecordKind {
             code: k.code.into_inner(),
             label: Some(text(k.label, k.label_zh_cn, k.label_en)),
             fields,
+            period_field,
         });
     }
 

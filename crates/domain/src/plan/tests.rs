@@ -382,3 +382,63 @@ fn record_fields_are_validated_against_their_kind() {
     assert_eq!(v["participants"], json!(420));
     assert_eq!(v["problems"], json!(["出口指示燈不亮", "廣播聽不清"]));
 }
+
+#[test]
+fn a_record_kind_names_its_period_field_and_it_is_checked() {
+    // The built-in reports name theirs.
+    assert_eq!(
+        builtin("annual_report").unwrap().period_field.as_deref(),
+        Some("report_year")
+    );
+    assert_eq!(
+        builtin("monthly_report").unwrap().period_field.as_deref(),
+        Some("report_month")
+    );
+    assert_eq!(builtin("drill").unwrap().period_field, None);
+    // A plan's own kind may declare one.
+    let with = SMALL.replace(
+        "label_en = \"Video surveillance check\"",
+        "label_en = \"Video surveillance check\"\nperiod_field = \"cameras_online\"",
+    );
+    let e = errors(&with);
+    assert!(
+        e.iter()
+            .any(|x| x.message.contains("cannot satisfy a daily or standing")),
+        "the standing video duty cannot take records naming a period: {e:?}"
+    );
+    let term = SMALL.replace(
+        "[[obligations]]\nid = \"drill-school\"",
+        "[[record_kinds]]\ncode = \"term_report\"\nlabel = \"學期報告\"\nperiod_field = \"term\"\nfields = [{ name = \"term\", type = \"text\", required = true, label = \"學期\" }]\n\n[[obligations]]\nid = \"drill-school\"",
+    );
+    let p = parse(&term).unwrap();
+    assert_eq!(
+        p.kind("term_report").unwrap().period_field.as_deref(),
+        Some("term")
+    );
+    for (field, message) in [
+        (
+            "name = \"term\", type = \"text\", required = true",
+            "names no field",
+        ),
+        (
+            "name = \"term\", type = \"bool\", required = true",
+            "must be of type",
+        ),
+        ("name = \"term\", type = \"text\"", "must be required"),
+    ] {
+        let bad = term
+            .replace("name = \"term\", type = \"text\", required = true", field)
+            .replace(
+                "period_field = \"term\"",
+                if message == "names no field" {
+                    "period_field = \"trem\""
+                } else {
+                    "period_field = \"term\""
+                },
+            );
+        let e = errors(&bad);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].message.contains(message), "{e:?}");
+        assert_eq!(e[0].line, line_of(&bad, "period_field"));
+    }
+}

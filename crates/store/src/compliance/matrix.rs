@@ -10,8 +10,7 @@ use sqlx::FromRow;
 use std::collections::{BTreeSet, HashMap};
 use xiaoan_domain::calendar::SchoolCalendar;
 use xiaoan_domain::compliance::{
-    Cell, Context, Measure, Occurrence, Period, Status, applies, evaluate_occurrences, occurrences,
-    target, unit,
+    Cell, Context, Measure, Occurrence, Period, Status, Subject, evaluate_for, occurrences, unit,
 };
 use xiaoan_domain::plan::{Level, Obligation};
 use xiaoan_domain::{OrgKind, SchoolFacts, SchoolType, Scope};
@@ -184,7 +183,8 @@ fn row_kinds(obs: &[&Obligation], school_type: Option<SchoolType>) -> Vec<OrgKin
     kinds
 }
 
-/// Evaluates `obs` for `orgs` over `period` on `today`: one row of cells per org.
+/// Evaluates `obs` for `orgs` over `period` on `today`: one row of cells per org, each
+/// occurrence judged by the school's facts in force on its due day.
 #[tracing::instrument(skip_all)]
 pub async fn evaluate_orgs(
     db: &Db,
@@ -221,18 +221,16 @@ pub async fn evaluate_orgs(
         }
     }
     let units: Vec<_> = obs.iter().map(|o| unit(o, p)).collect();
+    let histories = crate::orgs::facts_histories(db, orgs).await?;
     Ok(orgs
         .iter()
         .map(|org| {
+            let subject = Subject::new(org.kind, histories.get(&org.id));
             obs.iter()
                 .enumerate()
                 .map(|(i, ob)| {
-                    if !applies(ob, org.kind, org.school.as_ref()) {
-                        return Cell::not_applicable(units[i]);
-                    }
-                    let t = target(ob, org.school.as_ref());
                     let mine = stored.get(&(org.id, i));
-                    evaluate_occurrences(ob, &ctx, period, &occs[i], t, units[i], |b| {
+                    evaluate_for(ob, &ctx, period, &occs[i], subject, units[i], |b| {
                         mine.and_then(|m| m.get(b))
                     })
                 })

@@ -2,7 +2,7 @@
 //! obligation per transaction. Records are read in ranges of orgs, grouped by day in SQL
 //! when the obligation only counts them, and the measures written in multi-row inserts.
 
-use super::{dates_text, is_postgres, read};
+use super::{ANY_DAY, dates_text, is_postgres, read, with_fields};
 use crate::audit::{self, Event};
 use crate::compliance::matrix::load_orgs;
 use crate::orgs::Org;
@@ -17,10 +17,10 @@ use std::time::Instant;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::calendar::SchoolCalendar;
 use xiaoan_domain::compliance::{
-    Evidence, Measure, applies, bucket_of, measure, needs_fields, target, window,
+    Bucket, Evidence, Measure, Subject, evidence_window, measure, period_field, place, target,
 };
 use xiaoan_domain::plan::{Cadence, Obligation};
-use xiaoan_domain::{Scope, now_millis};
+use xiaoan_domain::{FactsHistory, Scope, now_millis};
 
 /// What a recompute did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -38,8 +38,6 @@ pub struct RecomputeStats {
 const ORG_CHUNK: usize = 2000;
 /// Measures per INSERT statement (10 values each).
 const INSERT_CHUNK: usize = 500;
-
-type Bucket = Option<(String, NaiveDate, NaiveDate)>;
 
 /// Rebuilds the measures of `plan` (of the obligations in `only`, when given) from the
 /// records, and audits the run.
@@ -59,6 +57,13 @@ pub async fn recompute(
     }
     let mut orgs = load_orgs(db, &Scope::everything(), None, None, None, 0, i64::MAX).await?;
     orgs.sort_by_key(|o| o.id);
+    let histories = {
+        let mut conn = db.pool().acquire().await?;
+        let map = crate::orgs::histories(&mut conn, db.backend(), None).await?;
+        orgs.iter()
+            .filter_map(|o| crate::orgs::history_of(o, &map).map(|h| (o.id, h)))
+            .collect::<HashMap<i64, FactsHistory>>()
+    };
     let mut stats = RecomputeStats::default();
     for ob in plan
         .plan
@@ -67,7 +72,7 @@ pub async fn recompute(
         .filter(|o| only.is_none_or(|ids| ids.contains(&o.id)))
     {
         let t = Instant::now();
-        let (rows, written) = one(db, plan, calendar, ob, &orgs).await?;
+        let (rows, written) = one(db, plan, calendar, ob, &orgs, &histories).await?;
         stats
             .slowest
             .push((ob.id.clone(), t.elapsed().as_millis() as u64));
@@ -104,14 +109,26 @@ async fn one(
     calendar: &SchoolCalendar,
     ob: &Obligation,
     orgs: &[Org],
+    histories: &HashMap<i64, FactsHistory>,
 ) -> StoreResult<(u64, u64)> {
     let p = &plan.plan;
     let campaign = (p.starts_on, p.ends_on);
-    let window = window(ob, campaign);
+    let field = period_field(p, ob);
+    // Records that name their period are read whatever their day; others from the first
+    // day of an occurrence falling due in the window.
+    let window = match &field {
+        Some(_) => (
+            ANY_DAY.0.parse().unwrap_or(NaiveDate::MIN),
+            ANY_DAY.1.parse().unwrap_or(NaiveDate::MAX),
+        ),
+        None => evidence_window(ob, campaign, calendar),
+    };
     let backend = db.backend();
+    let subject = |o: &Org| Subject::new(o.kind, histories.get(&o.id));
+    // Orgs the obligation applies to under any version of their facts.
     let applicable: Vec<&Org> = orgs
         .iter()
-        .filter(|o| applies(ob, o.kind, o.school.as_ref()))
+        .filter(|o| subject(o).applies_ever(ob))
         .collect();
     let mut tx = db.begin_write().await?;
     if is_postgres(&tx) {
@@ -132,13 +149,17 @@ async fn one(
         .iter()
         .all(|c| c.any_of.is_empty() && c.all_of.is_empty());
     let daily = matches!(ob.cadence, Cadence::SchoolDay) && numeric_only;
-    let mut buckets: HashMap<NaiveDate, Bucket> = HashMap::new();
-    let mut bucket = |d: NaiveDate| {
+    // Where records count, by day (or by the period they name).
+    let mut buckets: HashMap<String, Option<Bucket>> = HashMap::new();
+    let mut bucket = |e: &Evidence| {
+        let memo = match &field {
+            Some(f) => e.fields[f].to_string(),
+            None => e.day.to_string(),
+        };
         buckets
-            .entry(d)
-            .or_insert_with(|| bucket_of(ob, campaign, calendar, d))
-            .as_ref()
-            .map(|b| b.0.clone())
+            .entry(memo)
+            .or_insert_with(|| place(ob, field.as_deref(), campaign, calendar, e))
+            .clone()
     };
     let (mut read, mut written) = (0u64, 0u64);
     // Stored measures are replaced over contiguous id ranges, so that orgs between the
@@ -170,7 +191,7 @@ async fn one(
                 }
             }
         } else {
-            let per_org: Vec<(i64, Vec<Evidence>)> = if needs_fields(ob) {
+            let per_org: Vec<(i64, Vec<Evidence>)> = if with_fields(ob, field.as_deref()) {
                 read::day_fields(&mut tx, backend, ob, window, (lo, hi))
                     .await?
                     .into_iter()
@@ -204,15 +225,19 @@ async fn one(
             for (org, evidence) in per_org {
                 read += 1;
                 let Some(o) = facts.get(&org) else { continue };
-                let t = target(ob, o.school.as_ref());
-                let mut groups: HashMap<String, Vec<Evidence>> = HashMap::new();
+                let s = subject(o);
+                let mut groups: HashMap<String, (NaiveDate, Vec<Evidence>)> = HashMap::new();
                 for e in evidence {
-                    if let Some(key) = bucket(e.day) {
-                        groups.entry(key).or_default().push(e);
+                    if let Some(b) = bucket(&e) {
+                        groups
+                            .entry(b.key)
+                            .or_insert_with(|| (b.facts_day, vec![]))
+                            .1
+                            .push(e);
                     }
                 }
-                for (key, ev) in groups {
-                    let m = measure(ob, t, &ev);
+                for (key, (day, ev)) in groups {
+                    let m = measure(ob, s.target_on(ob, day), &ev);
                     if m.measured > 0.0 || m.mask != 0 || !m.dates.is_empty() {
                         pending.push((org, key, m));
                     }

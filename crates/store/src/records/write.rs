@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use xiaoan_domain::Scope;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::calendar::SchoolCalendar;
+use xiaoan_domain::compliance::Evidence;
 use xiaoan_domain::now_millis;
 use xiaoan_domain::plan::kinds::validate;
 use xiaoan_domain::text;
@@ -125,7 +126,11 @@ pub async fn create(
             .execute(&mut *tx)
             .await?;
     }
-    refresh(&mut tx, plan, calendar, &org, &new.kind, &[new.occurred_on]).await?;
+    let touched = [Evidence {
+        day: new.occurred_on,
+        fields: Value::Object(fields.clone()),
+    }];
+    refresh(&mut tx, plan, calendar, &org, &new.kind, &touched).await?;
     let detail = serde_json::json!({"org_id": new.org_id, "kind": new.kind, "occurred_on": new.occurred_on,
         "fields": fields, "attachments": attachments});
     audit::append(
@@ -189,6 +194,18 @@ pub async fn update(
     let Some((old_day, old_fields, old_note, old_withdrawn)) = stale else {
         return Err(StoreError::Conflict("record_changed"));
     };
+    // Where the record counted before and where it counts now (the period it names may
+    // have changed with its fields).
+    let touched = [
+        Evidence {
+            day: parse_day(&old_day)?,
+            fields: serde_json::from_str(&old_fields).unwrap_or_default(),
+        },
+        Evidence {
+            day,
+            fields: Value::Object(fields.clone()),
+        },
+    ];
     sqlx::query(
         "INSERT INTO record_revisions (record_id, revision, occurred_on, fields, note, withdrawn, reason, changed_by, \
          changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -216,8 +233,7 @@ pub async fn update(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    let days = [parse_day(&old_day)?, day];
-    refresh(&mut tx, plan, calendar, &org, &current.kind, &days).await?;
+    refresh(&mut tx, plan, calendar, &org, &current.kind, &touched).await?;
     let (action, detail) = if patch.withdraw {
         ("record.withdraw", serde_json::json!({"reason": reason}))
     } else {

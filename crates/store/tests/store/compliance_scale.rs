@@ -171,7 +171,8 @@ async fn the_matrix_matches_a_hand_count(db: &Db) {
         .await
         .unwrap();
     assert_eq!(again.measures_written, 0);
-    // A school whose canteen closed loses its canteen measures at the next recompute.
+    // A school whose canteen is corrected away (it never had one: a data-entry mistake)
+    // loses its canteen measures at the next recompute.
     let samples = |db: &Db, id: i64| {
         let db = db.clone();
         async move {
@@ -189,6 +190,7 @@ async fn the_matrix_matches_a_hand_count(db: &Db) {
     f.canteen = false;
     let patch = orgs::OrgPatch {
         school: Some(f),
+        correction: true,
         ..Default::default()
     };
     orgs::update(
@@ -210,7 +212,9 @@ both_backends!(
     the_matrix_matches_a_hand_count
 );
 
-async fn snapshot(db: &Db) -> Vec<(i64, String, String, f64, Option<String>, i64, String)> {
+pub(crate) async fn snapshot(
+    db: &Db,
+) -> Vec<(i64, String, String, f64, Option<String>, i64, String)> {
     sqlx::query_as(
         "SELECT org_id, obligation, bucket, measured, met_on, mask, dates FROM compliance_measures \
          ORDER BY org_id, obligation, bucket",

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod compliance;
+mod compliance_history;
 mod compliance_scale;
 mod foundation;
 mod hazard_lists;

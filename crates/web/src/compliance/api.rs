@@ -33,6 +33,8 @@ pub struct OccurrenceOut {
     pub status: String,
     pub measured: f64,
     pub target: f64,
+    /// Met, but only after its due day.
+    pub late: bool,
 }
 
 /// The status of one org × obligation over the period.
@@ -92,6 +94,7 @@ pub(crate) fn occurrences_out(c: &Cell) -> Vec<OccurrenceOut> {
             status: o.status.code().into(),
             measured: o.measured,
             target: o.target,
+            late: o.late,
         })
         .collect()
 }

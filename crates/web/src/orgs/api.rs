@@ -219,10 +219,17 @@ pub async fn create(
 
 with_school_fields! {
     /// Changes to a node; absent fields stay as they are. `parent_id` moves the node.
+    /// A change of school type, head counts or facts applies from `effective_from`
+    /// (`YYYY-MM-DD`, not in the future; default today in the district): periods due
+    /// before it keep the facts they had. `correction: true` instead corrects a data-entry
+    /// mistake in the version in force, from that version's own start (from the start for
+    /// a school whose facts never changed); it takes no `effective_from`.
     pub struct OrgPatchIn {
         pub code: Option<String>,
         pub name: Option<String>,
         pub parent_id: Option<i64>,
+        pub effective_from: Option<String>,
+        pub correction: Option<bool>,
     }
 }
 
@@ -250,7 +257,14 @@ pub async fn update(
                 .map_err(AppError::invalid)?,
         )
     };
+    let (effective_from, correction) = super::input::effective(
+        body.effective_from.as_deref(),
+        body.correction.unwrap_or(false),
+        st.config.today(),
+    )?;
     let patch = OrgPatch {
+        effective_from,
+        correction,
         name: body
             .name
             .as_deref()
@@ -275,4 +289,59 @@ pub async fn update(
     )
     .await?;
     Ok(Json(org.into()))
+}
+
+/// One recorded version of a school's facts.
+#[derive(Serialize, ToSchema)]
+pub struct FactsOut {
+    /// The first day the facts apply; `null`: from the start.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub effective_from: Option<chrono::NaiveDate>,
+    pub school_type: String,
+    pub students: i64,
+    pub staff: i64,
+    pub boarding: bool,
+    pub canteen: bool,
+    pub buses: bool,
+    pub labs: bool,
+    pub special_equipment: bool,
+    /// The entry corrected a data-entry mistake in the one it replaced.
+    pub correction: bool,
+    /// False once a later entry for the same first day replaced it.
+    pub in_force: bool,
+    pub recorded_at: xiaoan_domain::Millis,
+    pub recorded_by: String,
+}
+
+impl From<orgs::FactsEntry> for FactsOut {
+    fn from(e: orgs::FactsEntry) -> Self {
+        FactsOut {
+            effective_from: e.effective_from,
+            school_type: e.school_type.code().into(),
+            students: e.students,
+            staff: e.staff,
+            boarding: e.boarding,
+            canteen: e.canteen,
+            buses: e.buses,
+            labs: e.labs,
+            special_equipment: e.special_equipment,
+            correction: e.correction,
+            in_force: e.in_force,
+            recorded_at: e.recorded_at,
+            recorded_by: e.recorded_by,
+        }
+    }
+}
+
+/// The history of a school's facts, oldest first, replaced entries included (empty for
+/// other kinds of org; 404 when outside the caller's scope).
+#[utoipa::path(get, path = "/api/v1/orgs/{id}/facts", tag = "orgs", params(("id" = i64, Path)), security(("bearer" = [])),
+    responses((status = 200, body = Vec<FactsOut>), (status = 404, body = ErrorBody)))]
+pub async fn facts(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> AppResult<Json<Vec<FactsOut>>> {
+    let h = orgs::facts_history(&st.db, &caller.scope(Permission::OrgRead), id).await?;
+    Ok(Json(h.into_iter().map(FactsOut::from).collect()))
 }

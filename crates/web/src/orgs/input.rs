@@ -1,6 +1,34 @@
 //! Org input shared by the JSON API and the pages.
 
+use crate::kit::{AppError, AppResult};
+use chrono::NaiveDate;
 use xiaoan_domain::{SchoolFacts, SchoolType};
+
+/// When changed school facts apply: from `effective_from` (default `today`, never after
+/// it), or, with `correction`, as a correction of the version in force (no date then).
+pub fn effective(
+    effective_from: Option<&str>,
+    correction: bool,
+    today: NaiveDate,
+) -> AppResult<(Option<NaiveDate>, bool)> {
+    let day = effective_from.map(str::trim).filter(|s| !s.is_empty());
+    if correction {
+        if day.is_some() {
+            return Err(AppError::invalid("school_facts_correction_date"));
+        }
+        return Ok((None, true));
+    }
+    let day = match day {
+        Some(s) => s
+            .parse::<NaiveDate>()
+            .map_err(|_| AppError::invalid("school_facts_effective_date"))?,
+        None => today,
+    };
+    if day > today {
+        return Err(AppError::invalid("school_facts_effective_future"));
+    }
+    Ok((Some(day), false))
+}
 
 /// School facts as received; every field optional in a patch.
 #[derive(Default, Clone)]

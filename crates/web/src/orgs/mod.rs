@@ -15,6 +15,7 @@ pub fn routes() -> Routes {
         .api(OrgManage, routes!(api::create))
         .api(OrgRead, routes!(api::get))
         .api(OrgManage, routes!(api::update))
+        .api(OrgRead, routes!(api::facts))
         .get("/orgs", OrgRead, pages::list)
         .post("/orgs", OrgManage, pages::create)
         .get("/orgs/new", OrgManage, pages::new_form)

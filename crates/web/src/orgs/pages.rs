@@ -138,11 +138,24 @@ pub struct PersonRow {
     pub disabled: bool,
 }
 
+/// One recorded version of a school's facts, as the history table shows it.
+pub struct FactsRowView {
+    pub from: String,
+    pub school_type: String,
+    pub students: i64,
+    pub staff: i64,
+    pub facts: String,
+    pub correction: bool,
+    pub in_force: bool,
+    pub recorded: String,
+}
+
 #[derive(Template)]
 #[template(path = "orgs/detail.html")]
 struct OrgPage {
     l: Layout,
     org: OrgRow,
+    history: Vec<FactsRowView>,
     parent: Option<(i64, String)>,
     children: Vec<OrgRow>,
     people: Option<Vec<PersonRow>>,
@@ -177,6 +190,11 @@ pub struct OrgForm {
     pub buses: Option<String>,
     pub labs: Option<String>,
     pub special_equipment: Option<String>,
+    /// The first day changed school facts apply (`YYYY-MM-DD`; blank: today).
+    #[serde(default)]
+    pub effective_from: String,
+    /// "This corrects a mistake": the facts replace the version in force from its start.
+    pub correction: Option<String>,
     /// Filled for rendering only.
     #[serde(skip)]
     pub parents: Vec<Choice>,
@@ -218,6 +236,14 @@ impl OrgForm {
             special_equipment: f.and_then(|f| on(f.special_equipment)),
             ..OrgForm::default()
         }
+    }
+
+    /// The form as first shown: changes take effect today unless another day is chosen.
+    fn with_today(mut self, today: chrono::NaiveDate) -> OrgForm {
+        if self.effective_from.is_empty() {
+            self.effective_from = today.to_string();
+        }
+        self
     }
 
     /// Reads the school fields; blank numbers are refused with a message naming them.
@@ -338,14 +364,50 @@ async fn show(
     };
     let form = match form {
         Some(f) => Some(f.with_choices(st, caller).await?),
-        None if caller.can(Permission::OrgManage) => {
-            Some(OrgForm::from_org(&org).with_choices(st, caller).await?)
-        }
+        None if caller.can(Permission::OrgManage) => Some(
+            OrgForm::from_org(&org)
+                .with_today(st.config.today())
+                .with_choices(st, caller)
+                .await?,
+        ),
         None => None,
     };
+    let history = orgs::facts_history(&st.db, &scope, org.id)
+        .await?
+        .into_iter()
+        .map(|e| FactsRowView {
+            from: e
+                .effective_from
+                .map_or_else(|| l.t("orgs.from_start"), |d| d.to_string()),
+            school_type: kind_label(l, e.school_type.code()),
+            students: e.students,
+            staff: e.staff,
+            facts: [
+                (e.boarding, "fact.boarding"),
+                (e.canteen, "fact.canteen"),
+                (e.buses, "fact.buses"),
+                (e.labs, "fact.labs"),
+                (e.special_equipment, "fact.special_equipment"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, k)| l.t(k))
+            .collect::<Vec<_>>()
+            .join("、"),
+            correction: e.correction,
+            in_force: e.in_force,
+            recorded: match st.config.district.local(e.recorded_at) {
+                Some(t) if e.recorded_at > 0 => {
+                    format!("{} {}", t.format("%Y-%m-%d %H:%M"), e.recorded_by)
+                }
+                _ => e.recorded_by.clone(),
+            },
+        })
+        .collect();
     let page = OrgPage {
         l: Layout::new(caller, "orgs.title", "/orgs"),
         org: row(l, &org, 0),
+        history,
         parent,
         children: children
             .iter()
@@ -389,7 +451,15 @@ pub async fn update(
         } else {
             None
         };
+        let correction = f.correction.is_some();
+        let (effective_from, correction) = super::input::effective(
+            Some(f.effective_from.as_str()).filter(|_| !correction),
+            correction,
+            st.config.today(),
+        )?;
         let patch = OrgPatch {
+            effective_from,
+            correction,
             name: Some(Name::parse("name", &f.name).map_err(text_error)?),
             code: Some(Code::parse(&f.code).map_err(text_error)?)
                 .filter(|c| c.as_str() != org.code),

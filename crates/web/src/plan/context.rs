@@ -67,6 +67,17 @@ pub fn writable_orgs(caller: &Caller) -> Vec<i64> {
     out
 }
 
+/// Checks that the caller may enter records for `org_id`. An org the caller cannot see
+/// (outside their scope, or no such org) answers 404 exactly like a missing one; an org
+/// they see but do not write for answers 403 `record_org`.
+pub async fn check_writable(st: &AppState, caller: &Caller, org_id: i64) -> AppResult<()> {
+    if writable_orgs(caller).contains(&org_id) {
+        return Ok(());
+    }
+    xiaoan_store::orgs::get(&st.db, &caller.scope(Permission::RecordRead), org_id).await?;
+    Err(AppError::forbidden("record_org"))
+}
+
 /// The label of a record kind in `lang`.
 pub fn kind_label(lang: Lang, k: &RecordKind) -> String {
     match &k.label {

@@ -10,8 +10,8 @@ mod due;
 pub mod words;
 
 pub use context::{
-    Active, active, choice_label, field_error, field_label, kind_label, page_period,
-    require_active, unit_label, writable_orgs,
+    Active, active, check_writable, choice_label, field_error, field_label, kind_label,
+    page_period, require_active, unit_label, writable_orgs,
 };
 pub use due::{Reminders, reminders};
 

@@ -7,7 +7,7 @@ use crate::kit::Caller;
 use crate::kit::Id;
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::{ApiJson, ApiQuery, ErrorBody};
-use crate::plan::{field_error, require_active, writable_orgs};
+use crate::plan::{check_writable, field_error, require_active, writable_orgs};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -81,7 +81,7 @@ pub struct RecordIn {
 /// Enters a record; the compliance it affects is current when the answer arrives.
 #[utoipa::path(post, path = "/api/v1/records", tag = "compliance", request_body = RecordIn, security(("bearer" = [])),
     responses((status = 201, body = RecordOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 409, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
@@ -103,6 +103,7 @@ pub async fn create(
         (None, [only]) => *only,
         (None, _) => return Err(AppError::invalid("record_org_required")),
     };
+    check_writable(&st, &caller, org_id).await?;
     let new = NewRecord {
         org_id,
         kind: body.kind,

@@ -210,13 +210,15 @@ async fn the_api_lists_obligations_takes_records_and_reports_compliance() {
         .post("/api/v1/records", &token, &drill(today + Days::new(3)))
         .await;
     assert_eq!(r.error_code(), "record_date_future");
+    // Another school's id answers exactly like an id that does not exist.
     let mut other = drill(today);
     other["org_id"] = json!(f.tree.school_b);
     let r = f.post("/api/v1/records", &token, &other).await;
-    assert_eq!(
-        (r.status, r.error_code()),
-        (StatusCode::FORBIDDEN, "record_org".into())
-    );
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let mut missing = drill(today);
+    missing["org_id"] = json!(999_999);
+    let gone = f.post("/api/v1/records", &token, &missing).await;
+    assert_eq!((gone.status, gone.text()), (r.status, r.text()));
     let mut bad_day = drill(today);
     bad_day["occurred_on"] = json!("2026-13-01");
     let r = f.post("/api/v1/records", &token, &bad_day).await;

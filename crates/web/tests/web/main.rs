@@ -10,6 +10,7 @@ mod audit;
 mod compliance;
 mod hazard_pages;
 mod hazards;
+mod history;
 mod input;
 mod matrix;
 mod pages;

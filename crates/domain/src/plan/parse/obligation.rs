@@ -95,6 +95,17 @@ pub(super) fn obligation(
             ctx.err(span, "the date lies outside the campaign");
         }
     }
+    if matches!(cadence, Some(Cadence::SchoolDay | Cadence::Standing { .. }))
+        && let Some(field) = kind.as_ref().and_then(|k| k.period_field.as_deref())
+    {
+        ctx.err(
+            o.cadence.span(),
+            format!(
+                "records of {:?} name their period ({field}); they cannot satisfy a daily or standing obligation",
+                o.record.get_ref()
+            ),
+        );
+    }
     let (threshold, threshold_param) = threshold(ctx, &o, kind.as_ref(), params);
     if matches!(cadence, Some(Cadence::SchoolDay | Cadence::Standing { .. }))
         && !matches!(threshold, Some(Threshold::Count { .. }) | None)

@@ -98,6 +98,7 @@ pub struct RawKind {
     pub label_en: Option<String>,
     #[serde(default)]
     pub fields: Vec<Spanned<RawField>>,
+    pub period_field: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -20,7 +20,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use xiaoan_domain::Permission;
-use xiaoan_domain::compliance::{Status, applies};
+use xiaoan_domain::compliance::{Status, applies, bucket_named, period_field};
 use xiaoan_store::compliance::evaluate_orgs;
 use xiaoan_store::orgs;
 use xiaoan_store::records::{self, RecordFilter};
@@ -104,16 +104,26 @@ pub async fn cell(
         .fold((period.start, period.end), |(f, t), o| {
             (f.min(o.occurrence.start), t.max(o.occurrence.end))
         });
+    // Records that name their period count for it whatever their day: those naming one of
+    // the period's occurrences are shown.
+    let named = period_field(plan, ob);
     let filter = RecordFilter {
         org_id: Some(org.id),
         kinds: vec![ob.record.clone()],
-        from: Some(from),
-        to: Some(to),
+        from: named.is_none().then_some(from),
+        to: named.is_none().then_some(to),
         include_withdrawn: true,
         offset: 0,
         limit: 200,
     };
-    let found = records::list(&st.db, &caller.scope(Permission::RecordRead), &filter).await?;
+    let mut found = records::list(&st.db, &caller.scope(Permission::RecordRead), &filter).await?;
+    if let Some(field) = &named {
+        let campaign = (plan.starts_on, plan.ends_on);
+        found.retain(|r| {
+            bucket_named(ob, campaign, &a.calendar, &r.fields[field])
+                .is_some_and(|b| c.occurrences.iter().any(|o| o.occurrence.bucket == b.key))
+        });
+    }
     let (live, gone): (Vec<_>, Vec<_>) = found.into_iter().partition(|r| !r.withdrawn);
     let may_write = caller.can(Permission::RecordWrite) && writable_orgs(&caller).contains(&org.id);
     let page = CellPage {
@@ -131,7 +141,8 @@ pub async fn cell(
         source: ob.source.clone(),
         period_label: period_label(l, &period),
         periods: period_choices(l, plan, a.today, &period.key),
-        applicable: applies(ob, org.kind, org.school.as_ref()),
+        // Applicable now, or in the period under the facts it had then.
+        applicable: c.status != Status::NotApplicable || applies(ob, org.kind, org.school.as_ref()),
         status: c.status.code(),
         status_label: status_label(l, c.status),
         numbers: cell_text(l, c),
@@ -144,7 +155,11 @@ pub async fn cell(
                 due: o.occurrence.due.to_string(),
                 end: o.occurrence.end.to_string(),
                 status: o.status.code(),
-                label: status_label(l, o.status),
+                label: if o.late {
+                    format!("{} · {}", status_label(l, o.status), l.t("compliance.late"))
+                } else {
+                    status_label(l, o.status)
+                },
                 numbers: format!("{} / {}", number(o.measured), number(o.target)),
             })
             .collect(),

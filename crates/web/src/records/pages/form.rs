@@ -337,6 +337,7 @@ pub async fn create(
         let org_id = input(&p, "org_id")
             .parse()
             .map_err(|_| AppError::invalid("record_org_required"))?;
+        crate::plan::check_writable(&st, &caller, org_id).await?;
         let new = NewRecord {
             org_id,
             kind: kind.code.clone(),
@@ -359,7 +360,8 @@ pub async fn create(
     .await;
     match r {
         Ok(rec) => Ok(Redirect::to(&format!("/records/{}", rec.id)).into_response()),
-        Err(e) if e.status.is_client_error() => {
+        // An org the caller cannot see answers like a missing one, not with the form.
+        Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
             let q = NewQuery {
                 obligation: Some(input(&p, "obligation").to_string()).filter(|o| !o.is_empty()),
                 ..NewQuery::default()
