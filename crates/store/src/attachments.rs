@@ -92,16 +92,38 @@ async fn get_unchecked(db: &Db, id: i64) -> StoreResult<Attachment> {
 /// A file the user may see: their own upload, or one attached to a hazard inside `scope`.
 #[tracing::instrument(skip_all, fields(user_id, id))]
 pub async fn get(db: &Db, user_id: i64, scope: &Scope, id: i64) -> StoreResult<Attachment> {
+    get_readable(db, user_id, scope, &Scope::default(), id).await
+}
+
+/// A file the user may see: their own upload, one attached to a hazard inside `hazards`,
+/// or one attached to a record (a drill's photos, a sign-in sheet) inside `records`.
+/// Anything else is not found, exactly like a missing id.
+#[tracing::instrument(skip_all, fields(user_id, id))]
+pub async fn get_readable(
+    db: &Db,
+    user_id: i64,
+    hazards: &Scope,
+    records: &Scope,
+    id: i64,
+) -> StoreResult<Attachment> {
     let a = get_unchecked(db, id).await?;
     if a.uploader_id == user_id {
         return Ok(a);
     }
     let mut sql = crate::sql::Sql::new(
         db.backend(),
-        "SELECT COUNT(*) FROM hazard_attachments ha JOIN hazards h ON h.id = ha.hazard_id \
+        "SELECT (SELECT COUNT(*) FROM hazard_attachments ha JOIN hazards h ON h.id = ha.hazard_id \
          JOIN orgs o ON o.id = h.school_id WHERE ha.attachment_id = ",
     );
-    sql.bind(id).push(" AND ").scope("o.path", scope);
+    sql.bind(id).push(" AND ").scope("o.path", hazards);
+    sql.push(
+        ") + (SELECT COUNT(*) FROM record_attachments ra JOIN records r ON r.id = ra.record_id \
+         JOIN orgs o ON o.id = r.org_id WHERE ra.attachment_id = ",
+    );
+    sql.bind(id)
+        .push(" AND ")
+        .scope("o.path", records)
+        .push(")");
     let (text, args) = sql.build();
     let n: i64 = sqlx::query_scalar_with(text, args)
         .fetch_one(db.pool())

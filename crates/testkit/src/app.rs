@@ -75,6 +75,15 @@ impl TestApp {
     }
 
     /// Creates a user with password [`PW`] holding the one `role` at their home org `org_id`.
+    /// A photo uploaded by the user `login`; returns its id.
+    pub async fn photo_by(&self, login: &str) -> i64 {
+        let id = xiaoan_store::users::id_by_login(&self.db, login)
+            .await
+            .expect("user lookup")
+            .expect("user exists");
+        stored_photo(&self.db, &self.state.config.storage_dir, id).await
+    }
+
     pub async fn add_role_user(&self, login: &str, display_name: &str, role: Role, org_id: i64) {
         self.add_user(login, display_name, org_id, &[(role, org_id)], false)
             .await;
@@ -185,6 +194,18 @@ async fn hazard_with_photo(
     school: i64,
     today: chrono::NaiveDate,
 ) -> (i64, i64) {
+    let attachment = stored_photo(db, storage, uploader).await;
+    let actor = Actor {
+        user_id: Some(uploader),
+        login: ADMIN.into(),
+        ..Actor::default()
+    };
+    hazard_report(db, &actor, uploader, attachment, school, today).await
+}
+
+/// Cleans, saves and records a photo uploaded by the user `uploader`, as an upload would;
+/// returns its id.
+pub async fn stored_photo(db: &Db, storage: &std::path::Path, uploader: i64) -> i64 {
     let photo = xiaoan_web::attachments::photos::clean(&jpeg_bytes()).expect("clean");
     let stored_name = xiaoan_web::attachments::photos::save(storage, photo.extension, &photo.bytes)
         .expect("save");
@@ -202,10 +223,21 @@ async fn hazard_with_photo(
         height: photo.height.into(),
         source_sha256: photo.source_sha256,
     };
-    let attachment = xiaoan_store::attachments::insert(db, &actor, uploader, new)
+    xiaoan_store::attachments::insert(db, &actor, uploader, new)
         .await
         .expect("attachment")
-        .id;
+        .id
+}
+
+/// Reports the fixture's hazard at `school` with the photo `attachment`.
+async fn hazard_report(
+    db: &Db,
+    actor: &Actor,
+    uploader: i64,
+    attachment: i64,
+    school: i64,
+    today: chrono::NaiveDate,
+) -> (i64, i64) {
     let report = xiaoan_store::hazards::NewHazard {
         school_id: school,
         category: xiaoan_domain::hazard::Category::FireHeating,
@@ -225,7 +257,7 @@ async fn hazard_with_photo(
         attachments: vec![attachment],
     };
     let hazard =
-        xiaoan_store::hazards::create(db, &actor, uploader, &Scope::everything(), report, today)
+        xiaoan_store::hazards::create(db, actor, uploader, &Scope::everything(), report, today)
             .await
             .expect("hazard")
             .hazard

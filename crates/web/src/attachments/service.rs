@@ -79,10 +79,11 @@ pub async fn store_photo(
 /// Answers with a stored file as a download that browsers will not run or sniff.
 #[tracing::instrument(skip_all, fields(id))]
 pub async fn file_response(st: &AppState, caller: &Caller, id: i64) -> AppResult<Response> {
-    let a = attachments::get(
+    let a = attachments::get_readable(
         &st.db,
         caller.user.id,
         &caller.scope(Permission::HazardRead),
+        &caller.scope(Permission::RecordRead),
         id,
     )
     .await?;

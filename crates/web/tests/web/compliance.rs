@@ -444,7 +444,10 @@ async fn the_pages_show_matrix_cells_due_lists_and_the_campaign() {
         .split("<option")
         .find(|o| o.contains(" selected"))
         .expect("an option is selected");
-    assert!(selected.contains(&format!("value=\"{}\"", f.tree.bureau)), "{selected}");
+    assert!(
+        selected.contains(&format!("value=\"{}\"", f.tree.bureau)),
+        "{selected}"
+    );
     let home = f.send(page("/", Some(&school))).await.text();
     assert!(home.contains("履職提醒"), "{home}");
     // The campaign, its sections and the calendar.
@@ -600,4 +603,34 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn whoever_may_read_a_record_may_open_its_photos() {
+    let f = TestApp::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    f.add_role_user("teacher-a", "王老師", Role::HeadTeacher, f.tree.school_a)
+        .await;
+    f.add_role_user("safety-b", "趙安全", Role::SafetyOfficer, f.tree.school_b)
+        .await;
+    let (_, today) = with_plan(&f).await;
+    let token = f.token("safety-a").await;
+    let photo = f.photo_by("safety-a").await;
+    let mut body = drill(today);
+    body["attachment_ids"] = json!([photo]);
+    let r = f.post("/api/v1/records", &token, &body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let path = format!("/api/v1/attachments/{photo}");
+    let teacher = f.token("teacher-a").await;
+    let got = f.get(&path, &teacher).await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.text());
+    assert_eq!(got.header("content-type"), Some("image/jpeg"));
+    // Another school's officer cannot, and is told nothing more than for a missing id.
+    let other = f.token("safety-b").await;
+    let r = f.get(&path, &other).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (StatusCode::NOT_FOUND, "not_found".into())
+    );
 }
