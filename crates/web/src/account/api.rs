@@ -50,7 +50,7 @@ pub async fn me(caller: Caller) -> Json<MeOut> {
             .roles
             .iter()
             .map(|r| RoleOut {
-                role: r.role.code().into(),
+                role: r.role,
                 org_id: r.org_id,
             })
             .collect(),

@@ -13,8 +13,10 @@ use axum::http::{HeaderMap, HeaderValue};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use xiaoan_domain::OrgKind;
 use xiaoan_domain::Permission;
 use xiaoan_domain::SchoolType;
+use xiaoan_domain::compliance::Status as ComplianceStatus;
 use xiaoan_domain::compliance::{Cell, Period};
 use xiaoan_store::compliance::{self, MatrixQuery};
 use xiaoan_store::orgs;
@@ -30,7 +32,7 @@ pub struct OccurrenceOut {
     pub due: NaiveDate,
     #[schema(value_type = String, format = Date)]
     pub end: NaiveDate,
-    pub status: String,
+    pub status: ComplianceStatus,
     pub measured: f64,
     pub target: f64,
     /// Met, but only after its due day.
@@ -43,13 +45,11 @@ pub struct ComplianceRow {
     pub org_id: i64,
     pub org_code: String,
     pub org_name: String,
-    /// `school`, `centre` or `bureau`.
-    pub org_kind: String,
+    pub org_kind: OrgKind,
     pub obligation_id: String,
     pub task: String,
     pub period: String,
-    /// `met`, `due`, `overdue`, `missed` or `not_applicable`.
-    pub status: String,
+    pub status: ComplianceStatus,
     /// For one occurrence its measure (hours, records, people); for several, how many were met.
     pub measured: f64,
     /// For one occurrence its target; for several, how many have opened.
@@ -75,7 +75,8 @@ pub struct ComplianceQuery {
     /// Only this obligation.
     pub obligation: Option<String>,
     /// Only schools of this type.
-    pub school_type: Option<String>,
+    #[serde(default, deserialize_with = "crate::kit::extract::blank")]
+    pub school_type: Option<SchoolType>,
     /// Include each row's occurrences.
     pub detail: Option<bool>,
     /// Orgs per page (default 1000, at most 5000); the total is in `X-Total-Count`.
@@ -91,7 +92,7 @@ pub(crate) fn occurrences_out(c: &Cell) -> Vec<OccurrenceOut> {
             start: o.occurrence.start,
             due: o.occurrence.due,
             end: o.occurrence.end,
-            status: o.status.code().into(),
+            status: o.status,
             measured: o.measured,
             target: o.target,
             late: o.late,
@@ -126,10 +127,7 @@ pub async fn list(
         ),
         None => None,
     };
-    let school_type = match q.school_type.as_deref() {
-        Some(t) => Some(SchoolType::from_code(t).ok_or_else(|| AppError::invalid("school_type"))?),
-        None => None,
-    };
+    let school_type = q.school_type;
     if let Some(ob) = &q.obligation
         && active.plan.plan.obligation(ob).is_none()
     {
@@ -161,11 +159,11 @@ pub async fn list(
                 org_id: row.org.id,
                 org_code: row.org.code.clone(),
                 org_name: row.org.name.clone(),
-                org_kind: row.org.kind.code().into(),
+                org_kind: row.org.kind,
                 obligation_id: ob.id.clone(),
                 task: ob.task.clone(),
                 period: period.key.clone(),
-                status: cell.status.code().into(),
+                status: cell.status,
                 measured: cell.measured,
                 target: cell.target,
                 unit: cell.unit.code().into(),

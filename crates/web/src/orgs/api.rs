@@ -5,6 +5,7 @@ use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Id;
 use crate::kit::error::{AppError, AppResult, text_error};
+use crate::kit::extract::blank;
 use crate::kit::{ApiJson, ApiQuery, ErrorBody};
 use axum::Json;
 use axum::extract::State;
@@ -20,14 +21,12 @@ use xiaoan_store::orgs::{self, NewOrg, Org, OrgFilter, OrgPatch};
 #[derive(Serialize, ToSchema)]
 pub struct OrgOut {
     pub id: i64,
-    /// `bureau`, `section`, `centre` or `school`.
-    pub kind: String,
+    pub kind: OrgKind,
     pub code: String,
     pub name: String,
     pub parent_id: Option<i64>,
-    /// `primary`, `middle`, `nine_year`, `kindergarten` or `vocational`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub school_type: Option<String>,
+    pub school_type: Option<SchoolType>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,11 +54,11 @@ impl From<Org> for OrgOut {
         let f = o.school;
         OrgOut {
             id: o.id,
-            kind: o.kind.code().into(),
+            kind: o.kind,
             code: o.code,
             name: o.name,
             parent_id: o.parent_id,
-            school_type: f.as_ref().map(|f| f.school_type.code().into()),
+            school_type: f.as_ref().map(|f| f.school_type),
             address: f.as_ref().map(|f| f.address.clone()),
             latitude: f.as_ref().and_then(|f| f.latitude),
             longitude: f.as_ref().and_then(|f| f.longitude),
@@ -80,11 +79,13 @@ impl From<Org> for OrgOut {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only nodes of this kind.
-    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "blank")]
+    pub kind: Option<OrgKind>,
     /// Only direct children of this node.
     pub parent_id: Option<i64>,
     /// Only schools of this type.
-    pub school_type: Option<String>,
+    #[serde(default, deserialize_with = "blank")]
+    pub school_type: Option<SchoolType>,
     /// Text in the name or code.
     pub q: Option<String>,
 }
@@ -98,18 +99,10 @@ pub async fn list(
     caller: Caller,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> AppResult<Json<Vec<OrgOut>>> {
-    let kind = match q.kind.as_deref() {
-        Some(k) => Some(OrgKind::from_code(k).ok_or_else(|| AppError::invalid("org_kind"))?),
-        None => None,
-    };
-    let school_type = match q.school_type.as_deref() {
-        Some(t) => Some(SchoolType::from_code(t).ok_or_else(|| AppError::invalid("school_type"))?),
-        None => None,
-    };
     let filter = OrgFilter {
-        kind,
+        kind: q.kind,
         parent_id: q.parent_id,
-        school_type,
+        school_type: q.school_type,
         q: q.q,
     };
     let list = orgs::list(&st.db, &caller.scope(Permission::OrgRead), &filter).await?;
@@ -139,7 +132,7 @@ macro_rules! with_school_fields {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             $($(#[$fm])* pub $f: $t,)*
-            pub school_type: Option<String>,
+            pub school_type: Option<SchoolType>,
             pub address: Option<String>,
             pub latitude: Option<f64>,
             pub longitude: Option<f64>,
@@ -155,7 +148,7 @@ macro_rules! with_school_fields {
         impl $name {
             fn school(&self) -> SchoolIn {
                 SchoolIn {
-                    school_type: self.school_type.clone(),
+                    school_type: self.school_type,
                     address: self.address.clone(),
                     latitude: self.latitude,
                     longitude: self.longitude,
@@ -176,7 +169,7 @@ with_school_fields! {
     /// A node to create; school fields are required for schools (`school_type`) and refused
     /// for other kinds.
     pub struct OrgIn {
-        pub kind: String,
+        pub kind: OrgKind,
         pub code: String,
         pub name: String,
         pub parent_id: Option<i64>,
@@ -192,7 +185,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<OrgIn>,
 ) -> AppResult<(StatusCode, Json<OrgOut>)> {
-    let kind = OrgKind::from_code(&body.kind).ok_or_else(|| AppError::invalid("org_kind"))?;
+    let kind = body.kind;
     let school = if kind == OrgKind::School {
         Some(body.school().merge(None).map_err(AppError::invalid)?)
     } else if !body.school().is_empty() {
@@ -297,7 +290,7 @@ pub struct FactsOut {
     /// The first day the facts apply; `null`: from the start.
     #[schema(value_type = Option<String>, format = Date)]
     pub effective_from: Option<chrono::NaiveDate>,
-    pub school_type: String,
+    pub school_type: SchoolType,
     pub students: i64,
     pub staff: i64,
     pub boarding: bool,
@@ -317,7 +310,7 @@ impl From<orgs::FactsEntry> for FactsOut {
     fn from(e: orgs::FactsEntry) -> Self {
         FactsOut {
             effective_from: e.effective_from,
-            school_type: e.school_type.code().into(),
+            school_type: e.school_type,
             students: e.students,
             staff: e.staff,
             boarding: e.boarding,

@@ -33,7 +33,7 @@ pub fn effective(
 /// School facts as received; every field optional in a patch.
 #[derive(Default, Clone)]
 pub struct SchoolIn {
-    pub school_type: Option<String>,
+    pub school_type: Option<SchoolType>,
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -63,8 +63,8 @@ impl SchoolIn {
 
     /// Applies these fields over `base` (or over an empty school when there is none).
     pub fn merge(self, base: Option<SchoolFacts>) -> Result<SchoolFacts, &'static str> {
-        let school_type = match self.school_type.as_deref() {
-            Some(t) => SchoolType::from_code(t).ok_or("school_type")?,
+        let school_type = match self.school_type {
+            Some(t) => t,
             None => base.as_ref().map(|b| b.school_type).ok_or("school_type")?,
         };
         let b = base.unwrap_or(SchoolFacts {

@@ -265,7 +265,10 @@ impl OrgForm {
             }
         };
         Ok(SchoolIn {
-            school_type: Some(self.school_type.clone()).filter(|t| !t.is_empty()),
+            school_type: Some(self.school_type.trim())
+                .filter(|t| !t.is_empty())
+                .map(crate::kit::parse_code)
+                .transpose()?,
             address: Some(self.address.clone()),
             latitude: num(&self.latitude, "school_facts")?,
             longitude: num(&self.longitude, "school_facts")?,

@@ -41,7 +41,7 @@ impl From<User> for UserOut {
                 .roles
                 .iter()
                 .map(|r| RoleOut {
-                    role: r.role.code().into(),
+                    role: r.role,
                     org_id: r.org_id,
                 })
                 .collect(),

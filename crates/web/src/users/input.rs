@@ -12,24 +12,19 @@ use xiaoan_store::users::{self, RoleAt};
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RoleOut {
-    /// Role code, e.g. `principal`.
-    pub role: String,
+    pub role: Role,
     pub org_id: i64,
 }
 
-/// Parses role assignments from the API.
+/// Role assignments from the API, for the store.
 pub fn parse_roles(roles: &[RoleOut]) -> AppResult<Vec<RoleAt>> {
-    roles
+    Ok(roles
         .iter()
-        .map(|r| {
-            Role::from_code(&r.role)
-                .map(|role| RoleAt {
-                    role,
-                    org_id: r.org_id,
-                })
-                .ok_or_else(|| AppError::invalid("role_unknown").with_detail(&r.role))
+        .map(|r| RoleAt {
+            role: r.role,
+            org_id: r.org_id,
         })
-        .collect()
+        .collect())
 }
 
 /// Resets `login`'s password (shared by the API and the user page).

@@ -361,6 +361,19 @@ fn the_openapi_document_says_where_each_parameter_goes_and_what_each_answer_can_
         "{categories:?}"
     );
     assert!(schemas["HazardStatus"]["enum"].as_array().unwrap().len() >= 6);
+    for (schema, code) in [
+        ("OrgKind", "centre"),
+        ("SchoolType", "vocational"),
+        ("Role", "safety_officer"),
+        ("ComplianceStatus", "not_applicable"),
+        ("Escalation", "listed"),
+    ] {
+        let values = schemas[schema]["enum"].as_array();
+        assert!(
+            values.is_some_and(|v| v.iter().any(|c| c == code)),
+            "{schema} lacks {code}: {values:?}"
+        );
+    }
     // A step names its action; each action carries its own fields.
     let steps = serde_json::to_string(&schemas["TransitionIn"]).unwrap();
     for action in ["register", "send_back", "plan", "reopen"] {
