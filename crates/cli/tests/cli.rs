@@ -397,7 +397,7 @@ async fn the_demo_is_mid_campaign_and_its_matrix_shows_every_status() {
         .unwrap()
         .expect("a plan");
     let cal = xiaoan_store::calendar::load(&db).await.unwrap();
-    let today = plan.plan.local_date(xiaoan_domain::now_millis());
+    let today = xiaoan_domain::District::default().today();
     assert!(plan.plan.starts_on < today && today < plan.plan.ends_on);
     let q = xiaoan_store::compliance::MatrixQuery {
         period: xiaoan_domain::compliance::Period::month_of(today),

@@ -333,7 +333,16 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
             attachment_ids: vec![],
         };
         let t = Instant::now();
-        records::create(&db, &author, &ids, &plan, &cal, new).await?;
+        records::create(
+            &db,
+            &author,
+            &ids,
+            &plan,
+            &cal,
+            new,
+            xiaoan_domain::District::default().today(),
+        )
+        .await?;
         one.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let (one50, one99) = percentiles(&mut one);

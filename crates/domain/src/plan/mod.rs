@@ -242,8 +242,6 @@ pub struct Plan {
     pub name: LocalText,
     pub starts_on: NaiveDate,
     pub ends_on: NaiveDate,
-    /// The district's offset from UTC in minutes (periods are computed in local dates).
-    pub utc_offset_minutes: i32,
     /// How long a record's author may still correct or withdraw it.
     pub record_edit_hours: u32,
     pub source: String,
@@ -286,14 +284,6 @@ impl Plan {
         let mut v = kinds::builtins();
         v.extend(self.kinds.iter().cloned());
         v
-    }
-
-    /// The district's calendar date at the instant `millis` (UTC milliseconds).
-    pub fn local_date(&self, millis: crate::Millis) -> NaiveDate {
-        let shifted = millis + i64::from(self.utc_offset_minutes) * 60_000;
-        chrono::DateTime::from_timestamp_millis(shifted)
-            .map(|t| t.date_naive())
-            .unwrap_or_default()
     }
 
     /// The phase containing `d`, the last one when phases overlap.

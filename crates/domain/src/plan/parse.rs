@@ -149,13 +149,14 @@ fn build(ctx: &mut Ctx<'_>, raw: RawPlan) -> Option<Plan> {
     {
         ctx.err(c.ends_on.span(), "the campaign ends before it starts");
     }
-    let utc_offset_minutes = match c.utc_offset.as_ref() {
-        None => 480,
-        Some(o) => parse_offset(o.get_ref()).unwrap_or_else(|| {
-            ctx.err(o.span(), "utc_offset must look like \"+08:00\"");
-            480
-        }),
-    };
+    // The district's clock is configuration ([district] utc_offset_minutes), not the plan's:
+    // one district runs one clock whichever plan is active.
+    if let Some(o) = c.utc_offset.as_ref() {
+        ctx.err(
+            o.span(),
+            "utc_offset is not a plan setting: the district's offset is `utc_offset_minutes` in the [district] section of the configuration",
+        );
+    }
     let window = (starts_on?, ends_on?);
 
     let mut seen = HashSet::new();
@@ -376,7 +377,6 @@ fn build(ctx: &mut Ctx<'_>, raw: RawPlan) -> Option<Plan> {
         name: text(c.name, c.name_zh_cn, c.name_en),
         starts_on: window.0,
         ends_on: window.1,
-        utc_offset_minutes,
         record_edit_hours: c.record_edit_hours.unwrap_or(24).clamp(1, 24 * 30),
         source: c.source,
         sections,
@@ -386,17 +386,6 @@ fn build(ctx: &mut Ctx<'_>, raw: RawPlan) -> Option<Plan> {
         kinds,
         obligations,
     })
-}
-
-fn parse_offset(s: &str) -> Option<i32> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let (h, m) = rest.split_once(':')?;
-    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
-    ((0..=14).contains(&h) && (0..60).contains(&m)).then_some(sign * (h * 60 + m))
 }
 
 /// A number or the value of the parameter it names. An unknown parameter is reported

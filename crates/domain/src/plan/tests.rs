@@ -195,8 +195,20 @@ fn a_small_plan_parses() {
         Cadence::Month { due_day: Some(10) }
     );
     assert!(p.kind("video_check").is_some() && p.kind("drill").is_some());
-    assert_eq!(p.utc_offset_minutes, 480);
     assert_eq!(p.record_edit_hours, 24);
+}
+
+#[test]
+fn the_district_clock_is_not_a_plan_setting() {
+    let seed = include_str!("../../../../plans/edu-safety-3yr.toml");
+    let with_offset = seed.replacen("starts_on = ", "utc_offset = \"+08:00\"\nstarts_on = ", 1);
+    let errs = parse(&with_offset).unwrap_err();
+    assert!(
+        errs.iter().any(|e| e
+            .to_string()
+            .contains("[district] section of the configuration")),
+        "{errs:?}"
+    );
 }
 
 #[test]

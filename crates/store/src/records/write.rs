@@ -47,8 +47,9 @@ fn clean_note(note: &str, max: usize, code: &'static str) -> StoreResult<String>
     text::clean("note", note, max, text::Lines::Many, false).map_err(|_| StoreError::Invalid(code))
 }
 
-fn check_date(plan: &StoredPlan, day: NaiveDate) -> StoreResult<()> {
-    if day > plan.plan.local_date(now_millis()) {
+/// A record's day: not after `today` (the district's), not before 2000.
+fn check_date(day: NaiveDate, today: NaiveDate) -> StoreResult<()> {
+    if day > today {
         return Err(StoreError::Invalid("record_date_future"));
     }
     if day < NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(day) {
@@ -79,12 +80,13 @@ pub async fn create(
     plan: &StoredPlan,
     calendar: &SchoolCalendar,
     new: NewRecord,
+    today: NaiveDate,
 ) -> StoreResult<Record> {
     if !writable.contains(&new.org_id) {
         return Err(StoreError::Forbidden("record_org"));
     }
     let fields = check_fields(plan, &new.kind, &new.fields)?;
-    check_date(plan, new.occurred_on)?;
+    check_date(new.occurred_on, today)?;
     let note = clean_note(&new.note, 1000, "record_note")?;
     let mut attachments = new.attachment_ids.clone();
     attachments.sort_unstable();
@@ -154,6 +156,7 @@ pub async fn update(
     calendar: &SchoolCalendar,
     id: i64,
     patch: RecordPatch,
+    today: NaiveDate,
 ) -> StoreResult<Record> {
     let current = get(db, scope, id).await?;
     if current.author_id.is_none() || current.author_id != actor.user_id {
@@ -175,7 +178,7 @@ pub async fn update(
         None => current.fields.as_object().cloned().unwrap_or_default(),
     };
     let day = patch.occurred_on.unwrap_or(current.occurred_on);
-    check_date(plan, day)?;
+    check_date(day, today)?;
     let note = match &patch.note {
         Some(n) => clean_note(n, 1000, "record_note")?,
         None => current.note.clone(),

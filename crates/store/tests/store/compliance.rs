@@ -255,6 +255,7 @@ async fn records_keep_measures_current(db: &Db) {
         &w.plan,
         &cal,
         drill("2021-01-14", w.kindergarten.id),
+        xiaoan_domain::District::default().today(),
     )
     .await
     .unwrap();
@@ -283,6 +284,7 @@ async fn records_keep_measures_current(db: &Db) {
             &w.plan,
             &cal,
             lesson(day, p.id, h),
+            xiaoan_domain::District::default().today(),
         )
         .await
         .unwrap();
@@ -296,6 +298,7 @@ async fn records_keep_measures_current(db: &Db) {
         &w.plan,
         &cal,
         lesson("2022-03-04", p.id, 2.0),
+        xiaoan_domain::District::default().today(),
     )
     .await
     .unwrap();
@@ -319,6 +322,7 @@ async fn records_keep_measures_current(db: &Db) {
         &cal,
         last.id,
         patch.clone(),
+        xiaoan_domain::District::default().today(),
     )
     .await
     .unwrap();
@@ -350,6 +354,7 @@ async fn records_keep_measures_current(db: &Db) {
         &cal,
         last.id,
         patch,
+        xiaoan_domain::District::default().today(),
     )
     .await
     .unwrap_err();
@@ -371,6 +376,7 @@ async fn records_keep_measures_current(db: &Db) {
         &cal,
         last.id,
         withdraw,
+        xiaoan_domain::District::default().today(),
     )
     .await
     .unwrap();
@@ -418,19 +424,38 @@ async fn records_keep_measures_current(db: &Db) {
         &w.plan,
         &cal,
         drill("2021-01-14", w.kindergarten.id),
+        xiaoan_domain::District::default().today(),
     )
     .await;
     assert!(matches!(e, Err(StoreError::Forbidden("record_org"))));
     let mut bad = drill("2021-01-14", p.id);
     bad.kind = "picnic".into();
     assert!(matches!(
-        records::create(db, &w.author, &writable, &w.plan, &cal, bad).await,
+        records::create(
+            db,
+            &w.author,
+            &writable,
+            &w.plan,
+            &cal,
+            bad,
+            xiaoan_domain::District::default().today()
+        )
+        .await,
         Err(StoreError::Invalid("record_kind"))
     ));
     let mut bad = drill("2021-01-14", p.id);
     bad.fields.insert("colour".into(), json!("red"));
     assert!(matches!(
-        records::create(db, &w.author, &writable, &w.plan, &cal, bad).await,
+        records::create(
+            db,
+            &w.author,
+            &writable,
+            &w.plan,
+            &cal,
+            bad,
+            xiaoan_domain::District::default().today()
+        )
+        .await,
         Err(StoreError::Invalid("record_fields"))
     ));
     let e = records::create(
@@ -440,6 +465,7 @@ async fn records_keep_measures_current(db: &Db) {
         &w.plan,
         &cal,
         drill("2099-01-01", p.id),
+        xiaoan_domain::District::default().today(),
     )
     .await;
     assert!(matches!(e, Err(StoreError::Invalid("record_date_future"))));

@@ -27,9 +27,17 @@ fn record(kind: &str, day: &str, org_id: i64, fields: Value) -> NewRecord {
 
 async fn enter(db: &Db, w: &World, cal: &SchoolCalendar, r: NewRecord) -> records::Record {
     let writable = [w.primary.id, w.kindergarten.id, w.bureau.id];
-    records::create(db, &w.author, &writable, &w.plan, cal, r)
-        .await
-        .unwrap()
+    records::create(
+        db,
+        &w.author,
+        &writable,
+        &w.plan,
+        cal,
+        r,
+        xiaoan_domain::District::default().today(),
+    )
+    .await
+    .unwrap()
 }
 
 /// The measures as they stand, then after a full recompute: they must be equal.
@@ -178,6 +186,7 @@ async fn a_record_counts_for_the_period_it_names(db: &Db) {
             reason: "年份填錯".into(),
             ..RecordPatch::default()
         },
+        xiaoan_domain::District::default().today(),
     )
     .await
     .unwrap();

@@ -242,6 +242,7 @@ async fn incremental_and_full_agree_and_old_versions_stay(db: &Db) {
             &w.plan,
             &cal,
             drill(day, w.primary.id),
+            xiaoan_domain::District::default().today(),
         )
         .await
         .unwrap();
@@ -251,9 +252,17 @@ async fn incremental_and_full_agree_and_old_versions_stay(db: &Db) {
             ..drill(day, w.kindergarten.id)
         };
         p.occurred_on = d(day);
-        records::create(db, &w.author, &writable, &w.plan, &cal, p)
-            .await
-            .unwrap();
+        records::create(
+            db,
+            &w.author,
+            &writable,
+            &w.plan,
+            &cal,
+            p,
+            xiaoan_domain::District::default().today(),
+        )
+        .await
+        .unwrap();
     }
     let incremental = snapshot(db).await;
     assert!(!incremental.is_empty());

@@ -39,9 +39,17 @@ async fn unused_uploads_go_after_the_grace_period(db: &Db) {
     let cal = calendar::load(db).await.unwrap();
     let mut record = drill("2021-10-12", w.primary.id);
     record.attachment_ids = vec![on_record];
-    records::create(db, author, &[w.primary.id], &w.plan, &cal, record)
-        .await
-        .unwrap();
+    records::create(
+        db,
+        author,
+        &[w.primary.id],
+        &w.plan,
+        &cal,
+        record,
+        xiaoan_domain::District::default().today(),
+    )
+    .await
+    .unwrap();
     let everything = Scope::everything();
     hazards::create(
         db,

@@ -119,6 +119,7 @@ pub async fn create(
         &active.plan,
         &active.calendar,
         new,
+        st.config.today(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(r.into())))
@@ -228,6 +229,7 @@ pub async fn update(
         &active.calendar,
         id,
         patch,
+        st.config.today(),
     )
     .await?;
     Ok(Json(r.into()))

@@ -21,8 +21,7 @@ const SEED: &str = include_str!("../../../../plans/edu-safety-3yr.toml");
 /// terms around today; returns it and today's date in the district.
 async fn with_plan(f: &TestApp) -> (StoredPlan, NaiveDate) {
     let seed = parse(SEED).expect("seed plan");
-    let now = xiaoan_domain::now_millis();
-    let today = seed.local_date(now);
+    let today = xiaoan_domain::District::default().today();
     let plan = seed.rebased(today.year() - seed.starts_on.year() - 1);
     let admin = Actor::system("test");
     for y in today.year() - 2..=today.year() {

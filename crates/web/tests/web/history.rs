@@ -18,7 +18,7 @@ const SEED: &str = include_str!("../../../../plans/edu-safety-3yr.toml");
 /// The seed's plan moved so that today falls in its second year, with terms around today.
 async fn with_plan(f: &TestApp) -> NaiveDate {
     let seed = parse(SEED).expect("seed plan");
-    let today = seed.local_date(xiaoan_domain::now_millis());
+    let today = xiaoan_domain::District::default().today();
     let plan = seed.rebased(today.year() - seed.starts_on.year() - 1);
     let admin = Actor::system("test");
     for y in today.year() - 2..=today.year() {

@@ -353,6 +353,7 @@ pub async fn create(
             &a.plan,
             &a.calendar,
             new,
+            st.config.today(),
         )
         .await
         .map_err(AppError::from)
@@ -426,6 +427,7 @@ async fn change(
             &a.calendar,
             rid,
             patch,
+            st.config.today(),
         )
         .await
         .map_err(AppError::from)

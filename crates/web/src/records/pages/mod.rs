@@ -230,7 +230,6 @@ fn empty_plan() -> Plan {
         name: Default::default(),
         starts_on: chrono::NaiveDate::MIN,
         ends_on: chrono::NaiveDate::MIN,
-        utc_offset_minutes: 480,
         record_edit_hours: 24,
         source: String::new(),
         sections: vec![],
