@@ -316,25 +316,12 @@ pub async fn counts(
     f: &HazardFilter,
     today: NaiveDate,
 ) -> StoreResult<StatusCounts> {
-    let mut sql = Sql::new(db.backend(), "SELECT h.status, COUNT(*) FROM hazards h");
-    push_filters(&mut sql, scope, f, today, false, Schools::Ids);
-    sql.push(" GROUP BY h.status");
-    let (text, args) = sql.build();
-    let rows: Vec<(String, i64)> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
-    let by_status = Status::ALL
-        .iter()
-        .map(|s| {
-            (
-                *s,
-                rows.iter()
-                    .find(|(c, _)| c == s.code())
-                    .map_or(0, |(_, n)| *n),
-            )
-        })
-        .collect();
+    // One pass over the filtered rows (the covering index `hazards_school_counts`): per
+    // status, how many, how many overdue and how many listed. The overdue and listed totals
+    // honour the filter's status; the per-status counts ignore it.
     let mut sql = Sql::new(
         db.backend(),
-        "SELECT COALESCE(CAST(SUM(CASE WHEN h.status IN ",
+        "SELECT h.status, COUNT(*), COALESCE(CAST(SUM(CASE WHEN h.status IN ",
     );
     sql.codes(&Status::OVERDUE_ABLE)
         .push(" AND h.deadline < ")
@@ -344,10 +331,25 @@ pub async fn counts(
         .push(" AND h.status NOT IN ")
         .codes(&Status::DONE)
         .push(" THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h");
-    push_filters(&mut sql, scope, f, today, true, Schools::Ids);
+    push_filters(&mut sql, scope, f, today, false, Schools::Ids);
+    sql.push(" GROUP BY h.status");
     let (text, args) = sql.build();
-    let (overdue, listed): (i64, i64) =
-        sqlx::query_as_with(text, args).fetch_one(db.pool()).await?;
+    let rows: Vec<(String, i64, i64, i64)> =
+        sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    let by_status = Status::ALL
+        .iter()
+        .map(|s| {
+            (
+                *s,
+                rows.iter()
+                    .find(|(c, ..)| c == s.code())
+                    .map_or(0, |(_, n, ..)| *n),
+            )
+        })
+        .collect();
+    let counted = |(c, ..): &&(String, i64, i64, i64)| f.status.is_none_or(|s| c == s.code());
+    let overdue = rows.iter().filter(counted).map(|r| r.2).sum();
+    let listed = rows.iter().filter(counted).map(|r| r.3).sum();
     Ok(StatusCounts {
         by_status,
         overdue,

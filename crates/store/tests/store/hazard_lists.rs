@@ -293,6 +293,18 @@ async fn lists_filter_page_and_count(db: &Db) {
         1
     );
     assert_eq!(c.overdue, 1);
+    // With a status filter, the per-status counts still show every status (the tabs), while
+    // overdue and listed count only hazards in that status.
+    let reported = HazardFilter {
+        status: Some(Status::Reported),
+        ..Default::default()
+    };
+    let c = hazards::counts(db, &w.centre.read, &reported, today)
+        .await
+        .unwrap();
+    let registered = c.by_status.iter().find(|(s, _)| *s == Status::Registered);
+    assert_eq!(registered.map(|r| r.1), Some(1));
+    assert_eq!(c.overdue, 0, "the overdue hazard is registered, not reported");
 }
 both_backends!(lists_filter_page_and_count_t, lists_filter_page_and_count);
 
