@@ -101,7 +101,7 @@ impl Sql {
         self.push(")")
     }
 
-    /// Appends `(LOWER(c1) LIKE $p ESCAPE '\' OR LOWER(c2) LIKE $p ESCAPE '\' …)`: every
+    /// Appends `(c1 LIKE $p ESCAPE '\' OR c2 LIKE $p ESCAPE '\' …)` (`ILIKE` on PostgreSQL): every
     /// row where one of `columns` contains `q` as typed, ignoring case. `\`, `%` and `_` in
     /// `q` are escaped, so they match themselves and never act as wildcards; the same on both
     /// backends. `columns` must be fixed column names.
@@ -123,9 +123,11 @@ impl Sql {
             if i > 0 {
                 self.push(" OR ");
             }
-            self.push("LOWER(")
-                .push(column)
-                .push(") LIKE ")
+            // SQLite's LIKE already ignores ASCII case (as far as its LOWER() folds), and
+            // PostgreSQL's ILIKE folds like LOWER(): no function call per row on either.
+            let like = if self.numbered { " ILIKE " } else { " LIKE " };
+            self.push(column)
+                .push(like)
                 .bind(pattern.clone())
                 .push(" ESCAPE '\\'");
         }

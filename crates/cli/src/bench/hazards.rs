@@ -178,7 +178,7 @@ async fn build(
 }
 
 fn random_query(rng: &mut ChaCha8Rng, schools: &[i64]) -> String {
-    match rng.random_range(0..6) {
+    match rng.random_range(0..7) {
         0 => "limit=50".into(),
         1 => format!(
             "status={}&limit=50",
@@ -193,6 +193,7 @@ fn random_query(rng: &mut ChaCha8Rng, schools: &[i64]) -> String {
             schools[rng.random_range(0..schools.len())]
         ),
         4 => "overdue=true&limit=50".into(),
+        5 => "q=%E6%95%99%E5%AE%A4&limit=50".into(),
         _ => format!(
             "status=rectifying&category={}&limit=50",
             Category::ALL[rng.random_range(0..Category::ALL.len())].code()
@@ -267,6 +268,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
                         Some(("category", v)) => f.category = Category::from_code(v),
                         Some(("school_id", v)) => f.school_id = v.parse().ok(),
                         Some(("overdue", _)) => f.overdue = Some(true),
+                        Some(("q", _)) => f.q = Some("教室".into()),
                         _ => {}
                     }
                 }
@@ -333,6 +335,43 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
         export_secs.push(t.elapsed().as_secs_f64());
     }
 
+    // 5. Counts per status for the bureau at one client, against their floor: a plain
+    //    `GROUP BY status` over the same table, no scope, no overdue or listed.
+    let mut counts = vec![];
+    let mut plain = vec![];
+    for _ in 0..30 {
+        let t = Instant::now();
+        xiaoan_store::hazards::counts(&db, &scope, &HazardFilter::default(), today).await?;
+        counts.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let _: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM hazards GROUP BY status")
+                .fetch_all(db.pool())
+                .await?;
+        plain.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (counts50, counts99) = percentiles(&mut counts);
+    let (plain50, plain99) = percentiles(&mut plain);
+
+    // 6. The floor of the export: the same number of rows and columns written by the xlsx
+    //    writer alone from memory (no query, no formatting of our own).
+    let columns = 14;
+    let t = Instant::now();
+    let table = xiaoan_reports::Table {
+        sheet: "floor".into(),
+        title: "floor".into(),
+        subtitle: String::new(),
+        headers: (0..columns).map(|i| format!("列{i}")).collect(),
+        signature: vec![],
+    };
+    let rows = (0..args.hazards).map(|i| {
+        (0..columns)
+            .map(|c| xiaoan_reports::Cell::Text(format!("教學樓{i}號 第{c}欄 滅火器過期")))
+            .collect::<Vec<_>>()
+    });
+    let floor_len = xiaoan_reports::write_table(&table, rows)?.len();
+    let xlsx_floor = t.elapsed().as_secs_f64();
+
     println!("\n{:<48} {:>10} {:>10}", "measure", "median ms", "p99 ms");
     let line =
         |what: String, median: f64, p99: f64| println!("{what:<48} {median:>10.2} {p99:>10.2}");
@@ -365,6 +404,34 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
         format!("district problem list xlsx ({} rows)", args.hazards),
         export_secs[0],
         export_secs[1]
+    );
+    println!(
+        "{:<48} {:.2} s ({floor_len} bytes); export / floor {:.2}x",
+        format!("floor: xlsx writer alone, {} rows", args.hazards),
+        xlsx_floor,
+        export_secs[1] / xlsx_floor
+    );
+    line(
+        "counts per status, bureau, 1 client".into(),
+        counts50,
+        counts99,
+    );
+    line(
+        "floor: plain GROUP BY status, 1 client".into(),
+        plain50,
+        plain99,
+    );
+    println!(
+        "counts / plain GROUP BY (medians): {:.2}x",
+        if plain50 > 0.0 {
+            counts50 / plain50
+        } else {
+            0.0
+        }
+    );
+    println!(
+        "bureau page / list API (medians, same clients): {:.2}x",
+        if api50 > 0.0 { page50 / api50 } else { 0.0 }
     );
     println!(
         "list API p99 / store p99 under the same load: {:.1}x",

@@ -304,7 +304,10 @@ async fn lists_filter_page_and_count(db: &Db) {
         .unwrap();
     let registered = c.by_status.iter().find(|(s, _)| *s == Status::Registered);
     assert_eq!(registered.map(|r| r.1), Some(1));
-    assert_eq!(c.overdue, 0, "the overdue hazard is registered, not reported");
+    assert_eq!(
+        c.overdue, 0,
+        "the overdue hazard is registered, not reported"
+    );
 }
 both_backends!(lists_filter_page_and_count_t, lists_filter_page_and_count);
 
