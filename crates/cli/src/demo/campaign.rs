@@ -31,6 +31,26 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap_or_default()
 }
 
+/// The lunar festivals by year (端午節, the 5th of the 5th month; 中秋節, the 15th of the 8th),
+/// from the published calendars; years outside the table get none.
+const LUNAR_FESTIVALS: [(i32, (u32, u32), (u32, u32)); 7] = [
+    (2022, (6, 3), (9, 10)),
+    (2023, (6, 22), (9, 29)),
+    (2024, (6, 10), (9, 17)),
+    (2025, (5, 31), (10, 6)),
+    (2026, (6, 19), (9, 25)),
+    (2027, (6, 9), (9, 15)),
+    (2028, (5, 28), (10, 3)),
+];
+
+fn lunar(year: i32, pick: fn(&(i32, (u32, u32), (u32, u32))) -> (u32, u32)) -> Option<NaiveDate> {
+    LUNAR_FESTIVALS
+        .iter()
+        .find(|f| f.0 == year)
+        .map(|f| pick(f))
+        .and_then(|(m, day)| NaiveDate::from_ymd_opt(year, m, day))
+}
+
 /// Terms for the school years around `today` (autumn: 1 September to mid-January; spring:
 /// late February to early July) and the public holidays that fall in them.
 pub fn demo_calendar(today: NaiveDate) -> Vec<(Term, Vec<(NaiveDate, &'static str)>)> {
@@ -42,9 +62,12 @@ pub fn demo_calendar(today: NaiveDate) -> Vec<(Term, Vec<(NaiveDate, &'static st
             starts_on: d(y, 9, 1),
             ends_on: d(y + 1, 1, 16),
         };
-        let national: Vec<(NaiveDate, &str)> =
+        let mut autumn_days: Vec<(NaiveDate, &str)> =
             (1..=7).map(|day| (d(y, 10, day), "國慶節")).collect();
-        out.push((autumn, national));
+        if let Some(day) = lunar(y, |f| f.2).filter(|d| !autumn_days.iter().any(|a| a.0 == *d)) {
+            autumn_days.push((day, "中秋節"));
+        }
+        out.push((autumn, autumn_days));
         let spring = Term {
             school_year: y,
             number: 2,
@@ -53,6 +76,7 @@ pub fn demo_calendar(today: NaiveDate) -> Vec<(Term, Vec<(NaiveDate, &'static st
         };
         let mut holidays: Vec<(NaiveDate, &str)> = vec![(d(y + 1, 4, 5), "清明節")];
         holidays.extend((1..=5).map(|day| (d(y + 1, 5, day), "勞動節")));
+        holidays.extend(lunar(y + 1, |f| f.1).map(|day| (day, "端午節")));
         out.push((spring, holidays));
     }
     out
@@ -120,4 +144,26 @@ pub async fn populate(db: &Db, seed: u64, today: NaiveDate) -> anyhow::Result<St
     records::insert_bulk(db, &actor, &batch).await?;
     compliance::recompute(db, &actor, &stored, &cal, None).await?;
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_calendar_keeps_the_lunar_festivals() {
+        let today = d(2026, 12, 1);
+        let days: Vec<(NaiveDate, &str)> = demo_calendar(today)
+            .into_iter()
+            .flat_map(|(_, days)| days)
+            .collect();
+        assert!(days.contains(&(d(2026, 6, 19), "端午節")), "{days:?}");
+        assert!(days.contains(&(d(2026, 9, 25), "中秋節")), "{days:?}");
+        // Mid-Autumn inside the National Day week is one holiday, not two entries.
+        let oct6 = days
+            .iter()
+            .filter(|(day, _)| *day == d(2025, 10, 6))
+            .count();
+        assert_eq!(oct6, 1);
+    }
 }

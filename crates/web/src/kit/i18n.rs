@@ -15,6 +15,15 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// How items of a list are separated in running text: 「、」 in Chinese, a comma in
+    /// English.
+    pub fn list_separator(self) -> &'static str {
+        match self {
+            Lang::En => ", ",
+            Lang::ZhTw | Lang::ZhCn => "、",
+        }
+    }
+
     /// All languages, in the order the switcher shows them.
     pub const ALL: [Lang; 3] = [Lang::ZhTw, Lang::ZhCn, Lang::En];
 
@@ -116,6 +125,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_and_amounts_read_in_each_language() {
+        assert_eq!(Lang::En.list_separator(), ", ");
+        assert_eq!(Lang::ZhTw.list_separator(), "、");
+        use xiaoan_domain::plan::Unit;
+        assert_eq!(
+            crate::plan::amount(Lang::En, 1.0, Unit::Records),
+            "1 record"
+        );
+        assert_eq!(
+            crate::plan::amount(Lang::En, 3.0, Unit::Records),
+            "3 records"
+        );
+        assert_eq!(crate::plan::amount(Lang::En, 1.0, Unit::People), "1 person");
+        assert_eq!(crate::plan::amount(Lang::ZhTw, 1.0, Unit::Records), "1 條");
+    }
 
     #[test]
     fn tags() {

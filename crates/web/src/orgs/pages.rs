@@ -46,7 +46,7 @@ fn row(lang: crate::kit::i18n::Lang, o: &Org, base_depth: usize) -> OrgRow {
             .filter(|(on, _)| *on)
             .map(|(_, k)| lang.t(k))
             .collect::<Vec<_>>()
-            .join("、")
+            .join(lang.list_separator())
         })
         .unwrap_or_default();
     OrgRow {
@@ -355,7 +355,7 @@ async fn show(
                         .iter()
                         .map(|r| role_label(l, r.role))
                         .collect::<Vec<_>>()
-                        .join("、"),
+                        .join(l.list_separator()),
                     login: u.login,
                     name: u.display_name,
                     disabled: u.disabled,
@@ -396,7 +396,7 @@ async fn show(
             .filter(|(on, _)| *on)
             .map(|(_, k)| l.t(k))
             .collect::<Vec<_>>()
-            .join("、"),
+            .join(l.list_separator()),
             correction: e.correction,
             in_force: e.in_force,
             recorded: match st.config.district.local(e.recorded_at) {

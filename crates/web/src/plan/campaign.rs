@@ -151,8 +151,8 @@ fn task_view(
             .filter_map(|id| plan.sections.iter().find(|s| s.id == *id))
             .map(|s| s.name.get(l.code()).to_string())
             .collect::<Vec<_>>()
-            .join("、"),
-        support: t.support.join("、"),
+            .join(l.list_separator()),
+        support: t.support.join(l.list_separator()),
         obligations: ids.len(),
         progress: progress(l, sum(counts, &ids)),
         parts: plan
@@ -239,11 +239,7 @@ pub async fn overview(
             .iter()
             .map(|p| ParamView {
                 name: p.name.clone(),
-                value: format!(
-                    "{} {}",
-                    crate::plan::words::number(p.value),
-                    unit_label(l, p.unit)
-                ),
+                value: crate::plan::amount(l, p.value, p.unit),
                 basis: basis_code(p.basis),
                 basis_label: l.t(&format!("campaign.basis_{}", basis_code(p.basis))),
                 source: p.source.clone(),

@@ -91,6 +91,16 @@ pub fn unit_label(lang: Lang, u: Unit) -> String {
     lang.t(&format!("unit.{}", u.code()))
 }
 
+/// An amount with its unit, singular for exactly one ("1 record", "3 records", "3 條").
+pub fn amount(lang: Lang, n: f64, u: Unit) -> String {
+    let key = if n == 1.0 { "unit_one" } else { "unit" };
+    format!(
+        "{} {}",
+        crate::plan::words::number(n),
+        lang.t(&format!("{key}.{}", u.code()))
+    )
+}
+
 /// The label of a choice option: the interface's translation when there is one.
 pub fn choice_label(lang: Lang, option: &str) -> String {
     let key = format!("record_choice.{option}");

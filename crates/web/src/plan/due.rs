@@ -119,11 +119,8 @@ pub async fn agenda(
                 .filter(|o| o.status == Status::Missed)
                 .collect();
             if let Some(last) = missed.last() {
-                let n = format!(
-                    "{} {}",
-                    missed.len(),
-                    unit_label(l, xiaoan_domain::plan::Unit::Days)
-                );
+                let n =
+                    crate::plan::amount(l, missed.len() as f64, xiaoan_domain::plan::Unit::Days);
                 ag.missed.push(item(
                     l.t("due.missed_days"),
                     last.occurrence.due,

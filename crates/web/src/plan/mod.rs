@@ -10,7 +10,7 @@ mod due;
 pub mod words;
 
 pub use context::{
-    Active, active, check_writable, choice_label, field_error, field_label, kind_label,
+    Active, active, amount, check_writable, choice_label, field_error, field_label, kind_label,
     page_period, require_active, unit_label, writable_orgs,
 };
 pub use due::{Reminders, reminders};

@@ -57,7 +57,7 @@ fn to_row(caller: &Caller, names: &[(i64, String)], u: User) -> UserRow {
                 )
             })
             .collect::<Vec<_>>()
-            .join("、"),
+            .join(caller.lang.list_separator()),
         org: name_of(names, u.org_id),
         login: u.login,
         name: u.display_name,

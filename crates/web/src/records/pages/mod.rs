@@ -60,7 +60,7 @@ pub fn value_text(lang: Lang, spec: Option<&xiaoan_domain::plan::FieldSpec>, v: 
                 _ => s.to_string(),
             })
             .collect::<Vec<_>>()
-            .join("、"),
+            .join(lang.list_separator()),
         _ => String::new(),
     }
 }
