@@ -506,12 +506,18 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
     good.push(("problems", "廣播聽不清\r\n出口燈不亮"));
     let r = post_form(&f, "/records", &school, &good).await;
     assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
-    let at = r.header("location").unwrap().to_string();
-    let html = f.send(page(&at, Some(&school))).await.text();
+    let saved = r.header("location").unwrap().to_string();
+    let html = f.send(page(&saved, Some(&school))).await.text();
     assert!(
         html.contains("廣播聽不清、出口燈不亮") && !html.contains("record_field."),
         "{html}"
     );
+    // The saved record says so, and its correction forms stay folded until asked for.
+    assert!(
+        html.contains("已保存") && html.contains("<details class=\"card narrow\">"),
+        "{html}"
+    );
+    let at = saved.split('?').next().unwrap().to_string();
     assert!(
         html.contains("/withdraw"),
         "the author may still withdraw it: {html}"

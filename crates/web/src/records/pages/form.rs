@@ -360,7 +360,7 @@ pub async fn create(
     }
     .await;
     match r {
-        Ok(rec) => Ok(Redirect::to(&format!("/records/{}", rec.id)).into_response()),
+        Ok(rec) => Ok(Redirect::to(&format!("/records/{}?saved=1", rec.id)).into_response()),
         // An org the caller cannot see answers like a missing one, not with the form.
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
             let q = NewQuery {
@@ -434,14 +434,22 @@ async fn change(
     }
     .await;
     match r {
-        Ok(_) => Ok(Redirect::to(&format!("/records/{rid}")).into_response()),
+        Ok(_) => Ok(Redirect::to(&format!("/records/{rid}?saved=1")).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
             let mut form = posted(l, &kind, p);
             form.org_id = current.org_id;
             if withdraw {
                 form = FieldsForm::of_record(l, &kind, &current);
             }
-            show(st, caller, id, Some(e.message(caller.lang)), Some(form)).await
+            show(
+                st,
+                caller,
+                id,
+                Some(e.message(caller.lang)),
+                Some(form),
+                false,
+            )
+            .await
         }
         Err(e) => Err(e),
     }

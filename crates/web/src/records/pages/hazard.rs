@@ -90,7 +90,7 @@ pub async fn report(
     match result {
         Ok(hid) => Ok(Redirect::to(&format!("/hazards/{hid}")).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            show(&st, &caller, id, Some(e.message(caller.lang)), None).await
+            show(&st, &caller, id, Some(e.message(caller.lang)), None, false).await
         }
         Err(e) => Err(e),
     }

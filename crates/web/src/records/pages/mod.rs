@@ -276,12 +276,26 @@ struct DetailPage {
     /// Problems the record found, by position, that can be reported as hazards.
     problems: Vec<(usize, String)>,
     categories: Vec<Choice>,
+    /// Just saved: the page says so, and the correction forms stay folded.
+    saved: bool,
+}
+
+/// `?saved=1` after a record was entered or corrected.
+#[derive(Deserialize)]
+pub struct DetailQuery {
+    saved: Option<String>,
 }
 
 /// `GET /records/{id}`.
 #[tracing::instrument(skip_all, fields(id = id))]
-pub async fn detail(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
-    show(&st, &caller, id, None, None).await
+pub async fn detail(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    Query(q): Query<DetailQuery>,
+) -> AppResult<Response> {
+    let saved = q.saved.as_deref() == Some("1");
+    show(&st, &caller, id, None, None, saved).await
 }
 
 /// Renders a record, with `error` and the rejected `edit` values after a failed change.
@@ -291,6 +305,7 @@ pub(crate) async fn show(
     id: i64,
     error: Option<String>,
     edit: Option<form::FieldsForm>,
+    saved: bool,
 ) -> AppResult<Response> {
     let l = caller.lang;
     let r = records::get(&st.db, &caller.scope(Permission::RecordRead), id).await?;
@@ -342,6 +357,7 @@ pub(crate) async fn show(
                 selected: false,
             })
             .collect(),
+        saved,
         r: record_lines(l, &plan, std::slice::from_ref(&r)).remove(0),
         l: Layout::new(caller, "records.detail_title", "/records"),
     };
