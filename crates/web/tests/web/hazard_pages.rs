@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use xiaoan_domain::Role;
-use xiaoan_testkit::{PW, SESSION, TestApp, jpeg_bytes, page, sign_in_page};
+use xiaoan_testkit::{ADMIN, PW, SESSION, TestApp, jpeg_bytes, page, sign_in_page};
 
 /// The form token of a page (the multipart forms carry it in their action URL).
 fn token_in_action(html: &str) -> String {
@@ -267,4 +267,26 @@ async fn bad_filters_and_bad_photos_get_clear_messages() {
         "the fixture's hazard is listed"
     );
     assert!(!list.contains(">x<"), "nothing was created");
+}
+
+#[tokio::test]
+async fn the_history_says_why_the_system_raised_a_hazard() {
+    let f = TestApp::new().await;
+    sqlx::query("UPDATE hazards SET grade = 'major', status = 'registered' WHERE id = $1")
+        .bind(f.hazard)
+        .execute(f.db.pool())
+        .await
+        .unwrap();
+    let today = f.state.config.today();
+    let raised = xiaoan_store::hazards::escalate(&f.db, today, 7)
+        .await
+        .unwrap();
+    assert_eq!(raised, 1);
+    let admin = sign_in_page(&f, ADMIN, PW).await;
+    let html = open(&f, &format!("/hazards/{}", f.hazard), &admin).await;
+    assert!(
+        html.contains("系統（自動督辦）") && html.contains("重大隱患，列入教育局掛牌督辦"),
+        "{html}"
+    );
+    assert!(!html.contains("system:escalation"), "{html}");
 }

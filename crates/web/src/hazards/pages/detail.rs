@@ -30,6 +30,22 @@ pub struct EventRow {
     pub photos: Vec<(i64, bool)>,
 }
 
+/// Why the background round raised a hazard, from what it recorded: the deadline it
+/// missed, or the grade that put it on the bureau's list. Empty for other steps.
+fn escalation_reason(l: crate::kit::Lang, action: &str, detail: &serde_json::Value) -> String {
+    let deadline = detail["deadline"].as_str().unwrap_or_default();
+    match action {
+        "escalate" => l.t1("hazard.escalation_reason.overdue", "deadline", deadline),
+        "list" if detail["grade"] == "major" => l.t("hazard.escalation_reason.major"),
+        "list" => l.t1(
+            "hazard.escalation_reason.long_overdue",
+            "deadline",
+            deadline,
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Which step forms to show.
 #[derive(Default)]
 pub struct Steps {
@@ -122,10 +138,18 @@ async fn show(
                         .to_string()
                 })
                 .unwrap_or_default(),
-            actor: e.actor_login,
+            actor: if e.actor_login.starts_with("system:") {
+                l.t("hazard.actor.system")
+            } else {
+                e.actor_login
+            },
             action: l.t(&format!("hazard.action.{}", e.action)),
             to_status: l.t(&format!("hazard.status.{}", e.to_status)),
-            note: e.note,
+            note: if e.note.is_empty() {
+                escalation_reason(l, &e.action, &e.detail)
+            } else {
+                e.note
+            },
             photos: e.attachments.iter().map(|a| (a.id, a.reused)).collect(),
         })
         .collect();
