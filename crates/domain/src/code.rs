@@ -376,7 +376,10 @@ mod tests {
         );
         assert_eq!(unknown_kind(&e.to_string()), Some("Grade"));
         let e = serde_json::from_str::<Source>("\"rumour\"").unwrap_err();
-        assert!(e.to_string().contains("expected one of `self_inspection`"), "{e}");
+        assert!(
+            e.to_string().contains("expected one of `self_inspection`"),
+            "{e}"
+        );
         assert_eq!(unknown_kind(&e.to_string()), Some("Source"));
         assert_eq!(unknown_kind("unknown field `x`"), None);
         assert_eq!(unknown_kind("unknown variant `x`, expected `a`"), None);

@@ -3,12 +3,12 @@
 
 use super::HazardRow;
 use crate::hazards::input::{ListQuery, filter, parse_date};
-use crate::kit::parse_code;
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::page::{Layout, render_checked};
+use crate::kit::parse_code;
 use crate::kit::widgets::code_choices;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -44,9 +44,7 @@ fn code<T: xiaoan_domain::code::Code>(v: &Option<String>) -> AppResult<Option<T>
 }
 
 fn date(v: &Option<String>) -> AppResult<Option<chrono::NaiveDate>> {
-    blank(v)
-        .map(|d| parse_date(d, "date_format"))
-        .transpose()
+    blank(v).map(|d| parse_date(d, "date_format")).transpose()
 }
 
 impl PageQuery {

@@ -3,12 +3,12 @@
 use super::form::{Submitted, read};
 use crate::hazards::HazardIn;
 use crate::hazards::input::parse_date;
-use crate::kit::parse_code;
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::error::AppResult;
 use crate::kit::page::{Layout, render_checked};
+use crate::kit::parse_code;
 use crate::kit::widgets::code_choices;
 use askama::Template;
 use axum::extract::{Multipart, State};

@@ -4,7 +4,6 @@
 
 use super::show;
 use crate::hazards::HazardIn;
-use xiaoan_domain::hazard::{Grade, Source};
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Id;
@@ -16,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
 use xiaoan_domain::Permission;
+use xiaoan_domain::hazard::{Grade, Source};
 use xiaoan_store::records::{self, Record};
 
 /// The problems a record lists (its `problems` or `issues` field), in order.

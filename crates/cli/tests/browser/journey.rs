@@ -1,0 +1,1 @@
+//! The hazard closed loop through the pages on a phone screen.
