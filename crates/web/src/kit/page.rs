@@ -6,7 +6,10 @@ use crate::kit::auth::Caller;
 use crate::kit::i18n::Lang;
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tower_sessions::Session;
 use xiaoan_domain::Permission;
 
 /// One entry of the navigation bar.
@@ -107,6 +110,51 @@ pub fn render_checked(t: &impl Template, bad: bool) -> Response {
         *res.status_mut() = StatusCode::BAD_REQUEST;
     }
     res
+}
+
+/// Session key of a refused form waiting for its page.
+const REFUSED_KEY: &str = "refused_form";
+
+/// A refused form submission, kept in the session for the page that shows the form again:
+/// Post/Redirect/Get, so that the address never carries the form and reloading the page
+/// does not post it again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Refused {
+    /// The page (path) that shows the form.
+    pub path: String,
+    /// Why it was refused, in the caller's language.
+    pub error: String,
+    /// The text fields as submitted, to fill the form in again.
+    pub fields: HashMap<String, String>,
+}
+
+/// Answers a refused form: keeps `error` and the text `fields` for the page at `path` and
+/// sends the browser there (303 See Other).
+pub async fn refuse(
+    session: &Session,
+    path: &str,
+    error: String,
+    fields: HashMap<String, String>,
+) -> Response {
+    let refused = Refused {
+        path: path.to_string(),
+        error,
+        fields,
+    };
+    if let Err(e) = session.insert(REFUSED_KEY, &refused).await {
+        tracing::warn!(error = %e, "could not keep a refused form for its page");
+    }
+    Redirect::to(path).into_response()
+}
+
+/// The refused form waiting for the page at `path`, if any; it is shown once.
+pub async fn take_refused(session: &Session, path: &str) -> Option<Refused> {
+    let refused = session
+        .remove::<Refused>(REFUSED_KEY)
+        .await
+        .ok()
+        .flatten()?;
+    (refused.path == path).then_some(refused)
 }
 
 #[derive(Template)]
