@@ -17,8 +17,15 @@ const PAGES_PER_ROLE: usize = 45;
 /// Pages visited per shape of address (`/hazards/N`, `/compliance?period&task`): enough to
 /// see each kind of page with different data, not every hazard.
 const PER_SHAPE: usize = 2;
+/// Pages visited per folder (`/users/*`: accounts are named, not numbered).
+const PER_FOLDER: usize = 4;
+/// Links checked over HTTP per shape of address (a list of a hundred hazards is checked
+/// through a few of them).
+const CHECKED_PER_SHAPE: usize = 4;
 /// Roles walked at the same time (each in its own browser).
 const PARALLEL: usize = 3;
+/// Link checks of one role in flight at once.
+const CHECKS_IN_FLIGHT: usize = 4;
 
 /// Links the walk does not follow: they sign out, download a file, switch the language,
 /// or are not pages.
@@ -40,6 +47,13 @@ fn not_followed(path: &str) -> bool {
 fn not_checked(path: &str) -> bool {
     let p = path.split('?').next().unwrap_or("");
     p == "/logout" || p.contains("export") || p.contains("download") || path.contains("format=")
+}
+
+/// `/users/admin?x=1` → `/users/*?x`; `None` for the top-level pages (the navigation's).
+fn folder(path: &str) -> Option<String> {
+    let (p, q) = path.split_once('?').unwrap_or((path, ""));
+    let parent = p.rsplit_once('/').map_or("", |(parent, _)| parent);
+    (!parent.is_empty()).then(|| shape(&format!("{parent}/*?{q}")))
 }
 
 /// `/hazards/12?status=x&view=y` → `/hazards/N?status&view`.
@@ -179,6 +193,9 @@ async fn walk(s: &Session, w: &mut Walk<'_>, login: &str) -> WebDriverResult<usi
     let mut queued: HashSet<String> = HashSet::from(["/".to_string()]);
     let mut checked: HashSet<String> = HashSet::new();
     let mut shapes: HashMap<String, usize> = HashMap::new();
+    let mut folders: HashMap<String, usize> = HashMap::new();
+    let mut checked_shapes: HashMap<String, usize> = HashMap::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(CHECKS_IN_FLIGHT));
     let mut visited = 0;
     while let Some((page, from)) = queue.pop_front() {
         if visited >= PAGES_PER_ROLE {
@@ -192,15 +209,27 @@ async fn walk(s: &Session, w: &mut Walk<'_>, login: &str) -> WebDriverResult<usi
         let links = w.check_page(s, &page).await?;
         let mut new: Vec<String> = Vec::new();
         for l in links {
-            if !not_checked(&l) && checked.insert(l.clone()) {
-                new.push(l.clone());
+            if !not_checked(&l) && !checked.contains(&l) {
+                let n = checked_shapes.entry(shape(&l)).or_default();
+                if *n < CHECKED_PER_SHAPE {
+                    *n += 1;
+                    checked.insert(l.clone());
+                    new.push(l.clone());
+                }
             }
             if not_followed(&l) || queued.contains(&l) {
                 continue;
             }
-            let n = shapes.entry(shape(&l)).or_default();
-            if *n < PER_SHAPE {
-                *n += 1;
+            let (by_shape, by_folder) = (shape(&l), folder(&l));
+            if shapes.get(&by_shape).copied().unwrap_or(0) < PER_SHAPE
+                && by_folder
+                    .as_ref()
+                    .is_none_or(|f| folders.get(f).copied().unwrap_or(0) < PER_FOLDER)
+            {
+                *shapes.entry(by_shape).or_default() += 1;
+                if let Some(f) = by_folder {
+                    *folders.entry(f).or_default() += 1;
+                }
                 queued.insert(l.clone());
                 queue.push_back((l, page.clone()));
             }
@@ -209,7 +238,11 @@ async fn walk(s: &Session, w: &mut Walk<'_>, login: &str) -> WebDriverResult<usi
         let mut set = tokio::task::JoinSet::new();
         for l in new {
             let (http, base, cookie) = (http.clone(), w.base.to_string(), cookie.clone());
-            set.spawn(async move { (status_of(&http, &base, &l, &cookie).await, l) });
+            let gate = gate.clone();
+            set.spawn(async move {
+                let _permit = gate.acquire().await.unwrap();
+                (status_of(&http, &base, &l, &cookie).await, l)
+            });
         }
         while let Some(r) = set.join_next().await {
             let (status, l) = r.unwrap();
@@ -296,6 +329,9 @@ fn addresses_are_grouped_by_shape() {
         "/hazards/N?status&view"
     );
     assert_eq!(shape("/"), "/?");
+    assert_eq!(folder("/users/admin"), folder("/users/s001.staff"));
+    assert_ne!(folder("/users/admin"), folder("/orgs/1"));
+    assert_eq!(folder("/orgs"), None);
     assert!(not_followed("/hazards/export?scope=district"));
     assert!(not_followed("/?lang=en"));
     assert!(!not_followed("/hazards?view=open"));

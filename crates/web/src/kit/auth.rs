@@ -46,6 +46,9 @@ pub struct Caller {
     pub csrf: String,
     /// The application's routes, for [`Caller::may`].
     pub routes: Arc<RouteTable>,
+    /// The request's query string without `lang`, so that the language switcher keeps the
+    /// page as it is.
+    pub query: String,
 }
 
 impl Caller {
@@ -306,6 +309,13 @@ async fn check_form_token(req: Request, expected: &str) -> Result<Request, AppEr
     Ok(Request::from_parts(parts, Body::from(rest.finish())))
 }
 
+/// `query` without its `lang` parameters.
+fn without_lang(query: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "lang"))
+        .finish()
+}
+
 /// How much of a multipart body may come before its first part (the form token) ends.
 const FIRST_PART_MAX: usize = 8 * 1024;
 
@@ -509,6 +519,7 @@ async fn authorize_inner(
         client_request_id,
         csrf: csrf.clone(),
         routes: table.clone(),
+        query: parts.uri.query().map(without_lang).unwrap_or_default(),
     };
     if caller.user.must_change_password && !reachable_before_password_change(rule) {
         return match surface {
@@ -541,7 +552,16 @@ async fn authorize_inner(
 
 #[cfg(test)]
 mod tests {
-    use super::{FirstPart, first_part, multipart_boundary};
+    use super::{FirstPart, first_part, multipart_boundary, without_lang};
+
+    #[test]
+    fn the_language_switcher_keeps_the_rest_of_the_query() {
+        assert_eq!(
+            without_lang("org_id=20&lang=en&period=2026-12"),
+            "org_id=20&period=2026-12"
+        );
+        assert_eq!(without_lang("lang=zh-CN"), "");
+    }
 
     #[test]
     fn the_form_token_is_the_first_part_of_a_multipart_body() {

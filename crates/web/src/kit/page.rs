@@ -29,6 +29,8 @@ pub struct Layout {
     pub csrf: String,
     /// A flash message shown on top.
     pub notice: Option<String>,
+    /// The page's query string without `lang` (the language switcher keeps the rest).
+    pub query: String,
 }
 
 impl Layout {
@@ -65,6 +67,7 @@ impl Layout {
             nav,
             csrf: caller.csrf.clone(),
             notice: None,
+            query: caller.query.clone(),
         }
     }
 
@@ -77,6 +80,7 @@ impl Layout {
             nav: vec![],
             csrf,
             notice: None,
+            query: String::new(),
         }
     }
 
@@ -85,9 +89,19 @@ impl Layout {
         self.lang.t(key)
     }
 
-    /// The languages to offer in the switcher.
-    pub fn langs(&self) -> [Lang; 3] {
+    /// The languages to offer in the switcher, each with the address of this page in it.
+    pub fn langs(&self) -> Vec<(Lang, String)> {
         Lang::ALL
+            .iter()
+            .map(|lg| {
+                let href = if self.query.is_empty() {
+                    format!("?lang={}", lg.code())
+                } else {
+                    format!("?{}&lang={}", self.query, lg.code())
+                };
+                (*lg, href)
+            })
+            .collect()
     }
 }
 
@@ -190,4 +204,25 @@ pub fn role_label(lang: Lang, role: xiaoan_domain::Role) -> String {
 /// The label of an org kind or school type code in `lang`.
 pub fn kind_label(lang: Lang, code: &str) -> String {
     lang.t(&format!("kind.{code}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Lang, Layout};
+
+    #[test]
+    fn language_links_keep_the_page() {
+        let mut l = Layout::anonymous(Lang::ZhTw, "app.name", String::new());
+        assert_eq!(l.langs()[2].1, "?lang=en");
+        l.query = "org_id=20&obligation=weekly-check".into();
+        let links: Vec<String> = l.langs().into_iter().map(|(_, href)| href).collect();
+        assert_eq!(
+            links,
+            [
+                "?org_id=20&obligation=weekly-check&lang=zh-TW",
+                "?org_id=20&obligation=weekly-check&lang=zh-CN",
+                "?org_id=20&obligation=weekly-check&lang=en",
+            ]
+        );
+    }
 }
