@@ -2,7 +2,7 @@
 //! an org, records that meet it on time, late or not at all, according to how diligent the
 //! org is. Deterministic for a given random generator.
 
-use chrono::{Days, NaiveDate};
+use chrono::{Datelike, Days, NaiveDate};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
@@ -37,6 +37,16 @@ fn between(rng: &mut ChaCha8Rng, from: NaiveDate, to: NaiveDate) -> NaiveDate {
     from + Days::new(rng.random_range(0..=span))
 }
 
+/// Topics of the demo's safety classes and briefings.
+const DEMO_TOPICS: [&str; 6] = [
+    "防溺水安全教育",
+    "交通安全",
+    "消防疏散",
+    "防欺凌",
+    "食品安全",
+    "防詐騙",
+];
+
 /// Plausible field values for `kind`, then bent to meet the obligation's conditions.
 fn fields(
     kind: &RecordKind,
@@ -56,7 +66,7 @@ fn fields(
             }
             (FieldType::Int, "receipts" | "letters_sent") => json!(students),
             (FieldType::Int, "evacuation_seconds") => json!(rng.random_range(85..170)),
-            (FieldType::Int, "report_year") => json!(chrono::Datelike::year(&day)),
+            (FieldType::Int, "report_year") => json!(day.year()),
             (FieldType::Int, "min_weight_g") => {
                 json!(if rng.random_bool(0.97) { 150 } else { 100 })
             }
@@ -68,6 +78,19 @@ fn fields(
             ),
             (FieldType::Number, _) => json!(lo.max(1.0)),
             (FieldType::Text, _) if !f.required => continue,
+            // Words for the built-in kinds' text fields (the day picks them, so that the
+            // random draws of the other fields stay as they were).
+            (FieldType::Text, "class_name") => json!(format!(
+                "{}年級{}班",
+                day.day() % 6 + 1,
+                day.month() % 4 + 1
+            )),
+            (FieldType::Text, "topic") => {
+                json!(DEMO_TOPICS[day.ordinal() as usize % DEMO_TOPICS.len()])
+            }
+            (FieldType::Text, "companion") => json!("值班教師（示範）"),
+            (FieldType::Text, "sampler") => json!("食堂留樣員（示範）"),
+            (FieldType::Text, "summary") => json!("本期安全工作總結（示範）"),
             (FieldType::Text, _) => json!(format!(
                 "{}（示範）",
                 f.label

@@ -78,9 +78,20 @@ pub async fn page(
                 .local(e.at)
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default();
+            // Roles in words; a code the interface does not know stays as it was recorded.
+            let roles = e
+                .roles
+                .split(',')
+                .filter(|r| !r.is_empty())
+                .map(|r| match xiaoan_domain::Role::from_code(r) {
+                    Some(role) => crate::kit::page::role_label(l, role),
+                    None => visible(r),
+                })
+                .collect::<Vec<_>>()
+                .join("、");
             let e = AuditEntry {
                 actor_login: visible(&e.actor_login),
-                roles: visible(&e.roles),
+                roles,
                 action: visible(&e.action),
                 object_type: visible(&e.object_type),
                 object_id: visible(&e.object_id),

@@ -30,6 +30,8 @@ struct HomePage {
     hazards: Option<Vec<crate::hazards::Tile>>,
     /// Obligations overdue, due this week or just missed (until notifications exist).
     reminders: Option<crate::plan::Reminders>,
+    /// Whether the caller may report a hazard (the route's permission).
+    can_report: bool,
 }
 
 /// `GET /`.
@@ -76,6 +78,7 @@ pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Respo
         school_types,
         hazards: crate::hazards::summary(&st, &caller).await?,
         reminders: crate::plan::reminders(&st, &caller).await?,
+        can_report: caller.may("GET", "/hazards/new"),
     };
     Ok(render(&page))
 }

@@ -15,6 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::StreamExt;
 use std::sync::Arc;
 use tower_sessions::Session;
 use xiaoan_domain::audit::Actor;
@@ -43,6 +44,11 @@ pub struct Caller {
     pub client_request_id: Option<String>,
     /// The form token of the page session, for forms the page renders.
     pub csrf: String,
+    /// The application's routes, for [`Caller::may`].
+    pub routes: Arc<RouteTable>,
+    /// The request's query string without `lang`, so that the language switcher keeps the
+    /// page as it is.
+    pub query: String,
 }
 
 impl Caller {
@@ -71,6 +77,19 @@ impl Caller {
     /// Whether the caller holds `p` anywhere.
     pub fn can(&self, p: Permission) -> bool {
         self.assignments.iter().any(|a| p.granted_to(a.role))
+    }
+
+    /// Whether the caller may use the route `method path` (`path` as declared, e.g.
+    /// `/hazards/{id}`), by the permission the route declares: pages offer only the links and
+    /// buttons whose routes would let the caller through.
+    pub fn may(&self, method: &str, path: &str) -> bool {
+        match self.routes.lookup(method, path) {
+            Lookup::Found(rule) => match rule.permission {
+                Permission::Public | Permission::SelfService => true,
+                p => self.can(p),
+            },
+            Lookup::WrongMethod(_) | Lookup::Missing => false,
+        }
     }
 
     /// Where the caller holds `p`: the subtrees of the orgs where they hold a role granting it.
@@ -242,18 +261,33 @@ async fn check_form_token(req: Request, expected: &str) -> Result<Request, AppEr
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let refuse = || AppError::forbidden("csrf");
-    // File uploads (multipart) carry the token in the form's action URL, so that the body
-    // can stream to the handler untouched.
+    // File uploads (multipart) carry the token as the form's first field: only that part is
+    // read here, and the body streams on to the handler whole. (Never in the address: it
+    // would show in the address bar, the history and the logs.)
     if content_type.starts_with("multipart/form-data") {
-        let token = parts.uri.query().and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == CSRF_FIELD)
-                .map(|(_, v)| v.into_owned())
-        });
-        if token.as_deref() != Some(expected) || expected.is_empty() {
+        let boundary = multipart_boundary(content_type).ok_or_else(refuse)?;
+        let mut stream = body.into_data_stream();
+        let mut head: Vec<u8> = Vec::new();
+        let token = loop {
+            match first_part(&head, &boundary) {
+                FirstPart::Field(name, value) if name == CSRF_FIELD => break value,
+                FirstPart::Field(..) | FirstPart::Malformed => return Err(refuse()),
+                FirstPart::Incomplete if head.len() > FIRST_PART_MAX => return Err(refuse()),
+                FirstPart::Incomplete => match stream.next().await {
+                    Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+                    _ => return Err(refuse()),
+                },
+            }
+        };
+        if token.as_slice() != expected.as_bytes() || expected.is_empty() {
             return Err(refuse());
         }
-        return Ok(Request::from_parts(parts, body));
+        let head =
+            futures_util::stream::iter([Ok::<_, axum::Error>(axum::body::Bytes::from(head))]);
+        return Ok(Request::from_parts(
+            parts,
+            Body::from_stream(head.chain(stream)),
+        ));
     }
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err(refuse());
@@ -274,6 +308,79 @@ async fn check_form_token(req: Request, expected: &str) -> Result<Request, AppEr
         return Err(refuse());
     }
     Ok(Request::from_parts(parts, Body::from(rest.finish())))
+}
+
+/// `query` without its `lang` parameters.
+fn without_lang(query: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "lang"))
+        .finish()
+}
+
+/// How much of a multipart body may come before its first part (the form token) ends.
+const FIRST_PART_MAX: usize = 8 * 1024;
+
+/// The `boundary` parameter of a `multipart/form-data` content type.
+fn multipart_boundary(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("boundary"))
+            .then(|| v.trim().trim_matches('"').to_string())
+            .filter(|b| !b.is_empty())
+    })
+}
+
+/// The first part of a multipart body, as far as it has arrived.
+#[derive(Debug, PartialEq)]
+enum FirstPart {
+    /// More bytes are needed.
+    Incomplete,
+    /// Not a multipart body with this boundary.
+    Malformed,
+    /// The field's name and value.
+    Field(String, Vec<u8>),
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn first_part(head: &[u8], boundary: &str) -> FirstPart {
+    let open = format!("--{boundary}\r\n");
+    if head.len() < open.len() {
+        return if open.as_bytes().starts_with(head) {
+            FirstPart::Incomplete
+        } else {
+            FirstPart::Malformed
+        };
+    }
+    let Some(rest) = head.strip_prefix(open.as_bytes()) else {
+        return FirstPart::Malformed;
+    };
+    let Some(headers_end) = find(rest, b"\r\n\r\n") else {
+        return FirstPart::Incomplete;
+    };
+    let Ok(headers) = std::str::from_utf8(&rest[..headers_end]) else {
+        return FirstPart::Malformed;
+    };
+    let name = headers.split("\r\n").find_map(|h| {
+        let (k, v) = h.split_once(':')?;
+        if !k.trim().eq_ignore_ascii_case("content-disposition") {
+            return None;
+        }
+        v.split(';').find_map(|p| {
+            let (k, v) = p.trim().split_once('=')?;
+            (k == "name").then(|| v.trim_matches('"').to_string())
+        })
+    });
+    let Some(name) = name else {
+        return FirstPart::Malformed;
+    };
+    let value = &rest[headers_end + 4..];
+    match find(value, format!("\r\n--{boundary}").as_bytes()) {
+        Some(end) => FirstPart::Field(name, value[..end].to_vec()),
+        None => FirstPart::Incomplete,
+    }
 }
 
 /// What a user signed in with a one-time password may reach before choosing a password:
@@ -311,7 +418,7 @@ pub async fn authorize(
 
 async fn authorize_inner(
     state: &AppState,
-    table: &RouteTable,
+    table: &Arc<RouteTable>,
     req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
@@ -413,6 +520,8 @@ async fn authorize_inner(
         request_id,
         client_request_id,
         csrf: csrf.clone(),
+        routes: table.clone(),
+        query: parts.uri.query().map(without_lang).unwrap_or_default(),
     };
     if caller.user.must_change_password && !reachable_before_password_change(rule) {
         return match surface {
@@ -441,4 +550,45 @@ async fn authorize_inner(
         req = check_form_token(req, &csrf).await?;
     }
     Ok(next.run(req).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FirstPart, first_part, multipart_boundary, without_lang};
+
+    #[test]
+    fn the_language_switcher_keeps_the_rest_of_the_query() {
+        assert_eq!(
+            without_lang("org_id=20&lang=en&period=2026-12"),
+            "org_id=20&period=2026-12"
+        );
+        assert_eq!(without_lang("lang=zh-CN"), "");
+    }
+
+    #[test]
+    fn the_form_token_is_the_first_part_of_a_multipart_body() {
+        let ct = "multipart/form-data; boundary=----x7";
+        assert_eq!(multipart_boundary(ct).as_deref(), Some("----x7"));
+        assert_eq!(multipart_boundary("multipart/form-data"), None);
+        let body = b"------x7\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nabc\r\n------x7\r\n...";
+        assert_eq!(
+            first_part(body, "----x7"),
+            FirstPart::Field("_csrf".into(), b"abc".to_vec())
+        );
+        for cut in [0, 3, 20, 50, body.len() - 12] {
+            assert_eq!(
+                first_part(&body[..cut], "----x7"),
+                FirstPart::Incomplete,
+                "{cut}"
+            );
+        }
+        assert_eq!(first_part(b"--other\r\n", "----x7"), FirstPart::Malformed);
+        assert_eq!(
+            first_part(
+                b"------x7\r\nContent-Type: text/plain\r\n\r\nabc\r\n------x7",
+                "----x7"
+            ),
+            FirstPart::Malformed
+        );
+    }
 }

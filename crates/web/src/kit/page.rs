@@ -6,7 +6,10 @@ use crate::kit::auth::Caller;
 use crate::kit::i18n::Lang;
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tower_sessions::Session;
 use xiaoan_domain::Permission;
 
 /// One entry of the navigation bar.
@@ -26,6 +29,8 @@ pub struct Layout {
     pub csrf: String,
     /// A flash message shown on top.
     pub notice: Option<String>,
+    /// The page's query string without `lang` (the language switcher keeps the rest).
+    pub query: String,
 }
 
 impl Layout {
@@ -62,6 +67,7 @@ impl Layout {
             nav,
             csrf: caller.csrf.clone(),
             notice: None,
+            query: caller.query.clone(),
         }
     }
 
@@ -74,6 +80,7 @@ impl Layout {
             nav: vec![],
             csrf,
             notice: None,
+            query: String::new(),
         }
     }
 
@@ -82,9 +89,19 @@ impl Layout {
         self.lang.t(key)
     }
 
-    /// The languages to offer in the switcher.
-    pub fn langs(&self) -> [Lang; 3] {
+    /// The languages to offer in the switcher, each with the address of this page in it.
+    pub fn langs(&self) -> Vec<(Lang, String)> {
         Lang::ALL
+            .iter()
+            .map(|lg| {
+                let href = if self.query.is_empty() {
+                    format!("?lang={}", lg.code())
+                } else {
+                    format!("?{}&lang={}", self.query, lg.code())
+                };
+                (*lg, href)
+            })
+            .collect()
     }
 }
 
@@ -107,6 +124,51 @@ pub fn render_checked(t: &impl Template, bad: bool) -> Response {
         *res.status_mut() = StatusCode::BAD_REQUEST;
     }
     res
+}
+
+/// Session key of a refused form waiting for its page.
+const REFUSED_KEY: &str = "refused_form";
+
+/// A refused form submission, kept in the session for the page that shows the form again:
+/// Post/Redirect/Get, so that the address never carries the form and reloading the page
+/// does not post it again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Refused {
+    /// The page (path) that shows the form.
+    pub path: String,
+    /// Why it was refused, in the caller's language.
+    pub error: String,
+    /// The text fields as submitted, to fill the form in again.
+    pub fields: HashMap<String, String>,
+}
+
+/// Answers a refused form: keeps `error` and the text `fields` for the page at `path` and
+/// sends the browser there (303 See Other).
+pub async fn refuse(
+    session: &Session,
+    path: &str,
+    error: String,
+    fields: HashMap<String, String>,
+) -> Response {
+    let refused = Refused {
+        path: path.to_string(),
+        error,
+        fields,
+    };
+    if let Err(e) = session.insert(REFUSED_KEY, &refused).await {
+        tracing::warn!(error = %e, "could not keep a refused form for its page");
+    }
+    Redirect::to(path).into_response()
+}
+
+/// The refused form waiting for the page at `path`, if any; it is shown once.
+pub async fn take_refused(session: &Session, path: &str) -> Option<Refused> {
+    let refused = session
+        .remove::<Refused>(REFUSED_KEY)
+        .await
+        .ok()
+        .flatten()?;
+    (refused.path == path).then_some(refused)
 }
 
 #[derive(Template)]
@@ -143,4 +205,25 @@ pub fn role_label(lang: Lang, role: xiaoan_domain::Role) -> String {
 /// The label of an org kind or school type code in `lang`.
 pub fn kind_label(lang: Lang, code: &str) -> String {
     lang.t(&format!("kind.{code}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Lang, Layout};
+
+    #[test]
+    fn language_links_keep_the_page() {
+        let mut l = Layout::anonymous(Lang::ZhTw, "app.name", String::new());
+        assert_eq!(l.langs()[2].1, "?lang=en");
+        l.query = "org_id=20&obligation=weekly-check".into();
+        let links: Vec<String> = l.langs().into_iter().map(|(_, href)| href).collect();
+        assert_eq!(
+            links,
+            [
+                "?org_id=20&obligation=weekly-check&lang=zh-TW",
+                "?org_id=20&obligation=weekly-check&lang=zh-CN",
+                "?org_id=20&obligation=weekly-check&lang=en",
+            ]
+        );
+    }
 }

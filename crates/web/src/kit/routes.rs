@@ -21,8 +21,15 @@ pub struct RouteRule {
 }
 
 /// Every route of the application, as the features declared them.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RouteTable(Vec<RouteRule>);
+
+impl std::fmt::Debug for RouteTable {
+    // Callers carry the table; their debug output shows its size, not every route.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RouteTable({} routes)", self.0.len())
+    }
+}
 
 /// What the table says about a method at a matched path.
 pub enum Lookup<'a> {

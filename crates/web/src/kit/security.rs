@@ -83,7 +83,7 @@ async fn remember_lang(req: Request, next: Next) -> Response {
 
 /// Sets `Cache-Control: no-store` on everything but static assets.
 async fn no_store(req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/static/");
+    let is_static = req.uri().path().starts_with("/static/") || req.uri().path() == "/favicon.ico";
     let mut res = next.run(req).await;
     if !is_static {
         res.headers_mut()
@@ -154,4 +154,39 @@ pub fn wrap(app: Router, state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomId))
         .layer(middleware::from_fn(take_client_request_id))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The policy allows no inline styles or scripts, so no template may carry any: a
+    /// `style="…"` would be silently dropped by the browser (a bar drawn at full width).
+    #[test]
+    fn templates_carry_no_inline_styles_or_scripts() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut dirs = vec![root];
+        let mut seen = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("templates") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("template");
+                seen += 1;
+                for bad in [
+                    " style=",
+                    "<style",
+                    "<script>",
+                    " onclick=",
+                    " onload=",
+                    " onsubmit=",
+                    "javascript:",
+                ] {
+                    assert!(!text.contains(bad), "{} has {bad:?}", path.display());
+                }
+            }
+        }
+        assert!(seen > 20, "only {seen} templates found");
+    }
 }

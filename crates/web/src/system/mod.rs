@@ -1,5 +1,5 @@
 //! What the application answers besides its features: the health check, the OpenAPI
-//! document and the stylesheet.
+//! document, the stylesheet and the icon.
 
 use crate::kit::Routes;
 use axum::http::header;
@@ -14,6 +14,9 @@ pub fn routes() -> Routes {
         .get("/api/v1/openapi.json", Public, openapi_json)
         .get("/static/app.css", Public, stylesheet)
         .get("/static/app.js", Public, script)
+        .get("/static/icon.svg", Public, icon)
+        // Asked for by browsers and tools that do not read the page's `<link rel="icon">`.
+        .get("/favicon.ico", Public, icon)
 }
 
 async fn openapi_json() -> Response {
@@ -40,6 +43,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../static/app.css"),
+    )
+        .into_response()
+}
+
+async fn icon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_str!("../../static/icon.svg"),
     )
         .into_response()
 }

@@ -4,29 +4,27 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use xiaoan_domain::Role;
-use xiaoan_testkit::{ADMIN, PW, SESSION, TestApp, jpeg_bytes, page, sign_in_page};
+use xiaoan_testkit::{ADMIN, PW, SESSION, TestApp, csrf_of, jpeg_bytes, page, sign_in_page};
 
-/// The form token of a page (the multipart forms carry it in their action URL).
-fn token_in_action(html: &str) -> String {
-    let marker = "?_csrf=";
-    let start = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("no form with a token in: {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_string()
-}
-
-/// Posts a multipart form (text fields and optional photos) to `path`.
+/// Posts a multipart form (text fields and optional photos) to `path`, with the form token
+/// `token` as its first field (as the page's forms send it) unless it is empty.
 async fn post_multipart(
     f: &TestApp,
     path: &str,
     cookie: &str,
+    token: &str,
     fields: &[(&str, &str)],
     photos: &[Vec<u8>],
 ) -> xiaoan_testkit::Resp {
     let boundary = "page-boundary-7";
     let mut body = Vec::new();
-    for (k, v) in fields {
+    let token = [("_csrf", token)];
+    let token = if token[0].1.is_empty() {
+        &[][..]
+    } else {
+        &token[..]
+    };
+    for (k, v) in token.iter().chain(fields) {
         body.extend_from_slice(
             format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
                 .as_bytes(),
@@ -81,7 +79,11 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
     // Report from the phone form, with a photo.
     let form = open(&f, "/hazards/new", &staff).await;
     assert!(form.contains("capture=\"environment\""));
-    let token = token_in_action(&form);
+    assert!(
+        !form.contains("?_csrf="),
+        "the form token never goes into an address"
+    );
+    let token = csrf_of(&form);
     let fields = [
         ("school_id", f.tree.school_a.to_string()),
         ("category", "buildings".to_string()),
@@ -94,16 +96,19 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
         ("found_on", String::new()),
     ];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let r = post_multipart(&f, "/hazards", &staff, &fields, &[jpeg_bytes()]).await;
+    let r = post_multipart(&f, "/hazards", &staff, "", &fields, &[jpeg_bytes()]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "no form token, no hazard");
     let r = post_multipart(
         &f,
         &format!("/hazards?_csrf={token}"),
         &staff,
+        "",
         &fields,
         &[jpeg_bytes()],
     )
     .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "not in the address either");
+    let r = post_multipart(&f, "/hazards", &staff, &token, &fields, &[jpeg_bytes()]).await;
     assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
     let at = r.header("location").unwrap().to_string();
     let html = open(&f, &at, &staff).await;
@@ -116,13 +121,14 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
     // The safety officer registers it with the staff member as owner.
     let html = open(&f, &at, &safety).await;
     assert!(html.contains("name=\"action\" value=\"register\""));
-    let t = token_in_action(&html);
+    let t = csrf_of(&html);
     let deadline = (chrono::Utc::now().date_naive() + chrono::Days::new(14)).to_string();
-    let step = format!("{at}/transitions?_csrf={t}");
+    let step = format!("{at}/transitions");
     let r = post_multipart(
         &f,
         &step,
         &safety,
+        &t,
         &[
             ("action", "register"),
             ("owner", "pg-staff"),
@@ -136,31 +142,43 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
     assert!(r.status.is_redirection(), "{}", r.text());
 
     // The owner starts and submits with an after-photo; a submission without one is refused.
-    let t = token_in_action(&open(&f, &at, &staff).await);
-    let step = format!("{at}/transitions?_csrf={t}");
+    let t = csrf_of(&open(&f, &at, &staff).await);
+    let step = format!("{at}/transitions");
     assert!(
-        post_multipart(&f, &step, &staff, &[("action", "start")], &[])
+        post_multipart(&f, &step, &staff, &t, &[("action", "start")], &[])
             .await
             .status
             .is_redirection()
     );
+    // Refused: back to the hazard's page (a reload does not post again), which says what
+    // is missing, once.
     let r = post_multipart(
         &f,
         &step,
         &staff,
+        &t,
         &[("action", "submit"), ("note", "已重建")],
         &[],
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some(at.as_str()));
     assert!(
-        r.text().contains("整改後照片"),
+        open(&f, &at, &staff)
+            .await
+            .contains("提交整改需附整改後照片"),
         "the message says what is missing"
+    );
+    assert!(
+        !open(&f, &at, &staff)
+            .await
+            .contains("提交整改需附整改後照片")
     );
     let r = post_multipart(
         &f,
         &step,
         &staff,
+        &t,
         &[("action", "submit"), ("note", "已重建圍牆")],
         &[jpeg_bytes()],
     )
@@ -175,11 +193,12 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
     assert!(html.contains("照片曾在其他步驟使用過"));
 
     // The principal closes it out.
-    let t = token_in_action(&open(&f, &at, &principal).await);
+    let t = csrf_of(&open(&f, &at, &principal).await);
     let r = post_multipart(
         &f,
-        &format!("{at}/transitions?_csrf={t}"),
+        &format!("{at}/transitions"),
         &principal,
+        &t,
         &[("action", "verify"), ("note", "驗收合格")],
         &[],
     )
@@ -242,7 +261,7 @@ async fn bad_filters_and_bad_photos_get_clear_messages() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text().contains("隱患類別不正確"));
-    let t = token_in_action(&open(&f, "/hazards/new", &staff).await);
+    let t = csrf_of(&open(&f, "/hazards/new", &staff).await);
     let fields = [
         ("school_id", f.tree.school_a.to_string()),
         ("category", "other".into()),
@@ -253,14 +272,17 @@ async fn bad_filters_and_bad_photos_get_clear_messages() {
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = post_multipart(
         &f,
-        &format!("/hazards?_csrf={t}"),
+        "/hazards",
         &staff,
+        &t,
         &fields,
         &[b"%PDF-1.4 not a photo".to_vec()],
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.text().contains("只接受 JPEG 或 PNG"));
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some("/hazards/new"));
+    let again = open(&f, "/hazards/new", &staff).await;
+    assert!(again.contains("只接受 JPEG 或 PNG"));
     let list = open(&f, "/hazards", &staff).await;
     assert!(
         list.contains("滅火器過期"),

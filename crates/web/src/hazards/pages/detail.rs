@@ -9,12 +9,13 @@ use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::Id;
 use crate::kit::error::AppResult;
-use crate::kit::page::{Layout, render_checked};
+use crate::kit::page::{Layout, refuse, render, take_refused};
 use crate::kit::widgets::code_choices;
 use askama::Template;
 use axum::extract::{Multipart, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use tower_sessions::Session;
 use xiaoan_domain::hazard::{Grade, Status};
 use xiaoan_domain::{Permission, Scope};
 use xiaoan_store::hazards::{self, Hazard};
@@ -208,35 +209,39 @@ async fn show(
         l: Layout::new(caller, "hazards.detail", "/hazards"),
         h,
     };
-    let bad = page.error.is_some();
-    Ok(render_checked(&page, bad))
+    Ok(render(&page))
 }
 
-/// `GET /hazards/{id}`.
+/// `GET /hazards/{id}`, with why a step was refused after a refusal.
 #[tracing::instrument(skip_all, fields(id = id))]
 pub async fn detail(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
+    session: Session,
     Query(q): Query<DetailQuery>,
 ) -> AppResult<Response> {
+    let refused = take_refused(&session, &format!("/hazards/{id}")).await;
     let dups: Vec<i64> = q
         .duplicates
         .unwrap_or_default()
         .split(',')
         .filter_map(|d| d.trim().parse().ok())
         .collect();
-    show(&st, &caller, id, &dups, None).await
+    show(&st, &caller, id, &dups, refused.map(|r| r.error)).await
 }
 
 /// `POST /hazards/{id}/transitions` (multipart, so that a rectification can carry photos).
+/// A refused step goes back to the hazard's page with its message (Post/Redirect/Get).
 #[tracing::instrument(skip_all, fields(id = id))]
 pub async fn transition(
     State(st): State<AppState>,
     caller: Caller,
     Id(id): Id,
+    session: Session,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<Response> {
+    let page = format!("/hazards/{id}");
     let attempt = async {
         let form = read(&st, &caller, multipart).await?;
         let mut body = serde_json::Map::new();
@@ -273,7 +278,7 @@ pub async fn transition(
     match attempt.await {
         Ok(h) => Ok(Redirect::to(&format!("/hazards/{}", h.id)).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            show(&st, &caller, id, &[], Some(e.message(caller.lang))).await
+            Ok(refuse(&session, &page, e.message(caller.lang), Default::default()).await)
         }
         Err(e) => Err(e),
     }

@@ -46,6 +46,10 @@ pub async fn read(
         .map_err(|_| AppError::new(axum::http::StatusCode::PAYLOAD_TOO_LARGE, "photo_too_large"))?
     {
         let name = field.name().unwrap_or("").to_string();
+        // The form token (checked before the handler runs) is not form data.
+        if name == crate::kit::auth::CSRF_FIELD {
+            continue;
+        }
         if name == "photos" {
             let file_name = field.file_name().unwrap_or("photo").to_string();
             let bytes = field.bytes().await.map_err(|_| {

@@ -293,7 +293,7 @@ pub async fn list(
         }),
         first: blank(&pq.cursor).map(|_| format!("/hazards?{here}")),
         view,
-        can_report: caller.can(Permission::HazardReport),
+        can_report: caller.may("GET", "/hazards/new"),
         can_export: caller.can(Permission::HazardExport),
         export_query: blank(&pq.school_id)
             .or(blank(&pq.centre_id))

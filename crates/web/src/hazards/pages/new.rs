@@ -7,12 +7,13 @@ use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::error::AppResult;
-use crate::kit::page::{Layout, render_checked};
+use crate::kit::page::{Layout, refuse, render, take_refused};
 use crate::kit::parse_code;
 use crate::kit::widgets::code_choices;
 use askama::Template;
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use tower_sessions::Session;
 use xiaoan_domain::OrgKind;
 use xiaoan_domain::Permission;
 use xiaoan_domain::hazard::{Category, Grade, Source};
@@ -98,26 +99,43 @@ async fn page(
         error,
         l: Layout::new(caller, "hazards.new", "/hazards"),
     };
-    let bad = page.error.is_some();
-    Ok(render_checked(&page, bad))
+    Ok(render(&page))
 }
 
-/// `GET /hazards/new`.
+/// `GET /hazards/new`: the form, filled in again with why it was refused after a refusal.
 #[tracing::instrument(skip_all)]
-pub async fn new_form(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
-    page(&st, &caller, None, None).await
+pub async fn new_form(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+) -> AppResult<Response> {
+    match take_refused(&session, FORM).await {
+        Some(r) => {
+            let form = Submitted {
+                fields: r.fields,
+                photos: vec![],
+            };
+            page(&st, &caller, Some(&form), Some(r.error)).await
+        }
+        None => page(&st, &caller, None, None).await,
+    }
 }
+
+/// The page of the report form.
+const FORM: &str = "/hazards/new";
 
 /// `POST /hazards` (multipart): reports the hazard and opens it, noting possible duplicates.
+/// A refused report goes back to the form with its message (Post/Redirect/Get).
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<Response> {
     let form = match read(&st, &caller, multipart).await {
         Ok(f) => f,
         Err(e) if e.status.is_client_error() => {
-            return page(&st, &caller, None, Some(e.message(caller.lang))).await;
+            return Ok(refuse(&session, FORM, e.message(caller.lang), Default::default()).await);
         }
         Err(e) => return Err(e),
     };
@@ -160,7 +178,7 @@ pub async fn create(
             Ok(Redirect::to(&target).into_response())
         }
         Err(e) if e.status.is_client_error() => {
-            page(&st, &caller, Some(&form), Some(e.message(caller.lang))).await
+            Ok(refuse(&session, FORM, e.message(caller.lang), form.fields).await)
         }
         Err(e) => Err(e),
     }
