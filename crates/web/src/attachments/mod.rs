@@ -3,9 +3,11 @@
 //! [`store_photo`] and show them through [`file_response`].
 
 mod api;
+pub mod form;
 pub mod photos;
 mod service;
 
+pub use form::{Submitted, read as read_form};
 pub use service::{file_response, store_photo};
 
 use crate::kit::{AppResult, AppState, Caller, Id, Routes};

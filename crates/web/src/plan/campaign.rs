@@ -7,11 +7,11 @@ use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::error::AppResult;
 use crate::kit::page::{Layout, render};
+use crate::plan::active;
 use crate::plan::page_period;
 use crate::plan::words::{
     cadence_text, obligation_ids, period_choices, period_label, short_code, status_label, title,
 };
-use crate::plan::active;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;

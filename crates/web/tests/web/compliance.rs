@@ -639,3 +639,57 @@ async fn whoever_may_read_a_record_may_open_its_photos() {
         (StatusCode::NOT_FOUND, "not_found".into())
     );
 }
+
+#[tokio::test]
+async fn the_record_page_takes_photos_and_keeps_them_after_a_refusal() {
+    let f = TestApp::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    let (_, today) = with_plan(&f).await;
+    let school = sign_in_page(&f, "safety-a", PW).await;
+    let html = f
+        .send(page("/records/new?kind=drill", Some(&school)))
+        .await
+        .text();
+    assert!(html.contains("enctype=\"multipart/form-data\"") && html.contains("name=\"photos\""));
+    let csrf = csrf_of(&html);
+    let day = today.to_string();
+    let org = f.tree.school_a.to_string();
+    let mut fields = vec![
+        ("kind", "drill"),
+        ("org_id", org.as_str()),
+        ("occurred_on", day.as_str()),
+        ("drill_type", "fire"),
+        ("participants", "280"),
+    ];
+    // Refused (no evacuation time): the photo is kept and shown, ticked.
+    let r = crate::hazard_pages::post_multipart(
+        &f,
+        "/records",
+        &school,
+        &csrf,
+        &fields,
+        &[xiaoan_testkit::jpeg_bytes()],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let html = r.text();
+    let kept = html
+        .split("name=\"photo\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the uploaded photo is offered again")
+        .to_string();
+    assert!(html.contains(&format!("<img src=\"/attachments/{kept}\"")));
+    // Sent again with the kept photo and the missing field: saved with the photo.
+    fields.push(("evacuation_seconds", "100"));
+    fields.push(("photo", kept.as_str()));
+    let r = crate::hazard_pages::post_multipart(&f, "/records", &school, &csrf, &fields, &[]).await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
+    let at = r.header("location").unwrap().to_string();
+    let html = f.send(page(&at, Some(&school))).await.text();
+    assert!(
+        html.contains(&format!("<img src=\"/attachments/{kept}\"")),
+        "{html}"
+    );
+}

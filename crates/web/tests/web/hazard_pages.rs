@@ -8,7 +8,7 @@ use xiaoan_testkit::{ADMIN, PW, SESSION, TestApp, csrf_of, jpeg_bytes, page, sig
 
 /// Posts a multipart form (text fields and optional photos) to `path`, with the form token
 /// `token` as its first field (as the page's forms send it) unless it is empty.
-async fn post_multipart(
+pub(crate) async fn post_multipart(
     f: &TestApp,
     path: &str,
     cookie: &str,

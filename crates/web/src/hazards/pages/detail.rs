@@ -1,7 +1,7 @@
 //! One hazard: its facts, photos, history, and the forms for the steps the caller may take
 //! next in its closed loop.
 
-use super::form::read;
+use crate::attachments::read_form as read;
 use crate::hazards::input::{action, powers, transition_body};
 use crate::kit::AppError;
 use crate::kit::AppState;

@@ -2,7 +2,6 @@
 //! history and the forms for the next step, and the two lists ready to print.
 
 mod detail;
-mod form;
 mod list;
 mod lists;
 mod new;

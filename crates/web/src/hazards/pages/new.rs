@@ -1,6 +1,6 @@
 //! Reporting a hazard from a phone: one form, photos straight from the camera.
 
-use super::form::{Submitted, read};
+use crate::attachments::{Submitted, read_form as read};
 use crate::hazards::HazardIn;
 use crate::hazards::input::parse_date;
 use crate::kit::AppState;
@@ -113,6 +113,7 @@ pub async fn new_form(
         Some(r) => {
             let form = Submitted {
                 fields: r.fields,
+                pairs: vec![],
                 photos: vec![],
             };
             page(&st, &caller, Some(&form), Some(r.error)).await

@@ -16,7 +16,7 @@ use crate::plan::{
 };
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
@@ -50,6 +50,9 @@ pub struct FieldsForm {
     pub note: String,
     pub reason: String,
     pub fields: Vec<FieldInput>,
+    /// Photos already uploaded with this form: kept (shown, and sent again) when the form
+    /// comes back after a refusal.
+    pub photos: Vec<i64>,
 }
 
 fn text_of(v: Option<&Value>) -> String {
@@ -136,6 +139,7 @@ impl FieldsForm {
             note: String::new(),
             reason: String::new(),
             fields,
+            photos: vec![],
         }
     }
 
@@ -321,11 +325,39 @@ fn posted(lang: Lang, kind: &RecordKind, p: &[(String, String)]) -> FieldsForm {
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    req: axum::extract::Request,
 ) -> AppResult<Response> {
     let l = caller.lang;
     let a = require_active(&st).await?;
-    let p = pairs(&body);
+    // The form is multipart when it carries photos (a drill, a sign-in sheet); plain
+    // url-encoded posts are still taken.
+    let multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (p, new_photos) = if multipart {
+        let m = axum::extract::Multipart::from_request(req, &st).await;
+        let form = crate::attachments::read_form(&st, &caller, m).await?;
+        (form.pairs, form.photos)
+    } else {
+        let body = Bytes::from_request(req, &st)
+            .await
+            .map_err(|_| AppError::invalid("bad_body"))?;
+        (pairs(&body), vec![])
+    };
+    // Photos kept from a refused attempt come back as `photo` ids (the store takes only the
+    // caller's own uploads), then those chosen this time; at most five.
+    let mut photos: Vec<i64> = p
+        .iter()
+        .filter(|(k, _)| k == "photo")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    photos.extend(new_photos);
+    photos.dedup();
+    if photos.len() > 5 {
+        return Err(AppError::invalid("too_many_photos"));
+    }
     let kind = a
         .plan
         .plan
@@ -344,7 +376,7 @@ pub async fn create(
             occurred_on: day,
             fields,
             note: input(&p, "note").to_string(),
-            attachment_ids: vec![],
+            attachment_ids: photos.clone(),
         };
         records::create(
             &st.db,
@@ -372,7 +404,10 @@ pub async fn create(
                 &caller,
                 &a,
                 q,
-                Some(posted(l, &kind, &p)),
+                Some(FieldsForm {
+                    photos: photos.clone(),
+                    ..posted(l, &kind, &p)
+                }),
                 Some(e.message(caller.lang)),
             )
             .await

@@ -1,5 +1,5 @@
-//! Reading a page's multipart form: text fields and up to five photos, each cleaned and
-//! stored before the step that uses them is taken.
+//! Reading a page's multipart form (a hazard report, a step, a record): text fields and up
+//! to five photos, each cleaned and stored before the form's action uses them.
 
 use crate::kit::AppState;
 use crate::kit::Caller;
@@ -10,6 +10,8 @@ use std::collections::HashMap;
 /// The fields of a submitted form and the ids of the photos it carried.
 pub struct Submitted {
     pub fields: HashMap<String, String>,
+    /// Every text field in order, repeated names included (checkboxes of one field).
+    pub pairs: Vec<(String, String)>,
     pub photos: Vec<i64>,
 }
 
@@ -39,6 +41,7 @@ pub async fn read(
     let bad = || AppError::invalid("upload_field");
     let mut multipart = multipart.map_err(|_| bad())?;
     let mut fields = HashMap::new();
+    let mut pairs = Vec::new();
     let mut photos = Vec::new();
     while let Some(field) = multipart
         .next_field()
@@ -71,8 +74,13 @@ pub async fn read(
             if text.len() > 20_000 {
                 return Err(AppError::invalid("hazard_description"));
             }
+            pairs.push((name.clone(), text.clone()));
             fields.insert(name, text);
         }
     }
-    Ok(Submitted { fields, photos })
+    Ok(Submitted {
+        fields,
+        pairs,
+        photos,
+    })
 }
