@@ -33,21 +33,36 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
 
 /// The lunar festivals by year (端午節, the 5th of the 5th month; 中秋節, the 15th of the 8th),
 /// from the published calendars; years outside the table get none.
-const LUNAR_FESTIVALS: [(i32, (u32, u32), (u32, u32)); 7] = [
-    (2022, (6, 3), (9, 10)),
-    (2023, (6, 22), (9, 29)),
-    (2024, (6, 10), (9, 17)),
-    (2025, (5, 31), (10, 6)),
-    (2026, (6, 19), (9, 25)),
-    (2027, (6, 9), (9, 15)),
-    (2028, (5, 28), (10, 3)),
+/// A year with the month and day of its 端午節 and of its 中秋節.
+struct Festivals {
+    year: i32,
+    dragon_boat: (u32, u32),
+    mid_autumn: (u32, u32),
+}
+
+const fn festivals(year: i32, dragon_boat: (u32, u32), mid_autumn: (u32, u32)) -> Festivals {
+    Festivals {
+        year,
+        dragon_boat,
+        mid_autumn,
+    }
+}
+
+const LUNAR_FESTIVALS: [Festivals; 7] = [
+    festivals(2022, (6, 3), (9, 10)),
+    festivals(2023, (6, 22), (9, 29)),
+    festivals(2024, (6, 10), (9, 17)),
+    festivals(2025, (5, 31), (10, 6)),
+    festivals(2026, (6, 19), (9, 25)),
+    festivals(2027, (6, 9), (9, 15)),
+    festivals(2028, (5, 28), (10, 3)),
 ];
 
-fn lunar(year: i32, pick: fn(&(i32, (u32, u32), (u32, u32))) -> (u32, u32)) -> Option<NaiveDate> {
+fn lunar(year: i32, pick: fn(&Festivals) -> (u32, u32)) -> Option<NaiveDate> {
     LUNAR_FESTIVALS
         .iter()
-        .find(|f| f.0 == year)
-        .map(|f| pick(f))
+        .find(|f| f.year == year)
+        .map(pick)
         .and_then(|(m, day)| NaiveDate::from_ymd_opt(year, m, day))
 }
 
@@ -64,7 +79,9 @@ pub fn demo_calendar(today: NaiveDate) -> Vec<(Term, Vec<(NaiveDate, &'static st
         };
         let mut autumn_days: Vec<(NaiveDate, &str)> =
             (1..=7).map(|day| (d(y, 10, day), "國慶節")).collect();
-        if let Some(day) = lunar(y, |f| f.2).filter(|d| !autumn_days.iter().any(|a| a.0 == *d)) {
+        if let Some(day) =
+            lunar(y, |f| f.mid_autumn).filter(|d| !autumn_days.iter().any(|a| a.0 == *d))
+        {
             autumn_days.push((day, "中秋節"));
         }
         out.push((autumn, autumn_days));
@@ -76,7 +93,7 @@ pub fn demo_calendar(today: NaiveDate) -> Vec<(Term, Vec<(NaiveDate, &'static st
         };
         let mut holidays: Vec<(NaiveDate, &str)> = vec![(d(y + 1, 4, 5), "清明節")];
         holidays.extend((1..=5).map(|day| (d(y + 1, 5, day), "勞動節")));
-        holidays.extend(lunar(y + 1, |f| f.1).map(|day| (day, "端午節")));
+        holidays.extend(lunar(y + 1, |f| f.dragon_boat).map(|day| (day, "端午節")));
         out.push((spring, holidays));
     }
     out

@@ -148,6 +148,10 @@ pub async fn create(
 /// Corrects or withdraws a record. Only its author may, within the plan's editing window;
 /// the version replaced is kept with the reason.
 #[tracing::instrument(skip_all, fields(id))]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "who, in which scope, under which plan and calendar, on which day: each is its own input"
+)]
 pub async fn update(
     db: &Db,
     actor: &Actor,

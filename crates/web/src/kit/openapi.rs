@@ -67,7 +67,7 @@ pub fn complete(doc: &mut OpenApi, table: &super::routes::RouteTable) {
                 .build(),
         )
     };
-    for (path, item) in doc.paths.paths.iter_mut() {
+    for (path, item) in &mut doc.paths.paths {
         let ops = [
             ("GET", item.get.as_mut()),
             ("POST", item.post.as_mut()),
