@@ -396,7 +396,7 @@ impl Session {
         let r = self
             .driver
             .execute(
-                r#"
+                r"
                 const w = window.innerWidth, sw = document.documentElement.scrollWidth;
                 if (sw <= w + 1) return null;
                 const describe = (e) => e.tagName.toLowerCase()
@@ -414,7 +414,7 @@ impl Session {
                     }
                 }
                 return 'page is ' + sw + ' px wide in a ' + w + ' px window: ' + out.join('; ');
-                "#,
+                ",
                 Vec::new(),
             )
             .await?;
