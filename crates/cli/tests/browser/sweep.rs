@@ -2,7 +2,7 @@
 //! navigation and the home page (breadth first, bounded) at 1280 px and at 360 px. A page
 //! fails on: a link it shows that answers an error, an error in the browser's console
 //! (failed loads, script errors, Content-Security-Policy violations), sideways scrolling,
-//! and keys, codes or placeholders shown instead of words.
+//! keys, codes or placeholders shown instead of words, and a form token in a form's address.
 
 use crate::harness::{Demo, Driver, Session, browser_or_skip};
 use crate::words::Words;
@@ -100,17 +100,21 @@ impl Walk<'_> {
         if let Some(o) = s.overflow().await? {
             self.problem(page, format!("at {WIDE} px {o}"));
         }
-        let seen: (String, Vec<String>, Vec<String>) = s
+        let seen: (String, Vec<String>, Vec<String>, Vec<String>) = s
             .driver
             .execute(
                 "return [document.body.innerText, \
                  [...document.querySelectorAll('code, kbd, samp')].map(e => e.innerText), \
-                 [...document.querySelectorAll('a[href]')].map(a => a.href)];",
+                 [...document.querySelectorAll('a[href]')].map(a => a.href), \
+                 [...document.querySelectorAll('form')].map(f => f.getAttribute('action') || '')];",
                 Vec::new(),
             )
             .await?
             .convert()?;
-        let (text, literal, hrefs) = seen;
+        let (text, literal, hrefs, actions) = seen;
+        for a in actions.iter().filter(|a| a.contains("_csrf")) {
+            self.problem(page, format!("a form posts its token in the address: {a}"));
+        }
         for w in self.words.untranslated(&text, &literal) {
             self.problem(page, format!("shows {w}"));
         }
