@@ -26,7 +26,7 @@ pub struct Browser {
 /// The first of `names` found on `PATH` (or `$var` when set).
 fn find(var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(var) {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -61,16 +61,17 @@ pub fn browser_or_skip(name: &str) -> Option<Browser> {
             .flatten()
             .collect();
             let why = format!(
-                "browser test {name} SKIPPED: {} not installed \
-                 (apt-get install -y chromium chromium-driver fonts-noto-cjk; \
+                "{} not installed (apt-get install -y chromium chromium-driver fonts-noto-cjk; \
                  or set XIAOAN_CHROMIUM / XIAOAN_CHROMEDRIVER)",
                 missing.join(" and ")
             );
             assert!(
                 std::env::var_os("CI").is_none(),
-                "{why}; CI installs them, so there the browser tests must run"
+                "browser test {name} cannot run: {why}; CI installs them, so there it must run"
             );
-            eprintln!("{why}");
+            // Straight to the process's stderr: the test harness would swallow an eprintln!
+            // of a passing test.
+            let _ = writeln!(std::io::stderr(), "browser test {name} SKIPPED: {why}");
             None
         }
     }
@@ -206,6 +207,19 @@ impl Driver {
     /// A new headless browser with a fresh profile, its window `width` px wide, its
     /// console kept for [`problems_in_log`].
     pub async fn session(&self, width: u32) -> Session {
+        // A browser that fails to start on a loaded machine (chromedriver: "DevToolsActivePort
+        // file doesn't exist") is started again, with a new profile, a few times.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match self.try_session(width).await {
+                Ok(s) => return s,
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        panic!("no browser session: {failures:#?}");
+    }
+
+    async fn try_session(&self, width: u32) -> WebDriverResult<Session> {
         let profile = tempfile::tempdir().unwrap();
         let mut caps = ChromeCapabilities::new();
         caps.set_binary(self.chromium.to_str().unwrap()).unwrap();
@@ -226,13 +240,11 @@ impl Driver {
         caps.add_arg(&format!("--window-size={width},900")).unwrap();
         caps.set_browser_log_level(LoggingPrefsLogLevel::All)
             .unwrap();
-        let driver = WebDriver::new(&self.url, caps)
-            .await
-            .expect("a browser session");
-        Session {
+        let driver = WebDriver::new(&self.url, caps).await?;
+        Ok(Session {
             driver,
             _profile: profile,
-        }
+        })
     }
 }
 

@@ -185,6 +185,17 @@ async fn a_hazard_goes_round_the_closed_loop_on_a_phone() {
             .text()
             .await?;
         assert!(said.contains("提交整改需附整改後照片"), "{said}");
+        let note = step_form(&staff, "submit")
+            .await?
+            .find(By::Name("note"))
+            .await?
+            .prop("value")
+            .await?;
+        assert_eq!(
+            note.as_deref(),
+            Some("已更換螺絲"),
+            "what was typed is kept"
+        );
         looks_right(&staff, "refused").await?;
         // Reloading shows the hazard without posting again (which would be refused again).
         staff.driver.refresh().await?;

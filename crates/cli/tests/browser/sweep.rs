@@ -2,7 +2,7 @@
 //! navigation and the home page (breadth first, bounded) at 1280 px and at 360 px. A page
 //! fails on: a link it shows that answers an error, an error in the browser's console
 //! (failed loads, script errors, Content-Security-Policy violations), sideways scrolling,
-//! and keys, codes or placeholders shown instead of words.
+//! keys, codes or placeholders shown instead of words, and a form token in a form's address.
 
 use crate::harness::{Demo, Driver, Session, browser_or_skip};
 use crate::words::Words;
@@ -100,17 +100,21 @@ impl Walk<'_> {
         if let Some(o) = s.overflow().await? {
             self.problem(page, format!("at {WIDE} px {o}"));
         }
-        let seen: (String, Vec<String>, Vec<String>) = s
+        let seen: (String, Vec<String>, Vec<String>, Vec<String>) = s
             .driver
             .execute(
                 "return [document.body.innerText, \
                  [...document.querySelectorAll('code, kbd, samp')].map(e => e.innerText), \
-                 [...document.querySelectorAll('a[href]')].map(a => a.href)];",
+                 [...document.querySelectorAll('a[href]')].map(a => a.href), \
+                 [...document.querySelectorAll('form')].map(f => f.getAttribute('action') || '')];",
                 Vec::new(),
             )
             .await?
             .convert()?;
-        let (text, literal, hrefs) = seen;
+        let (text, literal, hrefs, actions) = seen;
+        for a in actions.iter().filter(|a| a.contains("_csrf")) {
+            self.problem(page, format!("a form posts its token in the address: {a}"));
+        }
         for w in self.words.untranslated(&text, &literal) {
             self.problem(page, format!("shows {w}"));
         }
@@ -154,19 +158,19 @@ async fn status_of(http: &reqwest::Client, base: &str, path: &str, cookie: &str)
 async fn walk_role(
     driver: Arc<Driver>,
     base: String,
-    role: String,
-    login: String,
+    (role, login, lang): (String, String, &'static str),
     words: Arc<Words>,
 ) -> (Vec<String>, usize) {
     let started = std::time::Instant::now();
     let s = driver.session(WIDE).await;
+    let role = format!("{role} [{lang}]");
     let mut w = Walk {
         base: &base,
         role: &role,
         words: &words,
         problems: Vec::new(),
     };
-    let visited = walk(&s, &mut w, &login).await;
+    let visited = walk(&s, &mut w, &login, lang).await;
     let visited = match visited {
         Ok(n) => n,
         Err(e) => {
@@ -183,8 +187,8 @@ async fn walk_role(
     (w.problems, visited)
 }
 
-async fn walk(s: &Session, w: &mut Walk<'_>, login: &str) -> WebDriverResult<usize> {
-    s.open(w.base, "/login").await?;
+async fn walk(s: &Session, w: &mut Walk<'_>, login: &str, lang: &str) -> WebDriverResult<usize> {
+    s.open(w.base, &format!("/login?lang={lang}")).await?;
     w.check_page(s, "/login").await?;
     s.sign_in(w.base, login).await?;
     let cookie = s.session_cookie().await?;
@@ -269,14 +273,23 @@ async fn every_role_sees_working_pages_at_desktop_and_phone_widths() {
     let mut set = tokio::task::JoinSet::new();
     // XIAOAN_BROWSER_ROLES=principal,staff walks only those roles (while fixing a page).
     let only = std::env::var("XIAOAN_BROWSER_ROLES").ok();
-    let roles: Vec<(String, String)> = demo
+    // Every other role reads the pages in English (longer words, other wrapping); the rest
+    // in Traditional Chinese, the default.
+    let roles: Vec<(String, String, &'static str)> = demo
         .logins
         .iter()
-        .filter(|(r, _)| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == r)))
-        .cloned()
+        .enumerate()
+        .filter(|(_, (r, _))| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == r)))
+        .map(|(i, (r, l))| {
+            (
+                r.clone(),
+                l.clone(),
+                if i % 2 == 1 { "en" } else { "zh-TW" },
+            )
+        })
         .collect();
     let walked = roles.len();
-    for (role, login) in roles {
+    for who in roles {
         let (driver, base, words, gate) = (
             driver.clone(),
             demo.base.clone(),
@@ -285,7 +298,7 @@ async fn every_role_sees_working_pages_at_desktop_and_phone_widths() {
         );
         set.spawn(async move {
             let _permit = gate.acquire().await.unwrap();
-            walk_role(driver, base, role, login, words).await
+            walk_role(driver, base, who, words).await
         });
     }
     let mut problems = Vec::new();

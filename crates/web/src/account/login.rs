@@ -58,6 +58,12 @@ pub async fn form(lang: Lang, session: Session, Query(q): Query<NextQuery>) -> R
     if q.changed.is_some() {
         l.notice = Some(lang.t("login.changed"));
     }
+    // The language switcher keeps where the sign-in leads.
+    if let Some(next) = q.next.as_deref() {
+        l.query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("next", &safe_next(Some(next)))
+            .finish();
+    }
     render(&LoginPage {
         l,
         next: safe_next(q.next.as_deref()),

@@ -87,6 +87,19 @@ struct DetailPage {
     duplicates: Vec<(i64, String)>,
     recurrence: Option<(i64, String)>,
     error: Option<String>,
+    /// The text of a refused step's form, to fill it in again.
+    kept: std::collections::HashMap<String, String>,
+}
+
+impl DetailPage {
+    /// What was typed into `field` of the refused `action` form, if that form was refused.
+    fn kept(&self, action: &str, field: &str) -> &str {
+        if self.kept.get("action").map(String::as_str) == Some(action) {
+            self.kept.get(field).map_or("", String::as_str)
+        } else {
+            ""
+        }
+    }
 }
 
 /// Extra things the detail page shows once.
@@ -121,8 +134,12 @@ async fn show(
     caller: &Caller,
     id: i64,
     dup_ids: &[i64],
-    error: Option<String>,
+    refused: Option<crate::kit::page::Refused>,
 ) -> AppResult<Response> {
+    let (error, kept) = match refused {
+        Some(r) => (Some(r.error), r.fields),
+        None => (None, Default::default()),
+    };
     let l = caller.lang;
     let today = st.config.today();
     let scope = caller.scope(Permission::HazardRead);
@@ -206,6 +223,7 @@ async fn show(
         duplicates,
         recurrence,
         error,
+        kept,
         l: Layout::new(caller, "hazards.detail", "/hazards"),
         h,
     };
@@ -228,7 +246,7 @@ pub async fn detail(
         .split(',')
         .filter_map(|d| d.trim().parse().ok())
         .collect();
-    show(&st, &caller, id, &dups, refused.map(|r| r.error)).await
+    show(&st, &caller, id, &dups, refused).await
 }
 
 /// `POST /hazards/{id}/transitions` (multipart, so that a rectification can carry photos).
@@ -242,8 +260,14 @@ pub async fn transition(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> AppResult<Response> {
     let page = format!("/hazards/{id}");
+    let form = match read(&st, &caller, multipart).await {
+        Ok(f) => f,
+        Err(e) if e.status.is_client_error() => {
+            return Ok(refuse(&session, &page, e.message(caller.lang), Default::default()).await);
+        }
+        Err(e) => return Err(e),
+    };
     let attempt = async {
-        let form = read(&st, &caller, multipart).await?;
         let mut body = serde_json::Map::new();
         body.insert("action".into(), form.get("action").into());
         for field in [
@@ -278,7 +302,7 @@ pub async fn transition(
     match attempt.await {
         Ok(h) => Ok(Redirect::to(&format!("/hazards/{}", h.id)).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            Ok(refuse(&session, &page, e.message(caller.lang), Default::default()).await)
+            Ok(refuse(&session, &page, e.message(caller.lang), form.fields).await)
         }
         Err(e) => Err(e),
     }
