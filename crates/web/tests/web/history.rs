@@ -7,44 +7,11 @@ use axum::http::StatusCode;
 use chrono::{Datelike, Days, NaiveDate};
 use serde_json::{Value, json};
 use xiaoan_domain::Role;
-use xiaoan_domain::audit::Actor;
-use xiaoan_domain::calendar::Term;
-use xiaoan_domain::plan::parse;
-use xiaoan_store::{calendar, compliance, plans};
 use xiaoan_testkit::{ADMIN, PW, TestApp, csrf_of, page, post_form, sign_in_page};
-
-const SEED: &str = include_str!("../../../../plans/edu-safety-3yr.toml");
 
 /// The seed's plan moved so that today falls in its second year, with terms around today.
 async fn with_plan(f: &TestApp) -> NaiveDate {
-    let seed = parse(SEED).expect("seed plan");
-    let today = xiaoan_domain::District::default().today();
-    let plan = seed.rebased(today.year() - seed.starts_on.year() - 1);
-    let admin = Actor::system("test");
-    for y in today.year() - 2..=today.year() {
-        for (n, s, e) in [
-            (1, (y, 9, 1), (y + 1, 1, 16)),
-            (2, (y + 1, 2, 23), (y + 1, 7, 10)),
-        ] {
-            let t = Term {
-                school_year: y,
-                number: n,
-                starts_on: NaiveDate::from_ymd_opt(s.0, s.1, s.2).unwrap(),
-                ends_on: NaiveDate::from_ymd_opt(e.0, e.1, e.2).unwrap(),
-            };
-            calendar::set_term(&f.db, &admin, t).await.unwrap();
-        }
-    }
-    let stored = plans::load(&f.db, &admin, &plan, SEED)
-        .await
-        .unwrap()
-        .plan()
-        .clone();
-    let cal = calendar::load(&f.db).await.unwrap();
-    compliance::recompute(&f.db, &admin, &stored, &cal, None)
-        .await
-        .unwrap();
-    today
+    crate::compliance::with_plan(f).await.1
 }
 
 async fn row(f: &TestApp, token: &str, ob: &str, period: &str) -> Value {

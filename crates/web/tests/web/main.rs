@@ -14,6 +14,7 @@ mod history;
 mod input;
 mod matrix;
 mod pages;
+mod record_photos;
 mod scope;
 mod security;
 mod signin;
