@@ -1,5 +1,6 @@
 //! Hazard lists for every level: filters, keyset pagination and counts per status.
 
+use super::search::Search;
 use super::{Hazard, Row, SELECT};
 use crate::sql::Sql;
 use crate::{Db, StoreResult};
@@ -114,10 +115,18 @@ enum Schools {
     Ids,
 }
 
+/// Appends ` WHERE …` for `f` in `scope`; `search` is `f.q` resolved, and `driven` says the
+/// statement joins `hazard_search` (see [`Search::push`]).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each input shapes a different part of the one WHERE clause"
+)]
 fn push_filters(
     sql: &mut Sql,
     scope: &Scope,
     f: &HazardFilter,
+    search: &Search,
+    driven: bool,
     today: NaiveDate,
     with_status: bool,
     schools: Schools,
@@ -192,10 +201,7 @@ fn push_filters(
     if let Some(d) = f.found_to {
         sql.push(" AND h.found_on <= ").bind(d.to_string());
     }
-    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        sql.push(" AND ")
-            .contains(&["h.number", "h.title", "h.location", "h.description"], q);
-    }
+    search.push(sql, driven);
 }
 
 /// One page of the hazards in `scope` matching `f`, in `f.order`. `cursor` is the
@@ -210,27 +216,37 @@ pub async fn list(
     today: NaiveDate,
 ) -> StoreResult<HazardPage> {
     let limit = limit.clamp(1, 200);
+    let search = Search::resolve(db, f.q.as_deref()).await?;
     // Two steps in one statement: find the page's ids on the narrow tables (indexes can
     // answer the filter and the order), then fetch those rows with their names.
     let mut sql = Sql::new(db.backend(), SELECT);
-    // The overdue view is driven by a (status, deadline) range that an index answers per
-    // school; other views walk ids newest first and test each row's school by a join.
-    let schools = if f.overdue == Some(true) {
+    // A text search newest first is driven by the search index, which yields its matches
+    // newest first and stops at the page's end. The overdue view is driven by a (status,
+    // deadline) range that an index answers per school; other views walk ids newest first
+    // and test each row's school by a join.
+    let driven = search.drives() && f.order == HazardOrder::Newest;
+    let schools = if f.overdue == Some(true) && !driven {
         Schools::Ids
     } else {
         Schools::Joined
     };
-    sql.push(match schools {
-        Schools::Joined => {
+    sql.push(match (driven, schools) {
+        (true, _) => {
+            " WHERE h.id IN (SELECT h.id FROM hazard_search JOIN hazards h ON h.id = hazard_search.rowid JOIN orgs o ON o.id = h.school_id"
+        }
+        (false, Schools::Joined) => {
             " WHERE h.id IN (SELECT h.id FROM hazards h JOIN orgs o ON o.id = h.school_id"
         }
-        Schools::Ids => " WHERE h.id IN (SELECT h.id FROM hazards h",
+        (false, Schools::Ids) => " WHERE h.id IN (SELECT h.id FROM hazards h",
     });
-    push_filters(&mut sql, scope, f, today, true, schools);
+    push_filters(&mut sql, scope, f, &search, driven, today, true, schools);
     match f.order {
         HazardOrder::Newest => {
+            // The index's rowid is the hazard's id: bounding and ordering by it keeps the
+            // walk inside FTS5 (ordering by `h.id` would sort every match first).
+            let id = if driven { "hazard_search.rowid" } else { "h.id" };
             if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
-                sql.push(" AND h.id < ").bind(before);
+                sql.push(" AND ").push(id).push(" < ").bind(before);
             }
         }
         HazardOrder::MostOverdue => match cursor.and_then(OverdueCursor::parse) {
@@ -257,7 +273,11 @@ pub async fn list(
             None => {}
         },
     }
-    push_order(&mut sql, f.order, today);
+    if driven {
+        sql.push(" ORDER BY hazard_search.rowid DESC");
+    } else {
+        push_order(&mut sql, f.order, today);
+    }
     sql.push(" LIMIT ").bind(limit).push(")");
     push_order(&mut sql, f.order, today);
     let (text, args) = sql.build();
@@ -288,8 +308,9 @@ pub async fn batch_after(
     limit: i64,
     today: NaiveDate,
 ) -> StoreResult<Vec<Hazard>> {
+    let search = Search::resolve(db, f.q.as_deref()).await?;
     let mut sql = Sql::new(db.backend(), SELECT);
-    push_filters(&mut sql, scope, f, today, true, Schools::Joined);
+    push_filters(&mut sql, scope, f, &search, false, today, true, Schools::Joined);
     sql.push(" AND h.id > ")
         .bind(after)
         .push(" ORDER BY h.id LIMIT ")
@@ -316,6 +337,7 @@ pub async fn counts(
     f: &HazardFilter,
     today: NaiveDate,
 ) -> StoreResult<StatusCounts> {
+    let search = Search::resolve(db, f.q.as_deref()).await?;
     // One pass over the filtered rows (the covering index `hazards_school_counts`): per
     // status, how many, how many overdue and how many listed. The overdue and listed totals
     // honour the filter's status; the per-status counts ignore it.
@@ -331,7 +353,7 @@ pub async fn counts(
         .push(" AND h.status NOT IN ")
         .codes(&Status::DONE)
         .push(" THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h");
-    push_filters(&mut sql, scope, f, today, false, Schools::Ids);
+    push_filters(&mut sql, scope, f, &search, false, today, false, Schools::Ids);
     sql.push(" GROUP BY h.status");
     let (text, args) = sql.build();
     let rows: Vec<(String, i64, i64, i64)> =

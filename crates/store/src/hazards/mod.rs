@@ -4,6 +4,7 @@
 
 mod escalate;
 mod list;
+mod search;
 mod write;
 
 pub use escalate::escalate;

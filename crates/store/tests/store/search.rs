@@ -136,3 +136,87 @@ both_backends!(
     org_and_user_search_take_wildcards_literally_t,
     org_and_user_search_take_wildcards_literally
 );
+
+/// What the list must find for `q`: every hazard with a column containing `q`, ignoring
+/// ASCII case (the reference the index must agree with).
+fn expected(texts: &[(i64, [&str; 3])], q: &str) -> Vec<i64> {
+    let q = q.trim().to_ascii_lowercase();
+    let mut v: Vec<i64> = texts
+        .iter()
+        .filter(|(_, cols)| cols.iter().any(|c| c.to_ascii_lowercase().contains(&q)))
+        .map(|(id, _)| *id)
+        .collect();
+    v.sort();
+    v
+}
+
+async fn indexed_search_finds_every_substring(db: &Db) {
+    let w = world(db).await;
+    let rows = [
+        ("教學樓三樓", "教室電線裸露", "北側教室插座外露電線"),
+        ("操場", "圍欄 Broken", "東門圍欄鬆脫 gate"),
+        ("食堂後廚", "滅火器過期", "二號滅火器壓力不足"),
+        ("宿舍", "樓梯扶手鬆動", "三樓樓梯扶手"),
+        ("校門", "監控盲區", "校門口攝像頭角度偏"),
+    ];
+    let mut texts = vec![];
+    for (location, title, description) in rows {
+        let mut r = report(w.school, location, vec![]);
+        r.title = Text::line("title", title, 100).unwrap();
+        r.description = Text::lines("description", description, 2000).unwrap();
+        let h = hazards::create(db, &w.staff.actor, w.staff.id, &w.staff.read, r, day(TODAY))
+            .await
+            .unwrap();
+        texts.push((h.hazard.id, [location, title, description]));
+    }
+    let scope = &w.centre.read;
+    // One, two, three and more characters; Chinese and Latin in any case; across the end
+    // of one column and the start of the next (never a match); text found nowhere.
+    for q in [
+        "教", "室", "樓", "電線", "教室", "樓梯", "梯扶", "教學樓", "教室電線", "插座外露電線",
+        "broken", "BROKEN", "Gate", "g", "G", "er", "圍欄 B", "三樓樓梯扶手", "線北", "樓教室",
+        "攝像頭角度偏", "無此文字", "xyz", "  滅火器  ", "滅火器過期二號",
+    ] {
+        assert_eq!(
+            hazard_ids(db, scope, q).await,
+            expected(&texts, q),
+            "search for {q:?}"
+        );
+        let c = hazards::counts(db, scope, &text_filter(q), day(TODAY))
+            .await
+            .unwrap();
+        assert_eq!(
+            c.by_status.iter().map(|(_, n)| n).sum::<i64>(),
+            expected(&texts, q).len() as i64,
+            "count for {q:?}"
+        );
+    }
+    // Hazards numbers are searchable too.
+    let number = hazards::get(db, scope, texts[2].0, day(TODAY))
+        .await
+        .unwrap()
+        .number;
+    assert_eq!(hazard_ids(db, scope, &number).await, vec![texts[2].0]);
+    // Page by page, newest first, a search lists each match once.
+    let mut seen = vec![];
+    let mut cursor = None;
+    loop {
+        let page = hazards::list(db, scope, &text_filter("樓"), cursor.as_deref(), 1, day(TODAY))
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|h| h.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut want = expected(&texts, "樓");
+    want.reverse();
+    assert_eq!(seen, want, "newest first, each once");
+    // Outside the caller's scope nothing is found.
+    assert!(hazard_ids(db, &Scope::subtree("/nowhere/"), "教室").await.is_empty());
+}
+both_backends!(
+    indexed_search_finds_every_substring_t,
+    indexed_search_finds_every_substring
+);
