@@ -18,6 +18,8 @@ pub enum Backend {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// Hazard counts by the generation they were computed at (see `hazards::counts`).
+    pub(crate) counts: std::sync::Arc<crate::hazards::CountsCache>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -72,7 +74,11 @@ impl Db {
                     .await?
             }
         };
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            counts: Default::default(),
+        })
     }
 
     /// Applies the embedded migrations that have not run yet (a no-op when up to date).

@@ -441,6 +441,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     for (kind, p50, p99, n) in by_kind {
         println!("  {kind:<24} {p50:>8.2} {p99:>8.2}  ({n} requests)");
     }
+    super::search::run(&app, &db, &scope, &token, args.clients, today).await?;
     db.close().await;
     Ok(())
 }

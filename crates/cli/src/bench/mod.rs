@@ -3,6 +3,7 @@
 
 mod compliance;
 mod hazards;
+mod search;
 
 use crate::config::AppConfig;
 use axum::body::Body;

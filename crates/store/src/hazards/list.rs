@@ -244,7 +244,11 @@ pub async fn list(
         HazardOrder::Newest => {
             // The index's rowid is the hazard's id: bounding and ordering by it keeps the
             // walk inside FTS5 (ordering by `h.id` would sort every match first).
-            let id = if driven { "hazard_search.rowid" } else { "h.id" };
+            let id = if driven {
+                "hazard_search.rowid"
+            } else {
+                "h.id"
+            };
             if let Some(before) = cursor.and_then(|c| c.parse::<i64>().ok()) {
                 sql.push(" AND ").push(id).push(" < ").bind(before);
             }
@@ -310,7 +314,16 @@ pub async fn batch_after(
 ) -> StoreResult<Vec<Hazard>> {
     let search = Search::resolve(db, f.q.as_deref()).await?;
     let mut sql = Sql::new(db.backend(), SELECT);
-    push_filters(&mut sql, scope, f, &search, false, today, true, Schools::Joined);
+    push_filters(
+        &mut sql,
+        scope,
+        f,
+        &search,
+        false,
+        today,
+        true,
+        Schools::Joined,
+    );
     sql.push(" AND h.id > ")
         .bind(after)
         .push(" ORDER BY h.id LIMIT ")
@@ -329,9 +342,53 @@ pub struct StatusCounts {
     pub listed: i64,
 }
 
-/// Counts for the list header and dashboards.
+/// Counts computed at a generation of `hazard_generation` (migration 0009), which every
+/// committed change to hazards or to the org tree moves on: while it stands still they are
+/// still true, so readers share them instead of counting every row again.
+#[derive(Debug, Default)]
+pub struct CountsCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (i64, StatusCounts)>>,
+}
+
+/// Distinct filters kept at most; past it the cache starts over.
+const COUNTS_KEPT: usize = 4096;
+
+/// Counts for the list header and dashboards: from memory when nothing has changed since
+/// they were counted, else counted (see [`count_rows`]).
 #[tracing::instrument(skip_all)]
 pub async fn counts(
+    db: &Db,
+    scope: &Scope,
+    f: &HazardFilter,
+    today: NaiveDate,
+) -> StoreResult<StatusCounts> {
+    // Read first: counts taken after it are at least as new as the generation they are
+    // kept under, so a later change always retires them.
+    let (generation,): (i64,) = sqlx::query_as("SELECT n FROM hazard_generation WHERE id = 1")
+        .fetch_one(db.pool())
+        .await?;
+    let key = format!("{scope:?}|{f:?}|{today}");
+    let kept = db.counts.entries.lock().ok().and_then(|m| {
+        m.get(&key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, c)| c.clone())
+    });
+    if let Some(c) = kept {
+        return Ok(c);
+    }
+    let c = count_rows(db, scope, f, today).await?;
+    if let Ok(mut m) = db.counts.entries.lock() {
+        if m.len() >= COUNTS_KEPT {
+            m.clear();
+        }
+        m.insert(key, (generation, c.clone()));
+    }
+    Ok(c)
+}
+
+/// Counts straight from the rows, whatever is in memory.
+#[tracing::instrument(skip_all)]
+pub async fn count_rows(
     db: &Db,
     scope: &Scope,
     f: &HazardFilter,
@@ -353,7 +410,16 @@ pub async fn counts(
         .push(" AND h.status NOT IN ")
         .codes(&Status::DONE)
         .push(" THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h");
-    push_filters(&mut sql, scope, f, &search, false, today, false, Schools::Ids);
+    push_filters(
+        &mut sql,
+        scope,
+        f,
+        &search,
+        false,
+        today,
+        false,
+        Schools::Ids,
+    );
     sql.push(" GROUP BY h.status");
     let (text, args) = sql.build();
     let rows: Vec<(String, i64, i64, i64)> =

@@ -8,7 +8,10 @@ mod search;
 mod write;
 
 pub use escalate::escalate;
-pub use list::{HazardFilter, HazardOrder, HazardPage, StatusCounts, batch_after, counts, list};
+pub use list::{
+    CountsCache, HazardFilter, HazardOrder, HazardPage, StatusCounts, batch_after, count_rows,
+    counts, list,
+};
 pub use write::{Created, NewHazard, Powers, create, transition};
 
 use crate::sql::Sql;

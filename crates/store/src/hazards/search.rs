@@ -93,9 +93,11 @@ impl Search {
                 sql.push(" AND hazard_search MATCH ").bind(expr.clone());
             }
             Search::Match(expr) => {
-                sql.push(" AND h.id IN (SELECT rowid FROM hazard_search WHERE hazard_search MATCH ")
-                    .bind(expr.clone())
-                    .push(")");
+                sql.push(
+                    " AND h.id IN (SELECT rowid FROM hazard_search WHERE hazard_search MATCH ",
+                )
+                .bind(expr.clone())
+                .push(")");
             }
         }
     }

@@ -173,9 +173,31 @@ async fn indexed_search_finds_every_substring(db: &Db) {
     // One, two, three and more characters; Chinese and Latin in any case; across the end
     // of one column and the start of the next (never a match); text found nowhere.
     for q in [
-        "教", "室", "樓", "電線", "教室", "樓梯", "梯扶", "教學樓", "教室電線", "插座外露電線",
-        "broken", "BROKEN", "Gate", "g", "G", "er", "圍欄 B", "三樓樓梯扶手", "線北", "樓教室",
-        "攝像頭角度偏", "無此文字", "xyz", "  滅火器  ", "滅火器過期二號",
+        "教",
+        "室",
+        "樓",
+        "電線",
+        "教室",
+        "樓梯",
+        "梯扶",
+        "教學樓",
+        "教室電線",
+        "插座外露電線",
+        "broken",
+        "BROKEN",
+        "Gate",
+        "g",
+        "G",
+        "er",
+        "圍欄 B",
+        "三樓樓梯扶手",
+        "線北",
+        "樓教室",
+        "攝像頭角度偏",
+        "無此文字",
+        "xyz",
+        "  滅火器  ",
+        "滅火器過期二號",
     ] {
         assert_eq!(
             hazard_ids(db, scope, q).await,
@@ -201,9 +223,16 @@ async fn indexed_search_finds_every_substring(db: &Db) {
     let mut seen = vec![];
     let mut cursor = None;
     loop {
-        let page = hazards::list(db, scope, &text_filter("樓"), cursor.as_deref(), 1, day(TODAY))
-            .await
-            .unwrap();
+        let page = hazards::list(
+            db,
+            scope,
+            &text_filter("樓"),
+            cursor.as_deref(),
+            1,
+            day(TODAY),
+        )
+        .await
+        .unwrap();
         seen.extend(page.items.iter().map(|h| h.id));
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -214,9 +243,47 @@ async fn indexed_search_finds_every_substring(db: &Db) {
     want.reverse();
     assert_eq!(seen, want, "newest first, each once");
     // Outside the caller's scope nothing is found.
-    assert!(hazard_ids(db, &Scope::subtree("/nowhere/"), "教室").await.is_empty());
+    assert!(
+        hazard_ids(db, &Scope::subtree("/nowhere/"), "教室")
+            .await
+            .is_empty()
+    );
 }
 both_backends!(
     indexed_search_finds_every_substring_t,
     indexed_search_finds_every_substring
 );
+
+/// Counts kept in memory between changes are never older than the last committed change.
+async fn counts_follow_every_change(db: &Db) {
+    let w = world(db).await;
+    let scope = &w.centre.read;
+    let total = |c: &hazards::StatusCounts| c.by_status.iter().map(|(_, n)| n).sum::<i64>();
+    let all = HazardFilter::default();
+    let before = hazards::counts(db, scope, &all, day(TODAY)).await.unwrap();
+    // The same answer twice, and the same as counting the rows.
+    let again = hazards::counts(db, scope, &all, day(TODAY)).await.unwrap();
+    assert_eq!(total(&before), total(&again));
+    hazards::create(
+        db,
+        &w.staff.actor,
+        w.staff.id,
+        &w.staff.read,
+        report(w.school, "操場", vec![]),
+        day(TODAY),
+    )
+    .await
+    .unwrap();
+    let after = hazards::counts(db, scope, &all, day(TODAY)).await.unwrap();
+    assert_eq!(
+        total(&after),
+        total(&before) + 1,
+        "a new hazard is counted at once"
+    );
+    let rows = hazards::count_rows(db, scope, &all, day(TODAY))
+        .await
+        .unwrap();
+    assert_eq!(total(&after), total(&rows));
+    assert_eq!(after.overdue, rows.overdue);
+}
+both_backends!(counts_follow_every_change_t, counts_follow_every_change);
