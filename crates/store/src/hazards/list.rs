@@ -115,18 +115,12 @@ enum Schools {
     Ids,
 }
 
-/// Appends ` WHERE …` for `f` in `scope`; `search` is `f.q` resolved, and `driven` says the
-/// statement joins `hazard_search` (see [`Search::push`]).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "each input shapes a different part of the one WHERE clause"
-)]
+/// Appends ` WHERE …` for `f` in `scope`, all but its text query (`f.q`, resolved as a
+/// [`Search`] and appended by [`Search::push`]).
 fn push_filters(
     sql: &mut Sql,
     scope: &Scope,
     f: &HazardFilter,
-    search: &Search,
-    driven: bool,
     today: NaiveDate,
     with_status: bool,
     schools: Schools,
@@ -201,7 +195,6 @@ fn push_filters(
     if let Some(d) = f.found_to {
         sql.push(" AND h.found_on <= ").bind(d.to_string());
     }
-    search.push(sql, driven);
 }
 
 /// One page of the hazards in `scope` matching `f`, in `f.order`. `cursor` is the
@@ -239,7 +232,8 @@ pub async fn list(
         }
         (false, Schools::Ids) => " WHERE h.id IN (SELECT h.id FROM hazards h",
     });
-    push_filters(&mut sql, scope, f, &search, driven, today, true, schools);
+    push_filters(&mut sql, scope, f, today, true, schools);
+    search.push(&mut sql, driven);
     match f.order {
         HazardOrder::Newest => {
             // The index's rowid is the hazard's id: bounding and ordering by it keeps the
@@ -314,16 +308,8 @@ pub async fn batch_after(
 ) -> StoreResult<Vec<Hazard>> {
     let search = Search::resolve(db, f.q.as_deref()).await?;
     let mut sql = Sql::new(db.backend(), SELECT);
-    push_filters(
-        &mut sql,
-        scope,
-        f,
-        &search,
-        false,
-        today,
-        true,
-        Schools::Joined,
-    );
+    push_filters(&mut sql, scope, f, today, true, Schools::Joined);
+    search.push(&mut sql, false);
     sql.push(" AND h.id > ")
         .bind(after)
         .push(" ORDER BY h.id LIMIT ")
@@ -367,7 +353,12 @@ pub async fn counts(
     let (generation,): (i64,) = sqlx::query_as("SELECT n FROM hazard_generation WHERE id = 1")
         .fetch_one(db.pool())
         .await?;
-    let key = format!("{scope:?}|{f:?}|{today}");
+    // The order of a list does not change its counts: one entry whatever it is.
+    let unordered = HazardFilter {
+        order: HazardOrder::default(),
+        ..f.clone()
+    };
+    let key = format!("{scope:?}|{unordered:?}|{today}");
     let kept = db.counts.entries.lock().ok().and_then(|m| {
         m.get(&key)
             .filter(|(g, _)| *g == generation)
@@ -410,16 +401,8 @@ pub async fn count_rows(
         .push(" AND h.status NOT IN ")
         .codes(&Status::DONE)
         .push(" THEN 1 ELSE 0 END) AS BIGINT), 0) FROM hazards h");
-    push_filters(
-        &mut sql,
-        scope,
-        f,
-        &search,
-        false,
-        today,
-        false,
-        Schools::Ids,
-    );
+    push_filters(&mut sql, scope, f, today, false, Schools::Ids);
+    search.push(&mut sql, false);
     sql.push(" GROUP BY h.status");
     let (text, args) = sql.build();
     let rows: Vec<(String, i64, i64, i64)> =

@@ -1,5 +1,5 @@
-//! The hazard closed loop through the API: photos without metadata, every step, the
-//! rectifier who may not verify, illegal steps, scope and bad input.
+//! The hazard closed loop through the API: every step, the rectifier who may not verify,
+//! illegal steps, scope and bad input (photo uploads themselves: `photos.rs`).
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -8,7 +8,12 @@ use xiaoan_domain::Role;
 use xiaoan_testkit::{TestApp, api_request, jpeg_bytes};
 
 /// Uploads `bytes` as a multipart `file` field.
-async fn upload(f: &TestApp, token: &str, name: &str, bytes: &[u8]) -> xiaoan_testkit::Resp {
+pub(crate) async fn upload(
+    f: &TestApp,
+    token: &str,
+    name: &str,
+    bytes: &[u8],
+) -> xiaoan_testkit::Resp {
     let boundary = "xiaoan-test-boundary";
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/jpeg\r\n\r\n"
@@ -27,7 +32,7 @@ async fn upload(f: &TestApp, token: &str, name: &str, bytes: &[u8]) -> xiaoan_te
 }
 
 /// A JPEG carrying EXIF with a GPS position and a camera maker.
-fn jpeg_with_gps() -> Vec<u8> {
+pub(crate) fn jpeg_with_gps() -> Vec<u8> {
     let plain = jpeg_bytes();
     let mut tiff: Vec<u8> = b"MM\x00\x2a\x00\x00\x00\x08".to_vec();
     tiff.extend_from_slice(&2u16.to_be_bytes());
@@ -49,14 +54,14 @@ fn jpeg_with_gps() -> Vec<u8> {
     out
 }
 
-struct People {
-    staff: String,
-    safety: String,
-    principal: String,
-    outsider: String,
+pub(crate) struct People {
+    pub(crate) staff: String,
+    pub(crate) safety: String,
+    pub(crate) principal: String,
+    pub(crate) outsider: String,
 }
 
-async fn people(f: &TestApp) -> People {
+pub(crate) async fn people(f: &TestApp) -> People {
     f.add_role_user("hz-staff", "李老師", Role::Staff, f.tree.school_a)
         .await;
     f.add_role_user(
@@ -184,53 +189,6 @@ async fn a_hazard_goes_round_the_whole_loop_and_the_rectifier_cannot_close_it() 
     assert!(list["next_cursor"].is_null());
     let counts = f.get("/api/v1/hazards/counts", &p.principal).await.json();
     assert_eq!(counts["by_status"]["closed"], 1);
-}
-
-#[tokio::test]
-async fn a_photo_with_gps_exif_comes_back_with_none() {
-    let f = TestApp::new().await;
-    let p = people(&f).await;
-    let src = jpeg_with_gps();
-    assert!(
-        exif::Reader::new()
-            .read_from_container(&mut std::io::Cursor::new(&src))
-            .is_ok()
-    );
-    let up = upload(&f, &p.staff, "../../etc/passwd.jpg", &src).await;
-    assert_eq!(up.status, StatusCode::CREATED, "{}", up.text());
-    let id = up.json()["id"].as_i64().unwrap();
-    let got = f.get(&format!("/api/v1/attachments/{id}"), &p.staff).await;
-    assert_eq!(got.status, StatusCode::OK);
-    assert_eq!(got.header("content-type"), Some("image/jpeg"));
-    assert!(
-        got.header("content-disposition")
-            .unwrap()
-            .starts_with("attachment")
-    );
-    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
-    assert!(
-        exif::Reader::new()
-            .read_from_container(&mut std::io::Cursor::new(&got.body))
-            .is_err(),
-        "EXIF removed"
-    );
-    assert!(!got.body.windows(6).any(|w| w == b"PHONEX"));
-    // Someone else's unattached upload is invisible to others; a non-photo is refused.
-    assert_eq!(
-        f.get(&format!("/api/v1/attachments/{id}"), &p.outsider)
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    let svg = upload(
-        &f,
-        &p.staff,
-        "x.jpg",
-        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
-    )
-    .await;
-    assert_eq!(svg.status, StatusCode::BAD_REQUEST);
-    assert_eq!(svg.error_code(), "photo_type");
 }
 
 #[tokio::test]
@@ -534,69 +492,5 @@ async fn the_list_can_put_the_most_overdue_first_page_by_page() {
     assert!(
         html.contains("/hazards?sort=overdue&#38;view=open\""),
         "{html}"
-    );
-}
-
-/// A PNG of `w` × `h` pixels (small on disk: one colour compresses well).
-fn png(w: u32, h: u32) -> Vec<u8> {
-    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
-        w,
-        h,
-        image::Rgb([200, 30, 30]),
-    ));
-    let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
-        .unwrap();
-    out
-}
-
-#[tokio::test]
-async fn photo_decodes_beyond_the_memory_budget_are_turned_away_with_retry_after() {
-    let f = TestApp::with_config(xiaoan_web::WebConfig {
-        photo_decode_budget_mib: 8,
-        photo_decode_wait_ms: 20,
-        ..Default::default()
-    })
-    .await;
-    let p = people(&f).await;
-    let photos_before: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
-        .fetch_one(f.db.pool())
-        .await
-        .unwrap();
-    // 1500 × 1000 pixels count as about 5.7 MiB: with another decode in flight holding
-    // 4 MiB of the 8, there is no room.
-    let picture = png(1500, 1000);
-    let in_flight = f.state.photo_decodes.reserve(4 << 20).await.unwrap();
-    let r = upload(&f, &p.staff, "big.png", &picture).await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
-    assert_eq!(r.error_code(), "busy");
-    assert_eq!(r.header("retry-after"), Some("5"));
-    assert!(!r.json()["error"]["message"].as_str().unwrap().is_empty());
-    // A small photo still fits beside the decode in flight.
-    let small = upload(&f, &p.staff, "small.jpg", &jpeg_bytes()).await;
-    assert_eq!(small.status, StatusCode::CREATED, "{}", small.text());
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments")
-        .fetch_one(f.db.pool())
-        .await
-        .unwrap();
-    assert_eq!(count, photos_before + 1, "the refused photo was not stored");
-    // Once the other decode is done, the same upload goes through; so does a picture
-    // larger than the whole budget, decoded alone.
-    drop(in_flight);
-    let r = upload(&f, &p.staff, "big.png", &picture).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    let r = upload(&f, &p.staff, "huge.png", &png(2000, 1500)).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    // The message is worded in the caller's language.
-    let _hold = f.state.photo_decodes.reserve(8 << 20).await.unwrap();
-    let r = upload(&f, &p.staff, "small.jpg", &jpeg_bytes()).await;
-    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(
-        r.json()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("伺服器"),
-        "{}",
-        r.text()
     );
 }

@@ -8,7 +8,9 @@
 
 mod audit;
 mod compliance;
+mod compliance_forms;
 mod hazard_pages;
+mod hazard_photos;
 mod hazards;
 mod history;
 mod input;
