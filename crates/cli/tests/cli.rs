@@ -403,6 +403,7 @@ async fn the_demo_is_mid_campaign_and_its_matrix_shows_every_status() {
         period: xiaoan_domain::compliance::Period::month_of(today),
         under: None,
         school_type: None,
+        name: None,
         obligations: vec![],
         offset: 0,
         limit: 100,

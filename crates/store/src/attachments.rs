@@ -36,8 +36,8 @@ pub struct NewAttachment {
     pub source_sha256: String,
 }
 
-/// Records an upload (the file is already on disk); flags an earlier upload of the same
-/// bytes. Audited.
+/// Records an upload (the file is already on disk); flags an earlier use of the same bytes.
+/// Audited.
 #[tracing::instrument(skip_all)]
 pub async fn insert(
     db: &Db,
@@ -46,11 +46,18 @@ pub async fn insert(
     new: NewAttachment,
 ) -> StoreResult<Attachment> {
     let mut tx = db.begin_write().await?;
-    let duplicate_of: Option<i64> =
-        sqlx::query_scalar("SELECT MIN(id) FROM attachments WHERE source_sha256 = $1")
-            .bind(new.source_sha256.clone())
-            .fetch_one(&mut *tx)
-            .await?;
+    // The same bytes used before: by someone else, or by the uploader on a hazard or a
+    // record. The uploader's own unused earlier upload (a form sent again after a refusal)
+    // is no reuse.
+    let duplicate_of: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(a.id) FROM attachments a WHERE a.source_sha256 = $1 AND (a.uploader_id <> $2 \
+         OR EXISTS (SELECT 1 FROM hazard_attachments h WHERE h.attachment_id = a.id) \
+         OR EXISTS (SELECT 1 FROM record_attachments r WHERE r.attachment_id = a.id))",
+    )
+    .bind(new.source_sha256.clone())
+    .bind(uploader_id)
+    .fetch_one(&mut *tx)
+    .await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO attachments (uploader_id, stored_name, original_name, mime, size, width, height, source_sha256, \
          duplicate_of, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",

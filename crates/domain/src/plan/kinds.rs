@@ -49,7 +49,10 @@ crate::codes! {
     /// unit with its code.
     pub enum Unit: pairs {
         Records => "records",
+        /// Class hours (課時), the unit of lessons.
         Hours => "hours",
+        /// Hours of the clock (a food sample kept 48 hours).
+        ClockHours => "clock_hours",
         Credits => "credits",
         People => "people",
         Seconds => "seconds",

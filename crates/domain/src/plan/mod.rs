@@ -28,6 +28,11 @@ pub struct LocalText {
 }
 
 impl LocalText {
+    /// Whether any text was given.
+    pub fn is_empty(&self) -> bool {
+        self.zh_tw.is_empty()
+    }
+
     /// The text for a locale code (`zh-TW`, `zh-CN`, `en`), falling back to Traditional Chinese.
     pub fn get(&self, locale: &str) -> &str {
         match locale {
@@ -90,8 +95,17 @@ pub struct Param {
     pub unit: Unit,
     pub basis: Basis,
     pub source: String,
-    /// Why the value is what it is, and what a district should check.
+    /// Why the value is what it is (the plan author's working note, not shown to users).
     pub note: String,
+    /// The parameter's name for people (empty: not given).
+    #[serde(default)]
+    pub title: LocalText,
+    /// The regulation behind the value, as a person cites it (empty: not given).
+    #[serde(default)]
+    pub citation: LocalText,
+    /// What a district should check or set, for people (empty: nothing to add).
+    #[serde(default)]
+    pub advice: LocalText,
 }
 
 /// The level of the org that owes an obligation.
@@ -231,8 +245,11 @@ pub struct Obligation {
     pub threshold: Threshold,
     /// The parameter the threshold's number came from, if any.
     pub threshold_param: Option<String>,
-    /// Citation: the plan's wording and the regulation.
+    /// The plan author's note of the plan's wording and the regulation (not shown to users).
     pub source: String,
+    /// The plan clause and regulations as a person cites them (empty: not given).
+    #[serde(default)]
+    pub citation: LocalText,
 }
 
 /// A whole plan.

@@ -103,6 +103,11 @@ fn text(zh_tw: String, zh_cn: Option<String>, en: Option<String>) -> LocalText {
     LocalText { zh_tw, zh_cn, en }
 }
 
+/// Optional text: absent (empty) when the Traditional Chinese is not given.
+fn opt_text(zh_tw: Option<String>, zh_cn: Option<String>, en: Option<String>) -> LocalText {
+    zh_tw.map_or_else(LocalText::default, |t| text(t, zh_cn, en))
+}
+
 fn date(ctx: &mut Ctx<'_>, d: &Spanned<toml::value::Datetime>) -> Option<NaiveDate> {
     let v = d.get_ref();
     match (v.date, v.time, v.offset) {
@@ -273,6 +278,9 @@ fn build(ctx: &mut Ctx<'_>, raw: RawPlan) -> Option<Plan> {
             basis,
             source: p.source,
             note: p.note,
+            title: opt_text(p.title, p.title_zh_cn, p.title_en),
+            citation: opt_text(p.citation, p.citation_zh_cn, p.citation_en),
+            advice: opt_text(p.advice, p.advice_zh_cn, p.advice_en),
         });
     }
 

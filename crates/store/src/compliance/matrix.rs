@@ -67,16 +67,29 @@ impl OrgRow {
     }
 }
 
-fn org_filter(
-    sql: &mut Sql,
-    scope: &Scope,
-    under: Option<&str>,
-    school_type: Option<SchoolType>,
-    kinds: Option<&[OrgKind]>,
-) {
+/// Which orgs a matrix or a recompute covers.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OrgSelection<'a> {
+    pub under: Option<&'a str>,
+    pub school_type: Option<SchoolType>,
+    pub kinds: Option<&'a [OrgKind]>,
+    /// Part of the name or the code.
+    pub name: Option<&'a str>,
+}
+
+fn org_filter(sql: &mut Sql, scope: &Scope, sel: &OrgSelection<'_>) {
+    let OrgSelection {
+        under,
+        school_type,
+        kinds,
+        name,
+    } = *sel;
     sql.push(" FROM orgs WHERE ").scope("path", scope);
     if let Some(p) = under {
         sql.push(" AND path LIKE ").bind(format!("{p}%"));
+    }
+    if let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) {
+        sql.push(" AND ").contains(&["name", "code"], n);
     }
     if let Some(t) = school_type {
         sql.push(" AND school_type = ").bind(t.code().to_string());
@@ -92,9 +105,7 @@ fn org_filter(
 pub(crate) async fn load_orgs(
     db: &Db,
     scope: &Scope,
-    under: Option<&str>,
-    school_type: Option<SchoolType>,
-    kinds: Option<&[OrgKind]>,
+    sel: &OrgSelection<'_>,
     offset: i64,
     limit: i64,
 ) -> StoreResult<Vec<Org>> {
@@ -103,7 +114,7 @@ pub(crate) async fn load_orgs(
         "SELECT id, kind, code, name, parent_id, path, school_type, students, staff, boarding, canteen, buses, labs, \
          special_equipment",
     );
-    org_filter(&mut sql, scope, under, school_type, kinds);
+    org_filter(&mut sql, scope, sel);
     sql.push(" ORDER BY path LIMIT ")
         .bind(limit.max(1))
         .push(" OFFSET ")
@@ -113,15 +124,9 @@ pub(crate) async fn load_orgs(
     rows.into_iter().map(OrgRow::into_org).collect()
 }
 
-async fn count_orgs(
-    db: &Db,
-    scope: &Scope,
-    under: Option<&str>,
-    school_type: Option<SchoolType>,
-    kinds: Option<&[OrgKind]>,
-) -> StoreResult<i64> {
+async fn count_orgs(db: &Db, scope: &Scope, sel: &OrgSelection<'_>) -> StoreResult<i64> {
     let mut sql = Sql::new(db.backend(), "SELECT COUNT(*)");
-    org_filter(&mut sql, scope, under, school_type, kinds);
+    org_filter(&mut sql, scope, sel);
     let (text, args) = sql.build();
     Ok(sqlx::query_scalar_with(text, args)
         .fetch_one(db.pool())
@@ -135,6 +140,8 @@ pub struct MatrixQuery {
     /// Only orgs under this path (a centre's or a school's).
     pub under: Option<String>,
     pub school_type: Option<SchoolType>,
+    /// Only orgs whose name or code contains this.
+    pub name: Option<String>,
     /// Only these obligations (empty: all of the plan).
     pub obligations: Vec<String>,
     pub offset: i64,
@@ -156,6 +163,17 @@ pub struct Matrix {
     pub rows: Vec<MatrixRow>,
     /// Orgs matching the query, all pages together.
     pub total: i64,
+}
+
+impl MatrixQuery {
+    fn selection<'a>(&'a self, kinds: &'a [OrgKind]) -> OrgSelection<'a> {
+        OrgSelection {
+            under: self.under.as_deref(),
+            school_type: self.school_type,
+            kinds: Some(kinds),
+            name: self.name.as_deref(),
+        }
+    }
 }
 
 fn selected<'p>(plan: &'p StoredPlan, ids: &[String]) -> Vec<&'p Obligation> {
@@ -258,7 +276,7 @@ pub async fn matrix(
 pub async fn count(db: &Db, scope: &Scope, plan: &StoredPlan, q: &MatrixQuery) -> StoreResult<i64> {
     let obs = selected(plan, &q.obligations);
     let kinds = row_kinds(&obs, q.school_type);
-    count_orgs(db, scope, q.under.as_deref(), q.school_type, Some(&kinds)).await
+    count_orgs(db, scope, &q.selection(&kinds)).await
 }
 
 /// [`matrix`] when the caller has already counted the orgs (`total`).
@@ -274,17 +292,7 @@ pub async fn matrix_counted(
 ) -> StoreResult<Matrix> {
     let obs = selected(plan, &q.obligations);
     let kinds = row_kinds(&obs, q.school_type);
-    let under = q.under.as_deref();
-    let orgs = load_orgs(
-        db,
-        scope,
-        under,
-        q.school_type,
-        Some(&kinds),
-        q.offset,
-        q.limit,
-    )
-    .await?;
+    let orgs = load_orgs(db, scope, &q.selection(&kinds), q.offset, q.limit).await?;
     let cells = evaluate_orgs(db, plan, calendar, today, &q.period, &orgs, &obs).await?;
     Ok(Matrix {
         obligations: obs.into_iter().cloned().collect(),
@@ -313,16 +321,7 @@ pub async fn status_counts(
     let mut counts: Vec<[i64; 5]> = vec![[0; 5]; obs.len()];
     let mut offset = 0;
     loop {
-        let orgs = load_orgs(
-            db,
-            scope,
-            q.under.as_deref(),
-            q.school_type,
-            Some(&kinds),
-            offset,
-            1000,
-        )
-        .await?;
+        let orgs = load_orgs(db, scope, &q.selection(&kinds), offset, 1000).await?;
         if orgs.is_empty() {
             break;
         }

@@ -4,7 +4,7 @@
 
 use super::{ANY_DAY, dates_text, is_postgres, read, with_fields};
 use crate::audit::{self, Event};
-use crate::compliance::matrix::load_orgs;
+use crate::compliance::matrix::{OrgSelection, load_orgs};
 use crate::orgs::Org;
 use crate::plans::StoredPlan;
 use crate::sql::Rows;
@@ -55,7 +55,14 @@ pub async fn recompute(
         // until autovacuum comes by); ANALYZE samples, so this stays cheap.
         sqlx::query("ANALYZE records").execute(db.pool()).await?;
     }
-    let mut orgs = load_orgs(db, &Scope::everything(), None, None, None, 0, i64::MAX).await?;
+    let mut orgs = load_orgs(
+        db,
+        &Scope::everything(),
+        &OrgSelection::default(),
+        0,
+        i64::MAX,
+    )
+    .await?;
     orgs.sort_by_key(|o| o.id);
     let histories = {
         let mut conn = db.pool().acquire().await?;

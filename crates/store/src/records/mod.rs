@@ -29,6 +29,8 @@ pub struct Record {
     pub note: String,
     pub author_id: Option<i64>,
     pub author_login: String,
+    /// The author's name as the users table has it now (the login when the account is gone).
+    pub author_name: String,
     pub revision: i64,
     pub withdrawn: bool,
     pub created_at: Millis,
@@ -61,6 +63,7 @@ struct Row {
     note: String,
     author_id: Option<i64>,
     author_login: String,
+    author_name: String,
     revision: i64,
     withdrawn: i64,
     created_at: i64,
@@ -68,7 +71,8 @@ struct Row {
 }
 
 const COLUMNS: &str = "r.id, r.org_id, o.name AS org_name, r.kind, r.occurred_on, r.fields, r.note, r.author_id, \
-                       r.author_login, r.revision, r.withdrawn, r.created_at, r.updated_at";
+                       r.author_login, COALESCE((SELECT u.display_name FROM users u WHERE u.id = r.author_id), \
+                       r.author_login) AS author_name, r.revision, r.withdrawn, r.created_at, r.updated_at";
 
 pub(crate) fn parse_day(s: &str) -> StoreResult<NaiveDate> {
     s.parse()
@@ -91,6 +95,7 @@ impl Row {
             note: self.note,
             author_id: self.author_id,
             author_login: self.author_login,
+            author_name: self.author_name,
             revision: self.revision,
             withdrawn: self.withdrawn != 0,
             created_at: self.created_at,

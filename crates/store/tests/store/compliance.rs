@@ -153,6 +153,7 @@ pub(crate) async fn cell(
         period: Period::parse(period).unwrap(),
         under: Some(org.path.clone()),
         school_type: None,
+        name: None,
         obligations: vec![ob.to_string()],
         offset: 0,
         limit: 10,

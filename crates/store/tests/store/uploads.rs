@@ -33,8 +33,19 @@ async fn unused_uploads_go_after_the_grace_period(db: &Db) {
     let uid = author.user_id.unwrap();
     let on_record = upload(db, author, "record.jpg", "r").await;
     let on_hazard = upload(db, author, "hazard.jpg", "h").await;
-    let forgotten = upload(db, author, "forgotten.jpg", "same").await;
+    // Someone else's photo, then the same bytes from the author: reuse.
+    let forgotten = upload(db, &w.other, "forgotten.jpg", "same").await;
     let reused = upload(db, author, "reused.jpg", "same").await;
+    // One's own unused upload sent again (a form refused, then sent again): no reuse.
+    let first_try = upload(db, author, "try1.jpg", "retry").await;
+    let retry = upload(db, author, "try2.jpg", "retry").await;
+    assert_eq!(
+        attachments::get(db, uid, &Scope::everything(), retry)
+            .await
+            .unwrap()
+            .duplicate_of,
+        None
+    );
     let fresh = upload(db, author, "fresh.jpg", "f").await;
     let cal = calendar::load(db).await.unwrap();
     let mut record = drill("2021-10-12", w.primary.id);
@@ -82,10 +93,15 @@ async fn unused_uploads_go_after_the_grace_period(db: &Db) {
         .unwrap();
     assert_eq!(
         removed,
-        vec![attachments::Removed {
-            id: forgotten,
-            stored_name: "forgotten.jpg".into()
-        }]
+        [
+            (forgotten, "forgotten.jpg"),
+            (first_try, "try1.jpg"),
+            (retry, "try2.jpg")
+        ]
+        .map(|(id, name)| attachments::Removed {
+            id,
+            stored_name: name.into()
+        })
     );
     assert!(matches!(
         attachments::get(db, uid, &everything, forgotten).await,

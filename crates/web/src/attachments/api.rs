@@ -1,6 +1,6 @@
 //! `/api/v1/attachments`: photo uploads (cleaned of all metadata) and downloads.
 
-use super::service::{file_response, store_photo};
+use super::service::{Disposition, file_response, store_photo};
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::ErrorBody;
@@ -74,5 +74,5 @@ pub async fn download(
     caller: Caller,
     Id(id): Id,
 ) -> AppResult<Response> {
-    file_response(&st, &caller, id).await
+    file_response(&st, &caller, id, Disposition::Download).await
 }

@@ -30,8 +30,9 @@ impl Submitted {
     }
 }
 
-/// Reads the form; photos (fields named `photos`) are cleaned and stored as they arrive.
-/// Empty file inputs (nothing chosen) are skipped.
+/// Reads the form; photos (fields named `photos`) are cleaned and stored as they arrive,
+/// after those kept from a refused attempt (fields named `photo`, by id). Empty file inputs
+/// (nothing chosen) are skipped.
 #[tracing::instrument(skip_all)]
 pub async fn read(
     st: &AppState,
@@ -51,6 +52,16 @@ pub async fn read(
         let name = field.name().unwrap_or("").to_string();
         // The form token (checked before the handler runs) is not form data.
         if name == crate::kit::auth::CSRF_FIELD {
+            continue;
+        }
+        // Photos kept from a refused attempt come back by id (the store takes only the
+        // caller's own uploads).
+        if name == "photo" {
+            let text = field.text().await.map_err(|_| bad())?;
+            let id = text.trim().parse().map_err(|_| bad())?;
+            if !photos.contains(&id) {
+                photos.push(id);
+            }
             continue;
         }
         if name == "photos" {

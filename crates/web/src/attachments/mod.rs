@@ -8,7 +8,7 @@ pub mod photos;
 mod service;
 
 pub use form::{Submitted, read as read_form};
-pub use service::{file_response, store_photo};
+pub use service::{Disposition, file_response, store_photo};
 
 use crate::kit::{AppResult, AppState, Caller, Id, Routes};
 use axum::extract::{DefaultBodyLimit, State};
@@ -34,5 +34,5 @@ async fn page_download(
     caller: Caller,
     Id(id): Id,
 ) -> AppResult<Response> {
-    file_response(&st, &caller, id).await
+    file_response(&st, &caller, id, Disposition::Inline).await
 }

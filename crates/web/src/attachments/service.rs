@@ -77,8 +77,30 @@ pub async fn store_photo(
 }
 
 /// Answers with a stored file as a download that browsers will not run or sniff.
+/// How a browser should take a file: shown in place (the evidence opened from a page) or
+/// saved (the API's download).
+#[derive(Debug, Clone, Copy)]
+pub enum Disposition {
+    Inline,
+    Download,
+}
+
+impl Disposition {
+    fn word(self) -> &'static str {
+        match self {
+            Disposition::Inline => "inline",
+            Disposition::Download => "attachment",
+        }
+    }
+}
+
 #[tracing::instrument(skip_all, fields(id))]
-pub async fn file_response(st: &AppState, caller: &Caller, id: i64) -> AppResult<Response> {
+pub async fn file_response(
+    st: &AppState,
+    caller: &Caller,
+    id: i64,
+    disposition: Disposition,
+) -> AppResult<Response> {
     let a = attachments::get_readable(
         &st.db,
         caller.user.id,
@@ -99,7 +121,7 @@ pub async fn file_response(st: &AppState, caller: &Caller, id: i64) -> AppResult
             (header::CONTENT_TYPE, a.mime),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
+                format!("{}; filename=\"{filename}\"", disposition.word()),
             ),
             (
                 header::CONTENT_SECURITY_POLICY,

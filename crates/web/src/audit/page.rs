@@ -45,6 +45,13 @@ pub fn visible(text: &str) -> String {
     out
 }
 
+/// The translation of `key`, or `recorded` as it was recorded when the interface has no
+/// words for it (an entry written by a later or an earlier version).
+fn word_or(l: crate::kit::Lang, key: &str, recorded: &str) -> String {
+    let t = l.t(key);
+    if t == key { recorded.to_string() } else { t }
+}
+
 /// `GET /audit`.
 #[tracing::instrument(skip_all)]
 pub async fn page(
@@ -69,6 +76,20 @@ pub async fn page(
     } else {
         (true, None)
     };
+    // People by name, the background rounds in words.
+    let mut names = crate::kit::page::display_names(
+        &st.db,
+        &entries
+            .iter()
+            .map(|e| e.actor_login.clone())
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    for e in &entries {
+        if e.actor_login.starts_with("system") {
+            names.insert(e.actor_login.clone(), l.t("audit.actor.system"));
+        }
+    }
     let entries = entries
         .into_iter()
         .map(|e| {
@@ -89,13 +110,25 @@ pub async fn page(
                 })
                 .collect::<Vec<_>>()
                 .join("、");
+            let action = match e.action.strip_prefix("hazard.") {
+                Some(step) => word_or(l, &format!("hazard.action.{step}"), &e.action),
+                None => word_or(l, &format!("audit.action.{}", e.action), &e.action),
+            };
             let e = AuditEntry {
-                actor_login: visible(&e.actor_login),
+                actor_login: visible(names.get(&e.actor_login).unwrap_or(&e.actor_login)),
                 roles,
-                action: visible(&e.action),
-                object_type: visible(&e.object_type),
+                action: visible(&action),
+                object_type: visible(&word_or(
+                    l,
+                    &format!("audit.object.{}", e.object_type),
+                    &e.object_type,
+                )),
                 object_id: visible(&e.object_id),
-                result: visible(&e.result),
+                result: visible(&word_or(
+                    l,
+                    &format!("audit.result.{}", e.result),
+                    &e.result,
+                )),
                 ..e
             };
             (at, e)

@@ -77,6 +77,9 @@ pub struct ComplianceQuery {
     /// Only schools of this type.
     #[serde(default, deserialize_with = "crate::kit::extract::blank")]
     pub school_type: Option<SchoolType>,
+    /// Only orgs whose name or code contains this text.
+    #[serde(default, deserialize_with = "crate::kit::extract::blank")]
+    pub q: Option<String>,
     /// Include each row's occurrences.
     pub detail: Option<bool>,
     /// Orgs per page (default 1000, at most 5000); the total is in `X-Total-Count`.
@@ -137,6 +140,7 @@ pub async fn list(
         period: period.clone(),
         under,
         school_type,
+        name: q.q,
         obligations: q.obligation.into_iter().collect(),
         offset: q.offset.unwrap_or(0).max(0),
         limit: q.limit.unwrap_or(1000).clamp(1, 5000),

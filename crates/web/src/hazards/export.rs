@@ -9,6 +9,7 @@ use crate::kit::error::{AppError, AppResult};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use xiaoan_domain::Permission;
+use xiaoan_domain::hazard::{Category, Grade, Status};
 use xiaoan_reports::{Cell, Table, write_table};
 use xiaoan_store::hazards::{self, Hazard, HazardFilter};
 
@@ -63,20 +64,57 @@ pub fn headers(kind: ListKind, l: Lang) -> Vec<String> {
         .collect()
 }
 
-/// The status text of a hazard: the state, and whether it is on a plan or overdue.
-pub fn status_text(h: &Hazard, l: Lang) -> String {
-    let mut s = l.t(&format!("hazard.status.{}", h.status.code()));
-    if h.on_plan {
-        s.push_str(&l.t("hazard.flag.on_plan"));
+/// The words of a list in one language, looked up once for all its rows.
+pub struct Words {
+    category: Vec<(Category, String)>,
+    grade: Vec<(Grade, String)>,
+    status: Vec<(Status, String)>,
+    on_plan: String,
+    overdue: String,
+}
+
+impl Words {
+    pub fn new(l: Lang) -> Words {
+        Words {
+            category: Category::ALL
+                .iter()
+                .map(|c| (*c, l.t(&format!("hazard.category.{}", c.code()))))
+                .collect(),
+            grade: Grade::ALL
+                .iter()
+                .map(|g| (*g, l.t(&format!("hazard.grade.{}", g.code()))))
+                .collect(),
+            status: Status::ALL
+                .iter()
+                .map(|s| (*s, l.t(&format!("hazard.status.{}", s.code()))))
+                .collect(),
+            on_plan: l.t("hazard.flag.on_plan"),
+            overdue: l.t("hazard.flag.overdue"),
+        }
     }
-    if h.overdue {
-        s.push_str(&l.t("hazard.flag.overdue"));
+
+    fn of<T: PartialEq>(list: &[(T, String)], v: T) -> String {
+        list.iter()
+            .find(|(k, _)| *k == v)
+            .map(|(_, w)| w.clone())
+            .unwrap_or_default()
     }
-    s
+
+    /// The status text of a hazard: the state, and whether it is on a plan or overdue.
+    pub fn status_text(&self, h: &Hazard) -> String {
+        let mut s = Words::of(&self.status, h.status);
+        if h.on_plan {
+            s.push_str(&self.on_plan);
+        }
+        if h.overdue {
+            s.push_str(&self.overdue);
+        }
+        s
+    }
 }
 
 /// One hazard as a row of a list.
-pub fn row(kind: ListKind, h: &Hazard, l: Lang, offset: chrono::FixedOffset) -> Vec<Cell> {
+pub fn row(kind: ListKind, h: &Hazard, w: &Words, offset: chrono::FixedOffset) -> Vec<Cell> {
     let name = |u: &Option<xiaoan_store::hazards::UserRef>| {
         u.as_ref().map_or(String::new(), |u| u.display_name.clone())
     };
@@ -87,15 +125,15 @@ pub fn row(kind: ListKind, h: &Hazard, l: Lang, offset: chrono::FixedOffset) -> 
     let mut cells = vec![
         Cell::Text(h.school_name.clone()),
         Cell::Text(h.number.clone()),
-        Cell::Text(l.t(&format!("hazard.category.{}", h.category.code()))),
+        Cell::Text(Words::of(&w.category, h.category)),
         Cell::Text(h.location.clone()),
         Cell::Text(format!("{}：{}", h.title, h.description)),
-        Cell::Text(l.t(&format!("hazard.grade.{}", h.grade.code()))),
+        Cell::Text(Words::of(&w.grade, h.grade)),
         Cell::Date(h.found_on),
         Cell::Text(name(&h.owner)),
         Cell::Text(h.measures.clone()),
         Cell::from(h.deadline),
-        Cell::Text(status_text(h, l)),
+        Cell::Text(w.status_text(h)),
         Cell::from(closed_on),
         Cell::Text(name(&h.verifier)),
     ];
@@ -163,6 +201,9 @@ pub async fn list_filter(
     Ok((f, name, code))
 }
 
+/// Rows read from the database at a time while the workbook is written.
+const BATCH: i64 = 5000;
+
 /// Streams a list into an xlsx download.
 #[tracing::instrument(skip_all)]
 pub async fn xlsx(
@@ -193,6 +234,7 @@ pub async fn xlsx(
             std::iter::from_fn(move || rx.blocking_recv()).flatten(),
         )
     });
+    let words = Words::new(l);
     let mut after = 0;
     loop {
         let batch = hazards::batch_after(
@@ -200,15 +242,15 @@ pub async fn xlsx(
             &caller.scope(Permission::HazardExport),
             &filter,
             after,
-            2000,
+            BATCH,
             today,
         )
         .await?;
         let Some(last) = batch.last() else { break };
         after = last.id;
         let n = batch.len();
-        let rows = batch.iter().map(|h| row(kind, h, l, offset)).collect();
-        if tx.send(rows).await.is_err() || n < 2000 {
+        let rows = batch.iter().map(|h| row(kind, h, &words, offset)).collect();
+        if tx.send(rows).await.is_err() || n < BATCH as usize {
             break;
         }
     }

@@ -67,6 +67,9 @@ pub struct AppError {
     pub wording: Option<&'static str>,
     /// Seconds after which trying again may succeed: sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// The input fields refused, by their keys: `error.fields` in the API's answer (the
+    /// message names them in words).
+    pub fields: Box<[String]>,
 }
 
 impl AppError {
@@ -79,7 +82,14 @@ impl AppError {
             detail: None,
             wording: None,
             retry_after: None,
+            fields: Box::default(),
         }
+    }
+
+    /// Names the refused input fields by key for API clients.
+    pub fn with_fields(mut self, fields: Vec<String>) -> Self {
+        self.fields = fields.into_boxed_slice();
+        self
     }
 
     /// 404, the same for missing and out-of-scope objects.
@@ -156,7 +166,11 @@ impl AppError {
         let message = self.message(lang);
         match surface {
             Surface::Api => {
-                let body = serde_json::json!({"error": {"code": self.code, "message": message}});
+                let mut body =
+                    serde_json::json!({"error": {"code": self.code, "message": message}});
+                if !self.fields.is_empty() {
+                    body["error"]["fields"] = serde_json::json!(self.fields);
+                }
                 (self.status, axum::Json(body)).into_response()
             }
             Surface::Page => crate::kit::page::error_page(self.status, lang, &message),

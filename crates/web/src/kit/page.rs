@@ -140,25 +140,21 @@ pub struct Refused {
     pub error: String,
     /// The text fields as submitted, to fill the form in again.
     pub fields: HashMap<String, String>,
+    /// Every text field in order, repeated names included (checkboxes of one field).
+    #[serde(default)]
+    pub pairs: Vec<(String, String)>,
+    /// Photos already uploaded with it, shown again so that they need not be sent twice.
+    #[serde(default)]
+    pub photos: Vec<i64>,
 }
 
-/// Answers a refused form: keeps `error` and the text `fields` for the page at `path` and
-/// sends the browser there (303 See Other).
-pub async fn refuse(
-    session: &Session,
-    path: &str,
-    error: String,
-    fields: HashMap<String, String>,
-) -> Response {
-    let refused = Refused {
-        path: path.to_string(),
-        error,
-        fields,
-    };
+/// Answers a refused form: keeps it for the page at `refused.path` and sends the browser to
+/// `to` (that page, with its query) with a 303 See Other.
+pub async fn refuse(session: &Session, to: &str, refused: Refused) -> Response {
     if let Err(e) = session.insert(REFUSED_KEY, &refused).await {
         tracing::warn!(error = %e, "could not keep a refused form for its page");
     }
-    Redirect::to(path).into_response()
+    Redirect::to(to).into_response()
 }
 
 /// The refused form waiting for the page at `path`, if any; it is shown once.
@@ -195,6 +191,24 @@ pub fn error_page(status: StatusCode, lang: Lang, message: &str) -> Response {
 #[tracing::instrument(skip_all)]
 pub async fn not_found() -> crate::kit::error::AppError {
     crate::kit::error::AppError::not_found()
+}
+
+/// People's names by login, each login looked up once: `name (login)` for an account,
+/// the login itself for one that no longer exists. Logins starting with `system` (the
+/// background rounds) are left out for the caller to word.
+pub async fn display_names(db: &xiaoan_store::Db, logins: &[String]) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for login in logins.iter().map(String::as_str) {
+        if names.contains_key(login) || login.starts_with("system") {
+            continue;
+        }
+        let name = xiaoan_store::users::by_login(db, &xiaoan_domain::Scope::everything(), login)
+            .await
+            .map(|u| format!("{} ({})", u.display_name, u.login))
+            .unwrap_or_else(|_| login.to_string());
+        names.insert(login.to_string(), name);
+    }
+    names
 }
 
 /// The label of a role code in `lang`.

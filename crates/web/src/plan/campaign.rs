@@ -10,7 +10,8 @@ use crate::kit::page::{Layout, render};
 use crate::plan::active;
 use crate::plan::page_period;
 use crate::plan::words::{
-    cadence_text, obligation_ids, period_choices, period_label, short_code, status_label, title,
+    cadence_text, local_or, obligation_ids, period_choices, period_label, short_code, status_label,
+    title,
 };
 use askama::Template;
 use axum::extract::{Query, State};
@@ -185,6 +186,7 @@ pub async fn overview(
         period: period.clone(),
         under: None,
         school_type: None,
+        name: None,
         obligations: vec![],
         offset: 0,
         limit: 1,
@@ -215,7 +217,7 @@ pub async fn overview(
             .iter()
             .map(|p| PhaseView {
                 title: p.title.get(l.code()).to_string(),
-                summary: p.summary.get(l.code()).to_string(),
+                summary: with_years(p.summary.get(l.code()), plan),
                 start: p.starts_on.to_string(),
                 end: p.ends_on.to_string(),
                 state: phase_state(a.today, p.starts_on, p.ends_on),
@@ -238,17 +240,25 @@ pub async fn overview(
             .params
             .iter()
             .map(|p| ParamView {
-                name: p.name.clone(),
+                name: local_or(l, &p.title, &p.name),
                 value: crate::plan::amount(l, p.value, p.unit),
                 basis: basis_code(p.basis),
                 basis_label: l.t(&format!("campaign.basis_{}", basis_code(p.basis))),
-                source: p.source.clone(),
-                note: p.note.clone(),
+                source: local_or(l, &p.citation, &p.source),
+                note: p.advice.get(l.code()).to_string(),
             })
             .collect(),
         l: layout,
     };
     Ok(render(&page))
+}
+
+/// A phase summary with the campaign's own years for `{start_year}` and `{end_year}`, so
+/// that a plan copied for a later campaign names its years right.
+fn with_years(text: &str, plan: &xiaoan_domain::plan::Plan) -> String {
+    use chrono::Datelike;
+    text.replace("{start_year}", &plan.starts_on.year().to_string())
+        .replace("{end_year}", &plan.ends_on.year().to_string())
 }
 
 fn phase_state(
@@ -370,6 +380,7 @@ pub async fn sections(
         period: period.clone(),
         under: None,
         school_type: None,
+        name: None,
         obligations: if ids.is_empty() {
             vec!["-".into()]
         } else {

@@ -117,7 +117,11 @@ pub fn field_label(lang: Lang, f: &xiaoan_domain::plan::FieldSpec) -> String {
 }
 
 /// Maps a refused record field to a 400 naming the field in the caller's language.
-pub fn field_error(kind: &RecordKind, e: xiaoan_domain::plan::FieldError) -> AppError {
+pub fn field_error(
+    kind: &RecordKind,
+    e: xiaoan_domain::plan::FieldError,
+    values: &serde_json::Map<String, serde_json::Value>,
+) -> AppError {
     use xiaoan_domain::plan::kinds::FieldErrorKind::*;
     let code = match e.kind {
         Unknown => "record_field_unknown",
@@ -127,13 +131,45 @@ pub fn field_error(kind: &RecordKind, e: xiaoan_domain::plan::FieldError) -> App
         TooLong => "record_field_too_long",
         Choice => "record_field_choice",
     };
-    let spec = kind.field(&e.field);
-    AppError::invalid(code).arg_each("field", |lang| {
-        let label = spec
-            .map(|f| field_label(lang, f))
-            .unwrap_or_else(|| e.field.clone());
-        format!("{label} ({})", e.field)
-    })
+    // A missing field: every required field left empty is named, not only the first.
+    let names: Vec<String> = if e.kind == Missing {
+        kind.fields
+            .iter()
+            .filter(|f| f.required && values.get(&f.name).is_none_or(blank_value))
+            .map(|f| f.name.clone())
+            .collect()
+    } else {
+        vec![e.field.clone()]
+    };
+    let names = if names.is_empty() {
+        vec![e.field.clone()]
+    } else {
+        names
+    };
+    let words = names.clone();
+    AppError::invalid(code)
+        .arg_each("field", move |lang| {
+            let labels: Vec<String> = words
+                .iter()
+                .map(|n| kind_field_label(lang, kind, n))
+                .collect();
+            labels.join(lang.list_separator())
+        })
+        .with_fields(names)
+}
+
+/// A value that says nothing: absent, empty text or an empty list.
+fn blank_value(v: &serde_json::Value) -> bool {
+    v.is_null()
+        || v.as_str().is_some_and(|s| s.trim().is_empty())
+        || v.as_array().is_some_and(|a| a.is_empty())
+}
+
+/// A field of `kind` in words (the key itself for a field the kind does not have).
+fn kind_field_label(lang: Lang, kind: &RecordKind, name: &str) -> String {
+    kind.field(name)
+        .map(|f| field_label(lang, f))
+        .unwrap_or_else(|| name.to_string())
 }
 
 /// Parses the period of a page query (default: this month).

@@ -41,6 +41,21 @@ pub fn title(lang: Lang, ob: &Obligation) -> String {
     ob.title.get(lang.code()).to_string()
 }
 
+/// The plan clause and regulations behind an obligation, as a person cites them (the plan
+/// author's own note when the plan gives no citation).
+pub fn citation(lang: Lang, ob: &Obligation) -> String {
+    local_or(lang, &ob.citation, &ob.source)
+}
+
+/// `text` in `lang`, or `fallback` when the plan gave no such text.
+pub fn local_or(lang: Lang, text: &xiaoan_domain::plan::LocalText, fallback: &str) -> String {
+    if text.is_empty() {
+        fallback.to_string()
+    } else {
+        text.get(lang.code()).to_string()
+    }
+}
+
 /// A short code for a matrix column: the task's numeral and the obligation's place in it.
 pub fn short_code(plan: &Plan, ob: &Obligation) -> String {
     let numeral = plan.task(&ob.task).map_or("?", |t| t.numeral.as_str());

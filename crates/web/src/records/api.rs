@@ -32,6 +32,8 @@ pub struct RecordOut {
     pub fields: Value,
     pub note: String,
     pub author_login: String,
+    /// The author's name (the login when the account is gone).
+    pub author_name: String,
     /// 1 for a record as entered; each correction or withdrawal adds one.
     pub revision: i64,
     pub withdrawn: bool,
@@ -51,6 +53,7 @@ impl From<Record> for RecordOut {
             fields: r.fields,
             note: r.note,
             author_login: r.author_login,
+            author_name: r.author_name,
             revision: r.revision,
             withdrawn: r.withdrawn,
             created_at: r.created_at,
@@ -95,7 +98,7 @@ pub async fn create(
         .plan
         .kind(&body.kind)
         .ok_or_else(|| AppError::invalid("record_kind"))?;
-    let fields = validate(&kind, &body.fields).map_err(|e| field_error(&kind, e))?;
+    let fields = validate(&kind, &body.fields).map_err(|e| field_error(&kind, e, &body.fields))?;
     let day = super::input::parse_day(&body.occurred_on)?;
     let writable = writable_orgs(&caller);
     let org_id = match (body.org_id, writable.as_slice()) {
@@ -206,7 +209,7 @@ pub async fn update(
                 .plan
                 .kind(&current.kind)
                 .ok_or_else(|| AppError::invalid("record_kind"))?;
-            Some(validate(&kind, f).map_err(|e| field_error(&kind, e))?)
+            Some(validate(&kind, f).map_err(|e| field_error(&kind, e, f))?)
         }
         None => None,
     };

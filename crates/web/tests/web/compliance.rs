@@ -183,15 +183,31 @@ async fn the_api_lists_obligations_takes_records_and_reports_compliance() {
             "{}",
             r.text()
         );
+        // The message names the field in words (a field the kind lacks as it was sent),
+        // `error.fields` by its key.
+        let e = &r.json()["error"];
         assert!(
-            r.json()["error"]["message"]
-                .as_str()
-                .unwrap()
-                .contains(field),
+            (code == "record_field_unknown") == e["message"].as_str().unwrap().contains(field)
+                && e["fields"].as_array().unwrap().iter().any(|f| f == field),
             "{}",
             r.text()
         );
     }
+    // Every missing field is named, not only the first.
+    let r = f
+        .post("/api/v1/records", &token, &bad(json!({"participants": 1})))
+        .await;
+    let e = &r.json()["error"];
+    assert_eq!(
+        e["fields"],
+        json!(["drill_type", "evacuation_seconds"]),
+        "{e}"
+    );
+    let message = e["message"].as_str().unwrap();
+    assert!(
+        message.contains("演練類型") && message.contains("疏散用時"),
+        "{message}"
+    );
     // Unknown top-level fields, unknown kinds, future dates, other schools.
     let mut extra = drill(today);
     extra["colour"] = json!("red");
@@ -407,7 +423,11 @@ async fn the_pages_show_matrix_cells_due_lists_and_the_campaign() {
         html.contains("三樓東梯擁堵") || html.contains("116"),
         "the drill is the evidence: {html}"
     );
-    assert!(html.contains("指南2014"), "the citation is shown");
+    assert!(
+        html.contains("應急疏散演練指南》(2014年)")
+            || html.contains("應急疏散演練指南》（2014年）"),
+        "the citation is shown"
+    );
     // English and Simplified Chinese.
     let en = f
         .send(page("/compliance?lang=en", Some(&bureau)))
@@ -452,7 +472,7 @@ async fn the_pages_show_matrix_cells_due_lists_and_the_campaign() {
     // The campaign, its sections and the calendar.
     let html = f.send(page("/campaign", Some(&bureau))).await.text();
     assert!(
-        html.contains("集中攻堅") && html.contains("food_sample_grams") && html.contains("待核實"),
+        html.contains("集中攻堅") && html.contains("每餐食品留樣重量") && html.contains("待核實"),
         "{html}"
     );
     let html = f

@@ -36,10 +36,23 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
         ("drill_type", "earthquake"),
         ("participants", "320"),
     ];
-    // Missing the evacuation time: the form again, 400, naming the field, values kept.
+    // Missing the evacuation time: back to the form (303, no form token in the address),
+    // naming the field, values kept; the form again once only.
     let r = post_form(&f, "/records", &school, &base).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let html = r.text();
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let back = r.header("location").unwrap().to_string();
+    assert!(
+        back.starts_with("/records/new?") && !back.contains("_csrf"),
+        "{back}"
+    );
+    let html = f.send(page(&back, Some(&school))).await.text();
+    assert!(
+        !f.send(page(&back, Some(&school)))
+            .await
+            .text()
+            .contains("value=\"320\""),
+        "a reload shows a fresh form"
+    );
     assert!(
         html.contains("疏散用時") && html.contains("value=\"320\""),
         "{html}"
@@ -60,6 +73,8 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
         html.contains("已保存") && html.contains("<details class=\"card narrow\">"),
         "{html}"
     );
+    // Its author by name.
+    assert!(html.contains("<dd>李安全 · "), "{html}");
     let at = saved.split('?').next().unwrap().to_string();
     assert!(
         html.contains("/withdraw"),

@@ -206,6 +206,11 @@ async fn a_hazard_is_reported_rectified_and_closed_out_through_the_pages() {
     assert!(r.status.is_redirection(), "{}", r.text());
     let html = open(&f, &at, &principal).await;
     assert!(html.contains("已銷賬"));
+    // The history names people, not logins alone.
+    assert!(
+        html.contains("安全專幹 (pg-safety)") && html.contains("張校長 (pg-principal)"),
+        "{html}"
+    );
 
     // Lists: the list page, filters, the printable rectification list and its xlsx.
     let list = open(&f, "/hazards?view=all&category=buildings", &safety).await;
@@ -311,4 +316,93 @@ async fn the_history_says_why_the_system_raised_a_hazard() {
         "{html}"
     );
     assert!(!html.contains("system:escalation"), "{html}");
+}
+
+#[tokio::test]
+async fn a_refused_report_keeps_its_photo_and_sending_it_again_is_no_reuse() {
+    let f = TestApp::new().await;
+    f.add_role_user("kp-staff", "李老師", Role::Staff, f.tree.school_a)
+        .await;
+    let staff = sign_in_page(&f, "kp-staff", PW).await;
+    let school = f.tree.school_a.to_string();
+    let report = |title: &'static str, kept: Option<String>, photo: Option<Vec<u8>>| {
+        let (f, staff, school) = (&f, &staff, school.clone());
+        async move {
+            let token = csrf_of(&open(f, "/hazards/new", staff).await);
+            let mut fields = vec![
+                ("school_id", school.as_str()),
+                ("category", "fire_heating"),
+                ("location", "實驗樓二樓走廊"),
+                ("title", title),
+                ("description", "滅火器壓力表指針在紅區"),
+            ];
+            if let Some(k) = kept.as_deref() {
+                fields.push(("photo", k));
+            }
+            let photos: Vec<Vec<u8>> = photo.into_iter().collect();
+            post_multipart(f, "/hazards", staff, &token, &fields, &photos).await
+        }
+    };
+    // No title: back to the form with every field and the photo kept, ticked.
+    let r = report("", None, Some(tinted_jpeg(30))).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some("/hazards/new"));
+    let form = open(&f, "/hazards/new", &staff).await;
+    assert!(form.contains("value=\"實驗樓二樓走廊\"") && form.contains("滅火器壓力表指針在紅區"));
+    let kept = form
+        .split("name=\"photo\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the photo is offered again")
+        .to_string();
+    assert!(form.contains(&format!("<img src=\"/attachments/{kept}\"")));
+    // Sent again with the kept photo: reported with it, not flagged as used before.
+    let r = report("滅火器失效", Some(kept.clone()), None).await;
+    let at = r.header("location").unwrap().to_string();
+    assert!(at.starts_with("/hazards/") && at != "/hazards/new", "{at}");
+    let html = open(&f, &at, &staff).await;
+    assert!(
+        html.contains(&format!("<img src=\"/attachments/{kept}\"")),
+        "{html}"
+    );
+    assert!(!html.contains("照片曾在其他步驟使用過"), "{html}");
+    // The evidence is shown as a picture, and opens in place rather than downloading.
+    assert!(html.contains("發現時照片"), "{html}");
+    let shown = f
+        .send(page(&format!("/attachments/{kept}"), Some(&staff)))
+        .await;
+    assert!(
+        shown
+            .header("content-disposition")
+            .is_some_and(|d| d.starts_with("inline")),
+        "{:?}",
+        shown.header("content-disposition")
+    );
+
+    // A user who chooses the same file again after a refusal is not flagged either; the
+    // same bytes on another hazard are.
+    let other = tinted_jpeg(200);
+    let r = report("", None, Some(other.clone())).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = report("滅火器失效二", None, Some(other.clone())).await;
+    assert_ne!(r.header("location"), Some("/hazards/new"));
+    let html = open(&f, r.header("location").unwrap(), &staff).await;
+    assert!(!html.contains("照片曾在其他步驟使用過"), "{html}");
+    let r = report("滅火器失效三", None, Some(other)).await;
+    let html = open(&f, r.header("location").unwrap(), &staff).await;
+    assert!(html.contains("照片曾在其他步驟使用過"), "{html}");
+}
+
+/// A small JPEG of its own colour, used nowhere else.
+fn tinted_jpeg(blue: u8) -> Vec<u8> {
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(40, 30, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 7) as u8, blue])
+    }));
+    let mut out = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut out),
+        image::ImageFormat::Jpeg,
+    )
+    .expect("encode");
+    out
 }

@@ -9,6 +9,7 @@
 mod audit;
 mod compliance;
 mod compliance_forms;
+mod compliance_matrix;
 mod hazard_pages;
 mod hazard_photos;
 mod hazards;

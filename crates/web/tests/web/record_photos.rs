@@ -69,8 +69,9 @@ async fn the_record_page_takes_photos_and_keeps_them_after_a_refusal() {
         &[xiaoan_testkit::jpeg_bytes()],
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-    let html = r.text();
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let back = r.header("location").unwrap().to_string();
+    let html = f.send(page(&back, Some(&school))).await.text();
     let kept = html
         .split("name=\"photo\" value=\"")
         .nth(1)

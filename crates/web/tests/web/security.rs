@@ -251,6 +251,11 @@ async fn the_audit_page_shows_control_characters_and_verifies_on_demand() {
         "raw control characters"
     );
     assert!(html.contains(r"evil\u{202e}nimda\u{1b}[2j"), "{html}");
+    // Actions, objects and outcomes in words, people by name.
+    assert!(
+        html.contains("登入") && html.contains("帳號不存在") && !html.contains("auth.login"),
+        "{html}"
+    );
     assert!(
         !html.contains("Hash chain intact") && !html.contains("雜湊鏈完整"),
         "the chain is verified on every view"

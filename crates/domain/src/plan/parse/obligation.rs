@@ -2,7 +2,7 @@
 //! threshold and the conditions a record must meet to count.
 
 use super::raw::RawObligation;
-use super::{Ctx, cadence, date, num, text};
+use super::{Ctx, cadence, date, num, opt_text, text};
 use crate::plan::kinds::{FieldType, RecordKind, builtin};
 use crate::plan::{
     Applicability, Cadence, Condition, Fact, Level, Obligation, Param, Population, Task, Threshold,
@@ -158,6 +158,7 @@ pub(super) fn obligation(
         threshold: threshold?,
         threshold_param,
         source: o.source,
+        citation: opt_text(o.citation, o.citation_zh_cn, o.citation_en),
     })
 }
 

@@ -87,6 +87,15 @@ pub struct RawParam {
     pub source: String,
     #[serde(default)]
     pub note: String,
+    pub title: Option<String>,
+    pub title_zh_cn: Option<String>,
+    pub title_en: Option<String>,
+    pub citation: Option<String>,
+    pub citation_zh_cn: Option<String>,
+    pub citation_en: Option<String>,
+    pub advice: Option<String>,
+    pub advice_zh_cn: Option<String>,
+    pub advice_en: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +178,9 @@ pub struct RawObligation {
     pub r#where: Vec<Spanned<RawCondition>>,
     #[serde(default)]
     pub source: String,
+    pub citation: Option<String>,
+    pub citation_zh_cn: Option<String>,
+    pub citation_en: Option<String>,
 }
 
 /// A number written out, or a parameter reference `"$name"`.

@@ -138,7 +138,7 @@ pub async fn cell(
         cadence: cadence_text(l, ob),
         threshold: threshold_text(l, plan, ob),
         owner: ob.owner.map(|r| role_label(l, r)).unwrap_or_default(),
-        source: ob.source.clone(),
+        source: crate::plan::words::citation(l, ob),
         period_label: period_label(l, &period),
         periods: period_choices(l, plan, a.today, &period.key),
         // Applicable now, or in the period under the facts it had then.

@@ -39,12 +39,34 @@ pub struct Column {
     pub title: String,
 }
 
-/// A row: one org.
+/// A row: one org, with its cells and how many of them stand at each status.
 pub struct RowView {
     pub org_id: i64,
     pub name: String,
     pub kind: String,
     pub cells: Vec<CellView>,
+    /// (status code, label, count) for the statuses present, worst first.
+    pub totals: Vec<(&'static str, String, i64)>,
+}
+
+/// How many cells of a row stand at each status, in [`Status::ALL`] order (worst first).
+fn tally(cells: &[xiaoan_domain::compliance::Cell]) -> [i64; 5] {
+    let mut n = [0i64; 5];
+    for c in cells {
+        if let Some(i) = Status::ALL.iter().position(|x| *x == c.status) {
+            n[i] += 1;
+        }
+    }
+    n
+}
+
+/// The order of "worst first": most overdue or missed, then most merely due.
+fn worst_key(t: &[i64; 5]) -> (std::cmp::Reverse<i64>, std::cmp::Reverse<i64>) {
+    let at = |s: Status| Status::ALL.iter().position(|x| *x == s).map_or(0, |i| t[i]);
+    (
+        std::cmp::Reverse(at(Status::Overdue) + at(Status::Missed)),
+        std::cmp::Reverse(at(Status::Due)),
+    )
 }
 
 #[derive(Template)]
@@ -52,6 +74,7 @@ pub struct RowView {
 struct MatrixPage {
     l: Layout,
     no_plan: bool,
+    period_key: String,
     period_label: String,
     periods: Vec<Choice>,
     centres: Vec<Choice>,
@@ -61,6 +84,11 @@ struct MatrixPage {
     statuses: Vec<Choice>,
     columns: Vec<Column>,
     rows: Vec<RowView>,
+    /// One org only (a principal's own school, or one chosen): shown as a list.
+    single: bool,
+    /// The text searched for among org names and codes.
+    q: String,
+    worst_first: bool,
     /// (status code, label, count) over every matching org.
     counts: Vec<(&'static str, String, i64)>,
     /// The counts (and the status filter) cover the page shown only.
@@ -81,6 +109,12 @@ pub struct MatrixForm {
     task: Option<String>,
     section: Option<String>,
     status: Option<String>,
+    /// One org (and what lies under it).
+    org_id: Option<String>,
+    /// Part of an org's name or code.
+    q: Option<String>,
+    /// `worst`: the orgs with most overdue or missed duties first.
+    sort: Option<String>,
     page: Option<i64>,
     done: Option<String>,
 }
@@ -122,13 +156,14 @@ pub async fn matrix(
     };
     let plan = &a.plan.plan;
     let period = page_period(&a, blank(&f.period))?;
-    let centre = match blank(&f.centre_id) {
+    let centre = match blank(&f.org_id).or(blank(&f.centre_id)) {
         Some(id) => {
             let id = id.parse().map_err(|_| AppError::not_found())?;
             Some(orgs::get(&st.db, &caller.scope(Permission::PlanRead), id).await?)
         }
         None => None,
     };
+    let worst_first = blank(&f.sort) == Some("worst");
     let school_type = match blank(&f.school_type) {
         Some(t) => Some(SchoolType::from_code(t).ok_or_else(|| AppError::invalid("school_type"))?),
         None => None,
@@ -140,6 +175,7 @@ pub async fn matrix(
         period: period.clone(),
         under: centre.as_ref().map(|c| c.path.clone()),
         school_type,
+        name: blank(&f.q).map(str::to_string),
         obligations: if task.is_some() || section.is_some() {
             obligation_ids(plan, task, section)
         } else {
@@ -173,13 +209,16 @@ pub async fn matrix(
         .rows
         .iter()
         .filter(|r| status.is_none_or(|st| r.cells.iter().any(|c| c.status == st)))
+        .map(|r| (r, tally(&r.cells)))
         .collect();
-    for r in &rows {
-        for c in &r.cells {
-            if let Some(i) = Status::ALL.iter().position(|x| *x == c.status) {
-                counts[i] += 1;
-            }
+    for (_, t) in &rows {
+        for (n, x) in counts.iter_mut().zip(t) {
+            *n += x;
         }
+    }
+    if worst_first {
+        // Stable: equally bad orgs keep their tree order.
+        rows.sort_by_key(|(_, t)| worst_key(t));
     }
     let total = if whole { rows.len() as i64 } else { m.total };
     if whole {
@@ -206,6 +245,7 @@ pub async fn matrix(
     .await?;
     let page_view = MatrixPage {
         no_plan: false,
+        period_key: period.key.clone(),
         period_label: period_label(l, &period),
         periods: period_choices(l, plan, a.today, &period.key),
         centres: choices(
@@ -256,9 +296,18 @@ pub async fn matrix(
                 title: title(l, o),
             })
             .collect(),
+        single: total == 1 && page == 1,
+        q: blank(&f.q).unwrap_or_default().to_string(),
+        worst_first,
         rows: rows
             .iter()
-            .map(|r| RowView {
+            .map(|(r, t)| RowView {
+                totals: Status::ALL
+                    .iter()
+                    .zip(t)
+                    .filter(|(x, n)| **n > 0 && **x != Status::NotApplicable)
+                    .map(|(x, n)| (x.code(), status_label(l, *x), *n))
+                    .collect(),
                 org_id: r.org.id,
                 name: r.org.name.clone(),
                 kind: r.org.school.as_ref().map_or_else(
@@ -298,6 +347,7 @@ fn empty_page(l: Layout) -> MatrixPage {
     MatrixPage {
         l,
         no_plan: true,
+        period_key: String::new(),
         period_label: String::new(),
         periods: vec![],
         centres: vec![],
@@ -307,6 +357,9 @@ fn empty_page(l: Layout) -> MatrixPage {
         statuses: vec![],
         columns: vec![],
         rows: vec![],
+        single: false,
+        q: String::new(),
+        worst_first: false,
         counts: vec![],
         page_only: false,
         total: 0,
@@ -327,6 +380,9 @@ fn filter_query(f: &MatrixForm) -> String {
         ("task", &f.task),
         ("section", &f.section),
         ("status", &f.status),
+        ("org_id", &f.org_id),
+        ("q", &f.q),
+        ("sort", &f.sort),
     ] {
         if let Some(v) = blank(v) {
             q.append_pair(k, v);

@@ -9,7 +9,7 @@ use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::Id;
 use crate::kit::error::AppResult;
-use crate::kit::page::{Layout, refuse, render, take_refused};
+use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
 use crate::kit::widgets::code_choices;
 use askama::Template;
 use axum::extract::{Multipart, Query, State};
@@ -89,10 +89,22 @@ struct DetailPage {
     error: Option<String>,
     /// The text of a refused step's form, to fill it in again.
     kept: std::collections::HashMap<String, String>,
+    /// Photos already uploaded with a refused step.
+    kept_photos: Vec<i64>,
+    /// The report's photos and the latest rectification's, with their reuse flags.
+    before: Vec<(i64, bool)>,
+    after: Vec<(i64, bool)>,
+    /// When it was closed (verified or dismissed), in local time; empty while open.
+    closed_at: String,
 }
 
 impl DetailPage {
     /// What was typed into `field` of the refused `action` form, if that form was refused.
+    /// Whether the refused step being shown again is `action`.
+    fn refused_step(&self, action: &str) -> bool {
+        self.kept.get("action").map(String::as_str) == Some(action)
+    }
+
     fn kept(&self, action: &str, field: &str) -> &str {
         if self.kept.get("action").map(String::as_str) == Some(action) {
             self.kept.get(field).map_or("", String::as_str)
@@ -136,30 +148,54 @@ async fn show(
     dup_ids: &[i64],
     refused: Option<crate::kit::page::Refused>,
 ) -> AppResult<Response> {
-    let (error, kept) = match refused {
-        Some(r) => (Some(r.error), r.fields),
-        None => (None, Default::default()),
+    let (error, kept, kept_photos) = match refused {
+        Some(r) => (Some(r.error), r.fields, r.photos),
+        None => (None, Default::default(), vec![]),
     };
     let l = caller.lang;
     let today = st.config.today();
     let scope = caller.scope(Permission::HazardRead);
     let h = hazards::get(&st.db, &scope, id, today).await?;
     let offset = st.config.offset();
-    let history = hazards::history(&st.db, &h)
-        .await?
+    let events = hazards::history(&st.db, &h).await?;
+    // The evidence side by side: the photos of the report, and those of the latest
+    // rectification handed in.
+    let photos_of = |action: &str| -> Vec<(i64, bool)> {
+        events
+            .iter()
+            .rev()
+            .find(|e| e.action == action && !e.attachments.is_empty())
+            .map(|e| e.attachments.iter().map(|a| (a.id, a.reused)).collect())
+            .unwrap_or_default()
+    };
+    let before = photos_of("report");
+    let after = photos_of("submit");
+    let local_time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .map(|t| {
+                t.with_timezone(&offset)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            })
+            .unwrap_or_default()
+    };
+    let closed_at = h.closed_at.map(local_time).unwrap_or_default();
+    let names = crate::kit::page::display_names(
+        &st.db,
+        &events
+            .iter()
+            .map(|e| e.actor_login.clone())
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let history = events
         .into_iter()
         .map(|e| EventRow {
-            at: chrono::DateTime::from_timestamp_millis(e.at)
-                .map(|t| {
-                    t.with_timezone(&offset)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
-                .unwrap_or_default(),
+            at: local_time(e.at),
             actor: if e.actor_login.starts_with("system:") {
                 l.t("hazard.actor.system")
             } else {
-                e.actor_login
+                names.get(&e.actor_login).cloned().unwrap_or(e.actor_login)
             },
             action: l.t(&format!("hazard.action.{}", e.action)),
             to_status: l.t(&format!("hazard.status.{}", e.to_status)),
@@ -224,6 +260,10 @@ async fn show(
         recurrence,
         error,
         kept,
+        kept_photos,
+        before,
+        after,
+        closed_at,
         l: Layout::new(caller, "hazards.detail", "/hazards"),
         h,
     };
@@ -263,7 +303,16 @@ pub async fn transition(
     let form = match read(&st, &caller, multipart).await {
         Ok(f) => f,
         Err(e) if e.status.is_client_error() => {
-            return Ok(refuse(&session, &page, e.message(caller.lang), Default::default()).await);
+            return Ok(refuse(
+                &session,
+                &page,
+                Refused {
+                    path: page.to_string(),
+                    error: e.message(caller.lang),
+                    ..Refused::default()
+                },
+            )
+            .await);
         }
         Err(e) => return Err(e),
     };
@@ -302,7 +351,18 @@ pub async fn transition(
     match attempt.await {
         Ok(h) => Ok(Redirect::to(&format!("/hazards/{}", h.id)).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            Ok(refuse(&session, &page, e.message(caller.lang), form.fields).await)
+            Ok(refuse(
+                &session,
+                &page,
+                Refused {
+                    path: page.to_string(),
+                    error: e.message(caller.lang),
+                    fields: form.fields,
+                    pairs: vec![],
+                    photos: form.photos,
+                },
+            )
+            .await)
         }
         Err(e) => Err(e),
     }

@@ -1,6 +1,6 @@
 //! The two lists as pages that print well, and their xlsx download for the pages.
 
-use crate::hazards::export::{ListKind, headers, list_filter, row};
+use crate::hazards::export::{ListKind, Words, headers, list_filter, row};
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
@@ -77,6 +77,7 @@ pub async fn print(
     let (filter, org_name, _) = list_filter(&st, &caller, kind, org_id).await?;
     let today = st.config.today();
     let offset = st.config.offset();
+    let words = Words::new(l);
     let mut rows = Vec::new();
     let mut after = 0;
     let mut truncated = false;
@@ -98,7 +99,7 @@ pub async fn print(
                 truncated = true;
                 break;
             }
-            rows.push(row(kind, h, l, offset).into_iter().map(text).collect());
+            rows.push(row(kind, h, &words, offset).into_iter().map(text).collect());
         }
         if truncated || n < 1000 {
             break;

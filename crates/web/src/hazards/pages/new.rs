@@ -7,7 +7,7 @@ use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::error::AppResult;
-use crate::kit::page::{Layout, refuse, render, take_refused};
+use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
 use crate::kit::parse_code;
 use crate::kit::widgets::code_choices;
 use askama::Template;
@@ -33,6 +33,8 @@ struct NewPage {
     found_by: String,
     found_on: String,
     today: String,
+    /// Photos already uploaded with a refused attempt.
+    photos: Vec<i64>,
     error: Option<String>,
 }
 
@@ -96,6 +98,7 @@ async fn page(
             .and_then(|f| f.opt("found_on"))
             .unwrap_or_else(|| st.config.today().to_string()),
         today: st.config.today().to_string(),
+        photos: f.map(|f| f.photos.clone()).unwrap_or_default(),
         error,
         l: Layout::new(caller, "hazards.new", "/hazards"),
     };
@@ -114,7 +117,7 @@ pub async fn new_form(
             let form = Submitted {
                 fields: r.fields,
                 pairs: vec![],
-                photos: vec![],
+                photos: r.photos,
             };
             page(&st, &caller, Some(&form), Some(r.error)).await
         }
@@ -136,7 +139,16 @@ pub async fn create(
     let form = match read(&st, &caller, multipart).await {
         Ok(f) => f,
         Err(e) if e.status.is_client_error() => {
-            return Ok(refuse(&session, FORM, e.message(caller.lang), Default::default()).await);
+            return Ok(refuse(
+                &session,
+                FORM,
+                Refused {
+                    path: FORM.to_string(),
+                    error: e.message(caller.lang),
+                    ..Refused::default()
+                },
+            )
+            .await);
         }
         Err(e) => return Err(e),
     };
@@ -178,9 +190,18 @@ pub async fn create(
             };
             Ok(Redirect::to(&target).into_response())
         }
-        Err(e) if e.status.is_client_error() => {
-            Ok(refuse(&session, FORM, e.message(caller.lang), form.fields).await)
-        }
+        Err(e) if e.status.is_client_error() => Ok(refuse(
+            &session,
+            FORM,
+            Refused {
+                path: FORM.to_string(),
+                error: e.message(caller.lang),
+                fields: form.fields,
+                pairs: vec![],
+                photos: form.photos,
+            },
+        )
+        .await),
         Err(e) => Err(e),
     }
 }

@@ -9,7 +9,7 @@ use crate::kit::Choice;
 use crate::kit::Id;
 use crate::kit::Lang;
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, render};
+use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
 use crate::plan::words::{cadence_text, threshold_text, title};
 use crate::plan::{
     Active, choice_label, field_error, field_label, kind_label, require_active, writable_orgs,
@@ -20,6 +20,7 @@ use axum::extract::{FromRequest, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
+use tower_sessions::Session;
 use xiaoan_domain::plan::kinds::{FieldType, RecordKind, from_form, validate};
 use xiaoan_domain::{OrgKind, Permission, Scope};
 use xiaoan_store::orgs::{self, OrgFilter};
@@ -263,7 +264,6 @@ async fn new_page(
         kind.as_ref()
             .map(|k| FieldsForm::new(l, k, org_id, a.today.to_string(), &Default::default()))
     });
-    let bad = error.is_some();
     let page = NewPage {
         kinds: plan
             .all_kinds()
@@ -282,11 +282,7 @@ async fn new_page(
         today: a.today.to_string(),
         l: Layout::new(caller, "records.new", "/records"),
     };
-    let mut res = render(&page);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render(&page))
 }
 
 /// `GET /records/new`.
@@ -294,6 +290,7 @@ async fn new_page(
 pub async fn new_form(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Query(q): Query<NewQuery>,
 ) -> AppResult<Response> {
     let a = require_active(&st).await?;
@@ -302,8 +299,21 @@ pub async fn new_form(
     {
         return Err(AppError::invalid("record_kind"));
     }
+    // After a refusal: the form as it was sent, photos included, with why.
+    if let Some(r) = take_refused(&session, FORM).await
+        && let Some(kind) = a.plan.plan.kind(input(&r.pairs, "kind"))
+    {
+        let form = FieldsForm {
+            photos: r.photos,
+            ..posted(caller.lang, &kind, &r.pairs)
+        };
+        return new_page(&st, &caller, &a, q, Some(form), Some(r.error)).await;
+    }
     new_page(&st, &caller, &a, q, None, None).await
 }
+
+/// The page of the new-record form.
+const FORM: &str = "/records/new";
 
 /// The form's values, read back for showing them again after a refusal.
 fn posted(lang: Lang, kind: &RecordKind, p: &[(String, String)]) -> FieldsForm {
@@ -325,9 +335,9 @@ fn posted(lang: Lang, kind: &RecordKind, p: &[(String, String)]) -> FieldsForm {
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     req: axum::extract::Request,
 ) -> AppResult<Response> {
-    let l = caller.lang;
     let a = require_active(&st).await?;
     // The form is multipart when it carries photos (a drill, a sign-in sheet); plain
     // url-encoded posts are still taken.
@@ -364,7 +374,8 @@ pub async fn create(
         .kind(input(&p, "kind"))
         .ok_or_else(|| AppError::invalid("record_kind"))?;
     let r = async {
-        let fields = validate(&kind, &from_form(&kind, &p)).map_err(|e| field_error(&kind, e))?;
+        let values = from_form(&kind, &p);
+        let fields = validate(&kind, &values).map_err(|e| field_error(&kind, e, &values))?;
         let day = crate::records::input::parse_day(input(&p, "occurred_on"))?;
         let org_id = input(&p, "org_id")
             .parse()
@@ -394,23 +405,24 @@ pub async fn create(
     match r {
         Ok(rec) => Ok(Redirect::to(&format!("/records/{}?saved=1", rec.id)).into_response()),
         // An org the caller cannot see answers like a missing one, not with the form.
+        // Refused: back to the form (Post/Redirect/Get), every field and photo kept.
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            let q = NewQuery {
-                obligation: Some(input(&p, "obligation").to_string()).filter(|o| !o.is_empty()),
-                ..NewQuery::default()
+            let to = {
+                let mut to = url::form_urlencoded::Serializer::new(format!("{FORM}?"));
+                to.append_pair("kind", &kind.code);
+                if !input(&p, "obligation").is_empty() {
+                    to.append_pair("obligation", input(&p, "obligation"));
+                }
+                to.finish()
             };
-            new_page(
-                &st,
-                &caller,
-                &a,
-                q,
-                Some(FieldsForm {
-                    photos: photos.clone(),
-                    ..posted(l, &kind, &p)
-                }),
-                Some(e.message(caller.lang)),
-            )
-            .await
+            let refused = Refused {
+                path: FORM.to_string(),
+                error: e.message(caller.lang),
+                fields: Default::default(),
+                pairs: p.into_iter().filter(|(k, _)| k != "photo").collect(),
+                photos,
+            };
+            Ok(refuse(&session, &to, refused).await)
         }
         Err(e) => Err(e),
     }
@@ -444,8 +456,8 @@ async fn change(
                 ..RecordPatch::default()
             }
         } else {
-            let fields =
-                validate(&kind, &from_form(&kind, p)).map_err(|e| field_error(&kind, e))?;
+            let values = from_form(&kind, p);
+            let fields = validate(&kind, &values).map_err(|e| field_error(&kind, e, &values))?;
             RecordPatch {
                 occurred_on: Some(crate::records::input::parse_day(input(p, "occurred_on"))?),
                 fields: Some(fields),

@@ -106,7 +106,7 @@ pub fn record_lines(lang: Lang, plan: &Plan, list: &[Record]) -> Vec<RecordLine>
                     .map(|k| kind_label(lang, &k))
                     .unwrap_or_else(|| r.kind.clone()),
                 summary,
-                author: r.author_login.clone(),
+                author: r.author_name.clone(),
                 withdrawn: r.withdrawn,
             }
         })
