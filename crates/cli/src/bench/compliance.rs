@@ -317,6 +317,23 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     let again = compliance::recompute(&db, &Actor::system("bench"), &plan, &cal, None).await?;
     let warm_secs = t.elapsed().as_secs_f64();
 
+    // The floors of the recompute in the same run: reading every obligation's records
+    // grouped by org and day (the bare query, once per obligation as the recompute does),
+    // and writing as many measure rows as it wrote in raw 500-row inserts.
+    let t = Instant::now();
+    for ob in &plan.plan.obligations {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "SELECT org_id, occurred_on, COUNT(*) FROM records WHERE kind = $1 AND withdrawn = 0 \
+             GROUP BY org_id, occurred_on",
+        )
+        .bind(ob.record.clone())
+        .fetch_all(db.pool())
+        .await?;
+        std::hint::black_box(rows.len());
+    }
+    let read_floor = t.elapsed().as_secs_f64();
+    let write_floor = raw_insert_floor(&db, stats.measures_written).await?;
+
     // 2. One new record at a time: its transaction, audit entry and incremental refresh.
     let mut rng = ChaCha8Rng::seed_from_u64(99);
     let ids: Vec<i64> = built.schools.iter().map(|(id, _)| *id).collect();
@@ -398,6 +415,18 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     );
     println!(
         "{:<58} {:>10.1} s {:>10}",
+        "floor: bare grouped read of each obligation's records", read_floor, ""
+    );
+    println!(
+        "{:<58} {:>10.1} s {:>10}",
+        "floor: the same number of rows in raw 500-row inserts", write_floor, ""
+    );
+    println!(
+        "recompute / (read floor + write floor): {:.2}x",
+        full_secs / (read_floor + write_floor).max(1e-9)
+    );
+    println!(
+        "{:<58} {:>10.1} s {:>10}",
         format!(
             "full recompute again ({} measures changed)",
             again.measures_written
@@ -439,4 +468,38 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     );
     db.close().await;
     Ok(())
+}
+
+/// Seconds to write `n` rows shaped like measures (org, obligation, bucket, two numbers)
+/// into a scratch table in 500-row multi-row inserts inside one transaction.
+async fn raw_insert_floor(db: &Db, n: u64) -> anyhow::Result<f64> {
+    let pool = db.pool();
+    sqlx::query("DROP TABLE IF EXISTS bench_floor")
+        .execute(pool)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE bench_floor (org_id BIGINT NOT NULL, obligation TEXT NOT NULL, bucket TEXT NOT NULL, \
+         measured DOUBLE PRECISION NOT NULL, target DOUBLE PRECISION NOT NULL, \
+         PRIMARY KEY (org_id, obligation, bucket))",
+    )
+    .execute(pool)
+    .await?;
+    let t = Instant::now();
+    let mut tx = pool.begin().await?;
+    let mut done = 0u64;
+    while done < n {
+        let take = (n - done).min(500);
+        let values: Vec<String> = (done..done + take)
+            .map(|i| format!("({}, 'ob{}', 'b{}', 1, 1)", i / 1000, i % 66, i % 1000))
+            .collect();
+        let text = format!("INSERT INTO bench_floor VALUES {}", values.join(","));
+        sqlx::query(sqlx::AssertSqlSafe(text))
+            .execute(&mut *tx)
+            .await?;
+        done += take;
+    }
+    tx.commit().await?;
+    let secs = t.elapsed().as_secs_f64();
+    sqlx::query("DROP TABLE bench_floor").execute(pool).await?;
+    Ok(secs)
 }
