@@ -4,7 +4,7 @@ use crate::kit::AppState;
 use crate::kit::Lang;
 use crate::kit::auth::{CSRF_KEY, Caller, LOGIN_AT_KEY, new_csrf_token, session_csrf};
 use crate::kit::error::AppError;
-use crate::kit::page::{Layout, render};
+use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
@@ -64,13 +64,21 @@ pub async fn form(lang: Lang, session: Session, Query(q): Query<NextQuery>) -> R
             .append_pair("next", &safe_next(Some(next)))
             .finish();
     }
+    // After a refused sign-in: the login name again (never the password), and why.
+    let refused = take_refused(&session, LOGIN).await;
     render(&LoginPage {
         l,
         next: safe_next(q.next.as_deref()),
-        login: String::new(),
-        error: None,
+        login: refused
+            .as_ref()
+            .and_then(|r| r.fields.get("login").cloned())
+            .unwrap_or_default(),
+        error: refused.map(|r| r.error),
     })
 }
+
+/// The sign-in page.
+const LOGIN: &str = "/login";
 
 /// The sign-in form.
 #[derive(Deserialize)]
@@ -116,18 +124,24 @@ pub async fn submit(
             };
             Redirect::to(&target).into_response()
         }
+        // Refused: back to the form (Post/Redirect/Get), so that a reload does not send the
+        // password again; the login name is kept.
         Ok(None) => {
-            let csrf = session_csrf(&session).await;
-            let l = Layout::anonymous(lang, "login.title", csrf);
-            let page = LoginPage {
-                l,
-                next: safe_next(f.next.as_deref()),
-                login: f.login,
-                error: Some(lang.t("error.invalid_credentials")),
+            let next = safe_next(f.next.as_deref());
+            let to = if next == "/" {
+                LOGIN.to_string()
+            } else {
+                url::form_urlencoded::Serializer::new(format!("{LOGIN}?"))
+                    .append_pair("next", &next)
+                    .finish()
             };
-            let mut res = render(&page);
-            *res.status_mut() = StatusCode::UNAUTHORIZED;
-            res
+            let refused = Refused {
+                path: LOGIN.to_string(),
+                error: lang.t("error.invalid_credentials"),
+                fields: [("login".to_string(), f.login)].into(),
+                ..Refused::default()
+            };
+            refuse(&session, &to, refused).await
         }
         Err(e) => AppError::from(e).into_response(),
     }

@@ -112,7 +112,8 @@ async fn pages_sign_in_with_a_form_token_and_render_in_the_chosen_language() {
         r.status
     );
 
-    // A wrong password: the form again with 401, still anonymous.
+    // A wrong password: back to the form (303, so that a reload does not post the password
+    // again), which says so once and keeps the login name, still anonymous.
     let r = post_login(
         &f,
         &anon,
@@ -124,7 +125,15 @@ async fn pages_sign_in_with_a_form_token_and_render_in_the_chosen_language() {
         None,
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/login"));
+    let again = f.send(page("/login", Some(&anon))).await.text();
+    assert!(
+        again.contains("帳號或密碼錯誤") && again.contains(&format!("value=\"{ADMIN}\"")),
+        "{again}"
+    );
+    let fresh = f.send(page("/login", Some(&anon))).await.text();
+    assert!(!fresh.contains("帳號或密碼錯誤"), "shown once");
 
     // The right form: redirect home with a new session id.
     let r = post_login(&f, &anon, &good, Some(("sec-fetch-site", "same-origin"))).await;

@@ -99,7 +99,9 @@ async fn a_one_time_password_reaches_only_the_password_change_and_signs_in_once(
         None,
     )
     .await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // Refused: back to the sign-in form, not signed in.
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some("/login"));
 
     // The first session still changes the password, and the new one signs in as often as needed.
     let r = f.send(page("/account", Some(&cookie))).await;
