@@ -5,7 +5,7 @@ use super::roles::{RoleLine, role_lines};
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::error::AppResult;
-use crate::kit::page::{Layout, render};
+use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
@@ -40,8 +40,27 @@ async fn show(st: &AppState, caller: &Caller, error: Option<String>) -> AppResul
 
 /// `GET /account`.
 #[tracing::instrument(skip_all)]
-pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
-    show(&st, &caller, None).await
+pub async fn page(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: tower_sessions::Session,
+) -> AppResult<Response> {
+    let refused = take_refused(&session, ACCOUNT).await;
+    show(&st, &caller, refused.map(|r| r.error)).await
+}
+
+/// The account page.
+const ACCOUNT: &str = "/account";
+
+/// A refused password change: back to the page with why (Post/Redirect/Get), so that a
+/// reload never sends the passwords again; they are not kept.
+async fn refused(session: &tower_sessions::Session, error: String) -> Response {
+    let r = Refused {
+        path: ACCOUNT.to_string(),
+        error,
+        ..Refused::default()
+    };
+    refuse(session, ACCOUNT, r).await
 }
 
 /// The password form.
@@ -61,9 +80,7 @@ pub async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> AppResult<Response> {
     if f.new_password != f.confirm_password {
-        let mut r = show(&st, &caller, Some(caller.lang.t("error.password_mismatch"))).await?;
-        *r.status_mut() = StatusCode::BAD_REQUEST;
-        return Ok(r);
+        return Ok(refused(&session, caller.lang.t("error.password_mismatch")).await);
     }
     match super::password::change_own_password(&st, &caller, &f.current_password, &f.new_password)
         .await
@@ -74,9 +91,7 @@ pub async fn change_password(
             Ok(Redirect::to("/login?changed=1").into_response())
         }
         Err(e) if e.status == StatusCode::BAD_REQUEST => {
-            let mut r = show(&st, &caller, Some(e.message(caller.lang))).await?;
-            *r.status_mut() = StatusCode::BAD_REQUEST;
-            Ok(r)
+            Ok(refused(&session, e.message(caller.lang)).await)
         }
         Err(e) => Err(e),
     }
