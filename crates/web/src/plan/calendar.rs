@@ -5,7 +5,7 @@
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, render};
+use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
 use crate::plan::active;
 use askama::Template;
 use axum::Form;
@@ -13,6 +13,8 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
+use std::collections::HashMap;
+use tower_sessions::Session;
 use xiaoan_domain::Permission;
 use xiaoan_domain::calendar::{DayKind, Term};
 use xiaoan_domain::plan::Cadence;
@@ -43,6 +45,14 @@ struct CalendarPage {
     days: Vec<DayView>,
     can_edit: bool,
     error: Option<String>,
+    /// The fields of a refused form, to fill it in again.
+    kept: HashMap<String, String>,
+}
+
+impl CalendarPage {
+    fn kept(&self, name: &str) -> &str {
+        self.kept.get(name).map_or("", String::as_str)
+    }
 }
 
 /// A notice to show.
@@ -54,15 +64,18 @@ pub struct Done {
 async fn show(
     st: &AppState,
     caller: &Caller,
-    error: Option<String>,
+    refused: Option<Refused>,
     notice: Option<String>,
 ) -> AppResult<Response> {
+    let (error, kept) = match refused {
+        Some(r) => (Some(r.error), r.fields),
+        None => (None, HashMap::new()),
+    };
     let l = caller.lang;
     let cal = calendar::load(&st.db).await?;
     let days = calendar::special_days(&st.db).await?;
     let mut layout = Layout::new(caller, "calendar.title", "/campaign");
     layout.notice = notice;
-    let bad = error.is_some();
     let page = CalendarPage {
         terms: cal
             .terms()
@@ -97,13 +110,10 @@ async fn show(
             .collect(),
         can_edit: caller.can(Permission::CalendarManage),
         error,
+        kept,
         l: layout,
     };
-    let mut res = render(&page);
-    if bad {
-        *res.status_mut() = axum::http::StatusCode::BAD_REQUEST;
-    }
-    Ok(res)
+    Ok(render(&page))
 }
 
 /// `GET /calendar`.
@@ -111,11 +121,16 @@ async fn show(
 pub async fn page(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Query(q): Query<Done>,
 ) -> AppResult<Response> {
     let notice = q.done.is_some().then(|| caller.lang.t("calendar.saved"));
-    show(&st, &caller, None, notice).await
+    let refused = take_refused(&session, CALENDAR).await;
+    show(&st, &caller, refused, notice).await
 }
+
+/// The calendar page.
+const CALENDAR: &str = "/calendar";
 
 /// Recomputes what follows term dates (terms, school years, school weeks).
 async fn refresh(st: &AppState, caller: &Caller) -> AppResult<()> {
@@ -139,14 +154,31 @@ async fn refresh(st: &AppState, caller: &Caller) -> AppResult<()> {
     Ok(())
 }
 
-async fn finish(st: &AppState, caller: &Caller, r: AppResult<()>) -> AppResult<Response> {
+/// After a change: back to the page, saying it was saved, or (Post/Redirect/Get) why it
+/// was refused with the form's `fields` kept.
+async fn finish(
+    st: &AppState,
+    caller: &Caller,
+    session: &Session,
+    r: AppResult<()>,
+    fields: &[(&str, &str)],
+) -> AppResult<Response> {
     match r {
         Ok(()) => {
             refresh(st, caller).await?;
             Ok(Redirect::to("/calendar?done=1").into_response())
         }
         Err(e) if e.status.is_client_error() => {
-            show(st, caller, Some(e.message(caller.lang)), None).await
+            let refused = Refused {
+                path: CALENDAR.to_string(),
+                error: e.message(caller.lang),
+                fields: fields
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..Refused::default()
+            };
+            Ok(refuse(session, CALENDAR, refused).await)
         }
         Err(e) => Err(e),
     }
@@ -172,6 +204,7 @@ pub struct TermForm {
 pub async fn set_term(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Form(f): Form<TermForm>,
 ) -> AppResult<Response> {
     let r = async {
@@ -194,7 +227,13 @@ pub async fn set_term(
             .map_err(AppError::from)
     }
     .await;
-    finish(&st, &caller, r).await
+    let kept = [
+        ("school_year", f.school_year.as_str()),
+        ("number", f.number.as_str()),
+        ("starts_on", f.starts_on.as_str()),
+        ("ends_on", f.ends_on.as_str()),
+    ];
+    finish(&st, &caller, &session, r, &kept).await
 }
 
 /// The form naming a term to remove.
@@ -209,6 +248,7 @@ pub struct TermKey {
 pub async fn remove_term(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Form(f): Form<TermKey>,
 ) -> AppResult<Response> {
     let _l = caller.lang;
@@ -228,7 +268,7 @@ pub async fn remove_term(
             .map_err(AppError::from)
     }
     .await;
-    finish(&st, &caller, r).await
+    finish(&st, &caller, &session, r, &[]).await
 }
 
 /// The special-day form.
@@ -245,6 +285,7 @@ pub struct DayForm {
 pub async fn set_day(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Form(f): Form<DayForm>,
 ) -> AppResult<Response> {
     let _l = caller.lang;
@@ -255,7 +296,12 @@ pub async fn set_day(
             .map_err(AppError::from)
     }
     .await;
-    finish(&st, &caller, r).await
+    let kept = [
+        ("day", f.day.as_str()),
+        ("kind", f.kind.as_str()),
+        ("note", f.note.as_str()),
+    ];
+    finish(&st, &caller, &session, r, &kept).await
 }
 
 /// The form naming a day to unmark.
@@ -269,6 +315,7 @@ pub struct DayKey {
 pub async fn remove_day(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Form(f): Form<DayKey>,
 ) -> AppResult<Response> {
     let r = async {
@@ -277,5 +324,5 @@ pub async fn remove_day(
             .map_err(AppError::from)
     }
     .await;
-    finish(&st, &caller, r).await
+    finish(&st, &caller, &session, r, &[]).await
 }

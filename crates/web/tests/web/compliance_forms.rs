@@ -138,8 +138,18 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
         ],
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.text().contains("重疊"), "{}", r.text());
+    // Refused: back to the page (Post/Redirect/Get) saying why, the term's fields kept.
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some("/calendar"));
+    let html = f.send(page("/calendar", Some(&bureau))).await.text();
+    assert!(html.contains("重疊"), "{html}");
+    assert!(
+        html.contains(&format!(
+            "name=\"school_year\" min=\"2000\" max=\"2100\" required value=\"{y}\""
+        )) && html.contains(&format!("value=\"{}-07-01\"", today.year()))
+            && html.contains("<option value=\"2\" selected>"),
+        "{html}"
+    );
     let r = post_form(
         &f,
         "/calendar/days",
