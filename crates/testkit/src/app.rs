@@ -173,8 +173,13 @@ impl TestApp {
 
 /// A small JPEG, as a phone would upload it.
 pub fn jpeg_bytes() -> Vec<u8> {
+    jpeg_tinted(120)
+}
+
+/// A small JPEG whose bytes differ with `blue`: a photo used nowhere else.
+pub fn jpeg_tinted(blue: u8) -> Vec<u8> {
     let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(32, 24, |x, y| {
-        image::Rgb([(x * 7) as u8, (y * 9) as u8, 120])
+        image::Rgb([(x * 7) as u8, (y * 9) as u8, blue])
     }));
     let mut out = Vec::new();
     img.write_to(

@@ -21,7 +21,7 @@ pub use db::{TestDb, postgres, sqlite};
 pub use tree::{ADMIN, PW, SCHOOL_A_NAME, SCHOOL_B_NAME, TARGET, Tree};
 
 #[cfg(feature = "web")]
-pub use app::{TestApp, jpeg_bytes};
+pub use app::{TestApp, jpeg_bytes, jpeg_tinted};
 #[cfg(feature = "web")]
 pub use http::{Resp, api_request, ids, send};
 #[cfg(feature = "web")]

@@ -4,7 +4,9 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use xiaoan_domain::Role;
-use xiaoan_testkit::{ADMIN, PW, SESSION, TestApp, csrf_of, jpeg_bytes, page, sign_in_page};
+use xiaoan_testkit::{
+    ADMIN, PW, SESSION, TestApp, csrf_of, jpeg_bytes, jpeg_tinted, page, sign_in_page,
+};
 
 /// Posts a multipart form (text fields and optional photos) to `path`, with the form token
 /// `token` as its first field (as the page's forms send it) unless it is empty.
@@ -344,7 +346,7 @@ async fn a_refused_report_keeps_its_photo_and_sending_it_again_is_no_reuse() {
         }
     };
     // No title: back to the form with every field and the photo kept, ticked.
-    let r = report("", None, Some(tinted_jpeg(30))).await;
+    let r = report("", None, Some(jpeg_tinted(30))).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.header("location"), Some("/hazards/new"));
     let form = open(&f, "/hazards/new", &staff).await;
@@ -381,7 +383,7 @@ async fn a_refused_report_keeps_its_photo_and_sending_it_again_is_no_reuse() {
 
     // A user who chooses the same file again after a refusal is not flagged either; the
     // same bytes on another hazard are.
-    let other = tinted_jpeg(200);
+    let other = jpeg_tinted(200);
     let r = report("", None, Some(other.clone())).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let r = report("滅火器失效二", None, Some(other.clone())).await;
@@ -391,18 +393,4 @@ async fn a_refused_report_keeps_its_photo_and_sending_it_again_is_no_reuse() {
     let r = report("滅火器失效三", None, Some(other)).await;
     let html = open(&f, r.header("location").unwrap(), &staff).await;
     assert!(html.contains("照片曾在其他步驟使用過"), "{html}");
-}
-
-/// A small JPEG of its own colour, used nowhere else.
-fn tinted_jpeg(blue: u8) -> Vec<u8> {
-    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(40, 30, |x, y| {
-        image::Rgb([(x * 5) as u8, (y * 7) as u8, blue])
-    }));
-    let mut out = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut out),
-        image::ImageFormat::Jpeg,
-    )
-    .expect("encode");
-    out
 }
