@@ -101,15 +101,30 @@ pub fn write_table(
         .set_text_wrap()
         .set_align(FormatAlign::Center)
         .set_align(FormatAlign::VerticalCenter);
+    // The body's look is set once per column (font, wrapping, dates): a cell written without
+    // a format takes its column's, which costs nothing per cell, where a format on every
+    // cell is looked up again for each. Printed gridlines draw the table's lines, since a
+    // bordered column would draw them down the whole sheet.
     let text = Format::new()
         .set_font_name(font)
-        .set_border(FormatBorder::Thin)
         .set_text_wrap()
         .set_align(FormatAlign::Top);
     let date = text.clone().set_num_format("yyyy-mm-dd");
+    // A column is of dates when its first value among the measured rows is one.
+    let dated: Vec<bool> = (0..cols)
+        .map(|i| {
+            head.iter()
+                .filter_map(|r| r.get(i))
+                .find(|c| **c != Cell::Empty)
+                .is_some_and(|c| matches!(c, Cell::Date(_)))
+        })
+        .collect();
     for (i, w) in widths.iter().enumerate() {
-        ws.set_column_width(i as u16, (*w).clamp(6, 60) as f64)?;
+        let col = i as u16;
+        ws.set_column_width(col, (*w).clamp(6, 60) as f64)?;
+        ws.set_column_format(col, if dated[i] { &date } else { &text })?;
     }
+    ws.set_print_gridlines(true);
     let last_col = cols.saturating_sub(1) as u16;
     if cols > 1 {
         ws.merge_range(0, 0, 0, last_col, &table.title, &title)?;
@@ -135,10 +150,11 @@ pub fn write_table(
         for (i, c) in r.into_iter().enumerate().take(cols) {
             let col = i as u16;
             match c {
-                Cell::Text(s) => ws.write_string_with_format(row, col, s.as_str(), &text)?,
+                Cell::Text(s) => ws.write_string(row, col, s.as_str())?,
+                Cell::Date(d) if dated[i] => ws.write_datetime(row, col, d)?,
                 Cell::Date(d) => ws.write_date_with_format(row, col, d, &date)?,
-                Cell::Int(n) => ws.write_number_with_format(row, col, n as f64, &text)?,
-                Cell::Empty => ws.write_blank(row, col, &text)?,
+                Cell::Int(n) => ws.write_number(row, col, n as f64)?,
+                Cell::Empty => ws,
             };
         }
         row += 1;
@@ -240,6 +256,8 @@ mod tests {
         assert!(sheet.contains(r#"paperSize="9""#), "{sheet}");
         assert!(sheet.contains(r#"fitToHeight="0""#), "{sheet}");
         assert!(sheet.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "{sheet}");
+        // The table's lines are printed.
+        assert!(sheet.contains(r#"gridLines="1""#), "{sheet}");
         let mut book = String::new();
         zip.by_name("xl/workbook.xml")
             .unwrap()

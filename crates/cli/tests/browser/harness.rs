@@ -432,4 +432,55 @@ impl Session {
             .await?;
         Ok(r.json().as_str().map(str::to_string))
     }
+    /// What a phone user would trip over on the page now open (at phone width): a header
+    /// taller than one row, a touch target under 44 px, a table cell squeezed narrower than
+    /// three characters, and the same with the navigation menu opened.
+    pub async fn phone_problems(&self) -> WebDriverResult<Vec<String>> {
+        let r = self
+            .driver
+            .execute(
+                r"
+                const out = [];
+                const describe = (e) => e.tagName.toLowerCase()
+                    + (e.classList.length ? '.' + [...e.classList].join('.') : '')
+                    + ' «' + (e.innerText || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 24) + '»';
+                const shown = (e) => {
+                    const r = e.getBoundingClientRect();
+                    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+                };
+                const targets = 'button, .button, select, textarea, input:not([type=hidden]):not([type=checkbox]):not([type=radio]),'
+                    + ' .tabs a, .pager a, .nav a, .langs a, .menu-toggle, a.tile, label:has(> input[type=checkbox]), label:has(> input[type=radio])';
+                const small = () => {
+                    for (const e of document.querySelectorAll(targets)) {
+                        if (!shown(e)) continue;
+                        const h = e.getBoundingClientRect().height;
+                        if (h < 43.5) out.push('a touch target ' + Math.round(h) + ' px tall: ' + describe(e));
+                    }
+                };
+                const header = document.querySelector('header.top');
+                if (header && header.getBoundingClientRect().height > 64)
+                    out.push('the header is ' + Math.round(header.getBoundingClientRect().height) + ' px tall');
+                small();
+                for (const c of document.querySelectorAll('td, th')) {
+                    if (!shown(c) || c.innerText.trim().length < 3) continue;
+                    const w = c.getBoundingClientRect().width;
+                    if (w < 40) out.push('a table cell ' + Math.round(w) + ' px wide: ' + describe(c));
+                }
+                const toggle = document.querySelector('.menu-toggle');
+                if (toggle && shown(toggle)) {
+                    toggle.click();
+                    const links = [...document.querySelectorAll('.nav a')];
+                    if (links.length && !links.every(shown)) out.push('the opened menu does not show its links');
+                    small();
+                    if (document.documentElement.scrollWidth > window.innerWidth + 1)
+                        out.push('the opened menu makes the page scroll sideways');
+                    toggle.click();
+                }
+                return [...new Set(out)].slice(0, 12);
+                ",
+                Vec::new(),
+            )
+            .await?;
+        Ok(r.convert()?)
+    }
 }

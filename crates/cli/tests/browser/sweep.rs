@@ -2,7 +2,8 @@
 //! navigation and the home page (breadth first, bounded) at 1280 px and at 360 px. A page
 //! fails on: a link it shows that answers an error, an error in the browser's console
 //! (failed loads, script errors, Content-Security-Policy violations), sideways scrolling,
-//! keys, codes or placeholders shown instead of words, and a form token in a form's address.
+//! keys, codes or placeholders shown instead of words, a form token in a form's address, and
+//! on a phone a header over one row, touch targets under 44 px and squeezed table cells.
 
 use crate::harness::{Demo, Driver, Session, browser_or_skip};
 use crate::words::Words;
@@ -122,6 +123,9 @@ impl Walk<'_> {
         if width == u64::from(PHONE) {
             if let Some(o) = s.overflow().await? {
                 self.problem(page, format!("at {PHONE} px {o}"));
+            }
+            for p in s.phone_problems().await? {
+                self.problem(page, format!("at {PHONE} px {p}"));
             }
         } else {
             self.problem(page, format!("the window is {width} px wide, not {PHONE}"));
