@@ -481,6 +481,6 @@ impl Session {
                 Vec::new(),
             )
             .await?;
-        Ok(r.convert()?)
+        r.convert()
     }
 }

@@ -148,6 +148,33 @@ pub struct Refused {
     pub photos: Vec<i64>,
 }
 
+/// The field of [`Refused::fields`] holding a whole typed form (see [`Refused::with_form`]).
+const FORM_JSON: &str = "form_json";
+
+impl Refused {
+    /// A refusal of the form `form` shown on the page at `path`, kept whole (as JSON).
+    pub fn with_form<T: Serialize>(path: &str, error: String, form: &T) -> Refused {
+        let mut fields = HashMap::new();
+        match serde_json::to_string(form) {
+            Ok(json) => {
+                fields.insert(FORM_JSON.to_string(), json);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not keep a refused form"),
+        }
+        Refused {
+            path: path.to_string(),
+            error,
+            fields,
+            ..Refused::default()
+        }
+    }
+
+    /// The typed form kept by [`Refused::with_form`].
+    pub fn form<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(self.fields.get(FORM_JSON)?).ok()
+    }
+}
+
 /// Answers a refused form: keeps it for the page at `refused.path` and sends the browser to
 /// `to` (that page, with its query) with a 303 See Other.
 pub async fn refuse(session: &Session, to: &str, refused: Refused) -> Response {

@@ -7,13 +7,16 @@ use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::Id;
 use crate::kit::error::{AppError, AppResult, text_error};
-use crate::kit::page::{Layout, kind_label, render, render_checked, role_label};
+use crate::kit::page::{
+    Layout, Refused, kind_label, refuse, render, render_checked, role_label, take_refused,
+};
 use crate::kit::widgets::choices;
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
 use xiaoan_domain::text::{Code, Name};
 use xiaoan_domain::{OrgKind, Permission, SchoolType};
 use xiaoan_store::orgs::{self, NewOrg, Org, OrgFilter, OrgPatch};
@@ -164,7 +167,7 @@ struct OrgPage {
 }
 
 /// The editable fields of an org, as the form shows them.
-#[derive(Deserialize, Default, Clone)]
+#[derive(Deserialize, Serialize, Default, Clone)]
 pub struct OrgForm {
     #[serde(default)]
     pub kind: String,
@@ -430,8 +433,22 @@ async fn show(
 
 /// `GET /orgs/{id}`.
 #[tracing::instrument(skip_all, fields(id = id))]
-pub async fn detail(State(st): State<AppState>, caller: Caller, Id(id): Id) -> AppResult<Response> {
+pub async fn detail(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Id(id): Id,
+) -> AppResult<Response> {
     let org = orgs::get(&st.db, &caller.scope(Permission::OrgRead), id).await?;
+    // After a refused edit: the form as it was sent, with why.
+    if let Some(r) = take_refused(&session, &format!("/orgs/{id}")).await {
+        // The edit form does not send the kind; the school's fields show by it.
+        let form = r.form::<OrgForm>().map(|f| OrgForm {
+            kind: org.kind.code().into(),
+            ..f
+        });
+        return show(&st, &caller, org, form, Some(r.error)).await;
+    }
     show(&st, &caller, org, None, None).await
 }
 
@@ -440,6 +457,7 @@ pub async fn detail(State(st): State<AppState>, caller: Caller, Id(id): Id) -> A
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Id(id): Id,
     Form(f): Form<OrgForm>,
 ) -> AppResult<Response> {
@@ -481,8 +499,11 @@ pub async fn update(
     };
     match attempt.await {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}", o.id)).into_response()),
+        // Refused: back to the page (Post/Redirect/Get), every field kept.
         Err(e) if e.status.is_client_error() => {
-            show(&st, &caller, org, Some(f), Some(e.message(caller.lang))).await
+            let path = format!("/orgs/{id}");
+            let refused = Refused::with_form(&path, e.message(caller.lang), &f);
+            Ok(refuse(&session, &path, refused).await)
         }
         Err(e) => Err(e),
     }
@@ -501,21 +522,38 @@ struct NewOrgPage {
 pub async fn new_form(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Query(q): Query<NewQuery>,
 ) -> AppResult<Response> {
-    let form = OrgForm {
-        kind: q.kind.unwrap_or_else(|| "school".into()),
-        parent_id: q.parent_id,
-        is_new: true,
-        ..Default::default()
+    // After a refusal: the form as it was sent, with why.
+    let (form, error) = match take_refused(&session, NEW_FORM).await {
+        Some(r) => (r.form::<OrgForm>().unwrap_or_default(), Some(r.error)),
+        None => (
+            OrgForm {
+                kind: q.kind.unwrap_or_else(|| "school".into()),
+                parent_id: q.parent_id,
+                ..Default::default()
+            },
+            None,
+        ),
     };
-    let form = form.with_choices(&st, &caller).await?;
-    Ok(render(&NewOrgPage {
+    let form = OrgForm {
+        is_new: true,
+        ..form
+    }
+    .with_choices(&st, &caller)
+    .await?;
+    let page = NewOrgPage {
         l: Layout::new(&caller, "orgs.new", "/orgs"),
         form,
-        error: None,
-    }))
+        error,
+    };
+    let bad = page.error.is_some();
+    Ok(render_checked(&page, bad))
 }
+
+/// The page of the new-org form.
+const NEW_FORM: &str = "/orgs/new";
 
 /// Presets for the new-org form.
 #[derive(Deserialize)]
@@ -529,6 +567,7 @@ pub struct NewQuery {
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Form(f): Form<OrgForm>,
 ) -> AppResult<Response> {
     let attempt = async {
@@ -556,17 +595,10 @@ pub async fn create(
     };
     match attempt.await {
         Ok(o) => Ok(Redirect::to(&format!("/orgs/{}", o.id)).into_response()),
+        // Refused: back to the form (Post/Redirect/Get), every field kept.
         Err(e) if e.status.is_client_error() => {
-            let form = OrgForm { is_new: true, ..f }
-                .with_choices(&st, &caller)
-                .await?;
-            let mut r = render(&NewOrgPage {
-                l: Layout::new(&caller, "orgs.new", "/orgs"),
-                form,
-                error: Some(e.message(caller.lang)),
-            });
-            *r.status_mut() = e.status;
-            Ok(r)
+            let refused = Refused::with_form(NEW_FORM, e.message(caller.lang), &f);
+            Ok(refuse(&session, NEW_FORM, refused).await)
         }
         Err(e) => Err(e),
     }

@@ -5,12 +5,14 @@ use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
 use crate::kit::error::{AppError, AppResult, text_error};
-use crate::kit::page::{Layout, render, render_checked, role_label};
+use crate::kit::page::{Layout, Refused, refuse, render, render_checked, role_label, take_refused};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use std::collections::HashMap;
+use tower_sessions::Session;
 use xiaoan_domain::permission::may_grant;
 use xiaoan_domain::text::{Login, Name};
 use xiaoan_domain::{Permission, Role};
@@ -124,20 +126,59 @@ struct UserPage {
     roles: Vec<RoleItem>,
     can_manage: bool,
     grantable: Vec<Choice>,
+    /// The home org choices of the profile form.
     orgs: Vec<Choice>,
+    /// The org choices of the add-role form.
+    role_orgs: Vec<Choice>,
+    /// The profile form's name (as sent, after a refusal).
+    name_value: String,
     error: Option<String>,
     one_time_password: Option<String>,
     is_self: bool,
+}
+
+/// Session key of a one-time password waiting to be shown once on its user's page.
+const ONE_TIME_KEY: &str = "one_time_password";
+
+/// Keeps `pw` for the page of `login` and sends the browser there (Post/Redirect/Get: a
+/// reload neither resets the password again nor shows it twice).
+async fn show_once(session: &Session, login: &str, pw: &str) -> Response {
+    if let Err(e) = session
+        .insert(ONE_TIME_KEY, (login.to_string(), pw.to_string()))
+        .await
+    {
+        tracing::warn!(error = %e, "could not keep a one-time password for its page");
+    }
+    Redirect::to(&format!("/users/{login}")).into_response()
+}
+
+/// The one-time password waiting for the page of `login`, taken from the session.
+async fn take_once(session: &Session, login: &str) -> Option<String> {
+    let (for_login, pw) = session
+        .remove::<(String, String)>(ONE_TIME_KEY)
+        .await
+        .ok()
+        .flatten()?;
+    (for_login == login).then_some(pw)
 }
 
 async fn show(
     st: &AppState,
     caller: &Caller,
     login: &str,
-    error: Option<String>,
+    refused: Option<Refused>,
     one_time_password: Option<String>,
 ) -> AppResult<Response> {
     let l = caller.lang;
+    let (error, kept) = match refused {
+        Some(r) => (Some(r.error), r.fields),
+        None => (None, HashMap::new()),
+    };
+    let kept_of = |form: &str, name: &str| {
+        (kept.get("form").map(String::as_str) == Some(form))
+            .then(|| kept.get(name).cloned())
+            .flatten()
+    };
     let user = users::by_login(&st.db, &caller.scope(Permission::UserRead), login).await?;
     let names = org_names(st, caller).await?;
     let manage_scope = caller.scope(Permission::UserManage);
@@ -161,18 +202,25 @@ async fn show(
         .map(|r| Choice {
             value: r.code().into(),
             label: role_label(l, *r),
-            selected: false,
+            selected: kept_of("roles", "role").as_deref() == Some(r.code()),
         })
         .collect();
     let manage_orgs = orgs::list(&st.db, &manage_scope, &OrgFilter::default()).await?;
-    let orgs = manage_orgs
-        .into_iter()
-        .map(|o| Choice {
-            value: o.id.to_string(),
-            label: o.name,
-            selected: o.id == user.org_id,
-        })
-        .collect();
+    let org_choices = |chosen: Option<String>| -> Vec<Choice> {
+        let chosen = chosen.unwrap_or_else(|| user.org_id.to_string());
+        manage_orgs
+            .iter()
+            .map(|o| Choice {
+                value: o.id.to_string(),
+                label: o.name.clone(),
+                selected: o.id.to_string() == chosen,
+            })
+            .collect()
+    };
+    let orgs = org_choices(kept_of("profile", "org_id"));
+    let role_orgs = org_choices(kept_of("roles", "org_id"));
+    let name_value =
+        kept_of("profile", "display_name").unwrap_or_else(|| user.display_name.clone());
     let is_self = user.id == caller.user.id;
     let page = UserPage {
         l: Layout::new(caller, "users.title", "/users"),
@@ -181,6 +229,8 @@ async fn show(
         can_manage,
         grantable,
         orgs,
+        role_orgs,
+        name_value,
         error,
         one_time_password,
         is_self,
@@ -194,23 +244,41 @@ async fn show(
 pub async fn detail(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Path(login): Path<String>,
 ) -> AppResult<Response> {
-    show(&st, &caller, &login, None, None).await
+    let path = format!("/users/{login}");
+    let refused = take_refused(&session, &path).await;
+    let once = take_once(&session, &login).await;
+    show(&st, &caller, &login, refused, once).await
 }
 
-/// Runs a change and shows the user page again: on success by redirect, on a client
-/// error with the message and nothing changed.
+/// Runs a change and goes back to the user page (Post/Redirect/Get): on a client error
+/// with the message, `form`'s fields kept and nothing changed.
 async fn then_show(
-    st: &AppState,
     caller: &Caller,
+    session: &Session,
     login: &str,
     r: AppResult<()>,
+    form: &str,
+    fields: &[(&str, String)],
 ) -> AppResult<Response> {
+    let path = format!("/users/{login}");
     match r {
-        Ok(()) => Ok(Redirect::to(&format!("/users/{login}")).into_response()),
+        Ok(()) => Ok(Redirect::to(&path).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            show(st, caller, login, Some(e.message(caller.lang)), None).await
+            let mut kept: HashMap<String, String> = fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            kept.insert("form".into(), form.into());
+            let refused = Refused {
+                path: path.clone(),
+                error: e.message(caller.lang),
+                fields: kept,
+                ..Refused::default()
+            };
+            Ok(refuse(session, &path, refused).await)
         }
         Err(e) => Err(e),
     }
@@ -228,10 +296,10 @@ pub struct ProfileForm {
 pub async fn update(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Path(login): Path<String>,
     Form(f): Form<ProfileForm>,
 ) -> AppResult<Response> {
-    let _l = caller.lang;
     let r = async {
         let name = Name::parse("display_name", &f.display_name).map_err(text_error)?;
         users::update_profile(
@@ -247,7 +315,11 @@ pub async fn update(
         Ok(())
     }
     .await;
-    then_show(&st, &caller, &login, r).await
+    let kept = [
+        ("display_name", f.display_name.clone()),
+        ("org_id", f.org_id.to_string()),
+    ];
+    then_show(&caller, &session, &login, r, "profile", &kept).await
 }
 
 /// The role form: add or remove one assignment.
@@ -263,10 +335,10 @@ pub struct RoleForm {
 pub async fn roles(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Path(login): Path<String>,
     Form(f): Form<RoleForm>,
 ) -> AppResult<Response> {
-    let _l = caller.lang;
     let r = async {
         let role = Role::from_code(&f.role).ok_or_else(|| AppError::invalid("role_unknown"))?;
         let user = users::by_login(&st.db, &caller.scope(Permission::UserManage), &login).await?;
@@ -293,7 +365,13 @@ pub async fn roles(
         Ok(())
     }
     .await;
-    then_show(&st, &caller, &login, r).await
+    // Only an added role is a choice to keep; a removal is one button.
+    let kept = if f.action == "add" {
+        vec![("role", f.role.clone()), ("org_id", f.org_id.to_string())]
+    } else {
+        vec![]
+    };
+    then_show(&caller, &session, &login, r, "roles", &kept).await
 }
 
 /// The status form.
@@ -307,10 +385,10 @@ pub struct StatusForm {
 pub async fn status(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Path(login): Path<String>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Response> {
-    let _l = caller.lang;
     let r = users::set_disabled(
         &st.db,
         &caller.actor(),
@@ -322,7 +400,7 @@ pub async fn status(
     .await
     .map(|_| ())
     .map_err(AppError::from);
-    then_show(&st, &caller, &login, r).await
+    then_show(&caller, &session, &login, r, "status", &[]).await
 }
 
 /// `POST /users/{login}/password`: shows the one-time password once.
@@ -330,18 +408,12 @@ pub async fn status(
 pub async fn reset_password(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Path(login): Path<String>,
 ) -> AppResult<Response> {
     match super::input::reset(&st, &caller, &login).await {
-        Ok(pw) => show(&st, &caller, &login, None, Some(pw)).await,
-        Err(e) => {
-            let status = e.status;
-            let mut r = then_show(&st, &caller, &login, Err(e)).await?;
-            if status.is_client_error() {
-                *r.status_mut() = status;
-            }
-            Ok(r)
-        }
+        Ok(pw) => Ok(show_once(&session, &login, &pw).await),
+        Err(e) => then_show(&caller, &session, &login, Err(e), "password", &[]).await,
     }
 }
 
@@ -354,7 +426,6 @@ struct NewUserPage {
     login: String,
     display_name: String,
     error: Option<String>,
-    created: Option<(String, String)>,
 }
 
 async fn new_page(
@@ -362,7 +433,6 @@ async fn new_page(
     caller: &Caller,
     f: Option<&NewUserForm>,
     error: Option<String>,
-    created: Option<(String, String)>,
 ) -> AppResult<Response> {
     let l = caller.lang;
     let manage_orgs = orgs::list(
@@ -394,7 +464,6 @@ async fn new_page(
         login: f.map(|f| f.login.clone()).unwrap_or_default(),
         display_name: f.map(|f| f.display_name.clone()).unwrap_or_default(),
         error,
-        created,
     };
     let bad = page.error.is_some();
     Ok(render_checked(&page, bad))
@@ -402,9 +471,27 @@ async fn new_page(
 
 /// `GET /users/new`.
 #[tracing::instrument(skip_all)]
-pub async fn new_form(State(st): State<AppState>, caller: Caller) -> AppResult<Response> {
-    new_page(&st, &caller, None, None, None).await
+pub async fn new_form(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+) -> AppResult<Response> {
+    // After a refusal: the form as it was sent, with why.
+    if let Some(r) = take_refused(&session, NEW_FORM).await {
+        let field = |k: &str| r.fields.get(k).cloned().unwrap_or_default();
+        let f = NewUserForm {
+            login: field("login"),
+            display_name: field("display_name"),
+            org_id: field("org_id").parse().unwrap_or(0),
+            role: field("role"),
+        };
+        return new_page(&st, &caller, Some(&f), Some(r.error)).await;
+    }
+    new_page(&st, &caller, None, None).await
 }
+
+/// The page of the new-user form.
+const NEW_FORM: &str = "/users/new";
 
 /// The new-user form: one role at the home org to start with.
 #[derive(Deserialize)]
@@ -416,14 +503,15 @@ pub struct NewUserForm {
     role: String,
 }
 
-/// `POST /users`: creates the account and shows its one-time password once.
+/// `POST /users`: creates the account and shows its one-time password once, on the new
+/// account's page.
 #[tracing::instrument(skip_all)]
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Form(f): Form<NewUserForm>,
 ) -> AppResult<Response> {
-    let _l = caller.lang;
     let r = async {
         let login = Login::parse(&f.login).map_err(text_error)?;
         let display_name = Name::parse("display_name", &f.display_name).map_err(text_error)?;
@@ -454,18 +542,24 @@ pub async fn create(
     }
     .await;
     match r {
-        Ok((u, pw)) => {
-            new_page(
-                &st,
-                &caller,
-                None,
-                None,
-                Some((u.login, pw.unwrap_or_default())),
-            )
-            .await
-        }
+        Ok((u, pw)) => Ok(show_once(&session, &u.login, &pw.unwrap_or_default()).await),
         Err(e) if e.status.is_client_error() => {
-            new_page(&st, &caller, Some(&f), Some(e.message(caller.lang)), None).await
+            let fields = [
+                ("login", f.login.clone()),
+                ("display_name", f.display_name.clone()),
+                ("org_id", f.org_id.to_string()),
+                ("role", f.role.clone()),
+            ];
+            let refused = Refused {
+                path: NEW_FORM.to_string(),
+                error: e.message(caller.lang),
+                fields: fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+                ..Refused::default()
+            };
+            Ok(refuse(&session, NEW_FORM, refused).await)
         }
         Err(e) => Err(e),
     }

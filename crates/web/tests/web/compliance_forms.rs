@@ -80,8 +80,34 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
         html.contains("/withdraw"),
         "the author may still withdraw it: {html}"
     );
-    // A problem the drill found becomes a hazard at the school, in the closed loop.
+    // A correction refused (no evacuation time): back to the record (Post/Redirect/Get)
+    // saying why, the corrected values and the reason kept; then accepted, and the
+    // revision history names who changed it.
     let csrf = csrf_of(&html);
+    let mut fix = good.clone();
+    fix.retain(|(k, _)| !matches!(*k, "kind" | "evacuation_seconds" | "participants"));
+    fix.push(("participants", "333"));
+    fix.push(("reason", "人數點錯了"));
+    let r = post_form(&f, &at, &school, &fix).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(r.header("location"), Some(at.as_str()));
+    let html = f.send(page(&at, Some(&school))).await.text();
+    assert!(
+        html.contains("疏散用時")
+            && html.contains("value=\"333\"")
+            && html.contains("value=\"人數點錯了\"")
+            && html.contains("<details class=\"card narrow\" open>"),
+        "{html}"
+    );
+    fix.push(("evacuation_seconds", "90"));
+    let r = post_form(&f, &at, &school, &fix).await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
+    let html = f.send(page(&at, Some(&school))).await.text();
+    assert!(
+        html.contains("人數點錯了 · 李安全 (safety-a)"),
+        "the history names who corrected it: {html}"
+    );
+    // A problem the drill found becomes a hazard at the school, in the closed loop.
     let hazards = format!("{at}/hazards");
     let r = post_form(
         &f,
@@ -90,11 +116,22 @@ async fn the_record_form_and_the_calendar_refuse_bad_input_clearly() {
         &[
             ("_csrf", &csrf),
             ("problem", "1"),
-            ("category", "buildings"),
+            ("category", "fire_heating"),
         ],
     )
     .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a location is needed");
+    // Refused (a location is needed): back to the record saying why, the category kept.
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "a location is needed");
+    assert_eq!(r.header("location"), Some(at.as_str()));
+    let html = f.send(page(&at, Some(&school))).await.text();
+    assert!(html.contains("role=\"alert\""), "{html}");
+    assert!(
+        html.contains("<option value=\"fire_heating\" selected>"),
+        "the category sent is kept: {html}"
+    );
+    // Shown once: a reload shows the page as it is.
+    let again = f.send(page(&at, Some(&school))).await.text();
+    assert!(!again.contains("role=\"alert\""), "{again}");
     let r = post_form(
         &f,
         &hazards,

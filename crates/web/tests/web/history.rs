@@ -139,11 +139,20 @@ async fn school_facts_change_from_a_day_and_their_history_is_shown() {
     ];
     let earlier = (today - Days::new(40)).to_string();
     let mut early = form.to_vec();
-    early.retain(|(k, _)| *k != "effective_from");
+    early.retain(|(k, _)| *k != "effective_from" && *k != "students");
     early.push(("effective_from", earlier.as_str()));
-    let r = post_form(&f, &format!("/orgs/{}", f.tree.school_a), &s, &early).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.text().contains("更正登記錯誤"), "{}", r.text());
+    early.push(("students", "777"));
+    let at = format!("/orgs/{}", f.tree.school_a);
+    let r = post_form(&f, &at, &s, &early).await;
+    // Refused: back to the page (Post/Redirect/Get) saying why, every field kept.
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.header("location"), Some(at.as_str()));
+    let html = f.send(page(&at, Some(&s))).await.text();
+    assert!(html.contains("更正登記錯誤"), "{html}");
+    assert!(
+        html.contains(&format!("value=\"{earlier}\"")) && html.contains("value=\"777\""),
+        "the day and the facts sent are kept: {html}"
+    );
     let r = post_form(&f, &format!("/orgs/{}", f.tree.school_a), &s, &form).await;
     assert!(r.status.is_redirection(), "{} {}", r.status, r.text());
     let h = f.get(&format!("{path}/facts"), &bt).await.json();

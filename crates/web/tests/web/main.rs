@@ -6,6 +6,7 @@
 // not covered by clippy.toml's allow-unwrap-in-tests.
 #![allow(clippy::unwrap_used)]
 
+mod account_forms;
 mod audit;
 mod compliance;
 mod compliance_forms;

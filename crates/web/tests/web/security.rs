@@ -43,11 +43,15 @@ async fn nobody_resets_their_own_password_without_the_current_one() {
         &[("_csrf", &csrf)],
     )
     .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    // Refused: back to the user's page, which points to the account page.
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let html = f
+        .send(page(&format!("/users/{ADMIN}"), Some(&cookie)))
+        .await
+        .text();
     assert!(
-        r.text().contains("我的帳號"),
-        "the page should point to the account page: {}",
-        r.text()
+        html.contains("我的帳號") && html.contains("role=\"alert\""),
+        "the page should point to the account page: {html}"
     );
     assert_eq!(f.login(ADMIN, PW).await.status, StatusCode::OK);
     // Resetting someone else's still works.

@@ -2,7 +2,6 @@
 //! the API checks them), and, for the author within the editing window, correct or
 //! withdraw with a reason. A refused form comes back with the message and the values.
 
-use super::show;
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Choice;
@@ -316,7 +315,7 @@ pub async fn new_form(
 const FORM: &str = "/records/new";
 
 /// The form's values, read back for showing them again after a refusal.
-fn posted(lang: Lang, kind: &RecordKind, p: &[(String, String)]) -> FieldsForm {
+pub(super) fn posted(lang: Lang, kind: &RecordKind, p: &[(String, String)]) -> FieldsForm {
     let values = from_form(kind, p);
     let mut f = FieldsForm::new(
         lang,
@@ -431,11 +430,11 @@ pub async fn create(
 async fn change(
     st: &AppState,
     caller: &Caller,
+    session: &Session,
     id: i64,
     p: &[(String, String)],
     withdraw: bool,
 ) -> AppResult<Response> {
-    let l = caller.lang;
     let a = require_active(st).await?;
     let rid = id;
     let scope = caller.scope(Permission::RecordRead);
@@ -482,21 +481,11 @@ async fn change(
     .await;
     match r {
         Ok(_) => Ok(Redirect::to(&format!("/records/{rid}?saved=1")).into_response()),
+        // Refused: back to the record (Post/Redirect/Get), the form's fields kept.
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            let mut form = posted(l, &kind, p);
-            form.org_id = current.org_id;
-            if withdraw {
-                form = FieldsForm::of_record(l, &kind, &current);
-            }
-            show(
-                st,
-                caller,
-                id,
-                Some(e.message(caller.lang)),
-                Some(form),
-                false,
-            )
-            .await
+            let form = if withdraw { "withdraw" } else { "correct" };
+            let kept = super::refused(id, form, e.message(caller.lang), p);
+            Ok(refuse(session, &super::page_of(id), kept).await)
         }
         Err(e) => Err(e),
     }
@@ -507,10 +496,11 @@ async fn change(
 pub async fn correct(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Id(id): Id,
     body: Bytes,
 ) -> AppResult<Response> {
-    change(&st, &caller, id, &pairs(&body), false).await
+    change(&st, &caller, &session, id, &pairs(&body), false).await
 }
 
 /// `POST /records/{id}/withdraw`.
@@ -518,8 +508,9 @@ pub async fn correct(
 pub async fn withdraw(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Id(id): Id,
     body: Bytes,
 ) -> AppResult<Response> {
-    change(&st, &caller, id, &pairs(&body), true).await
+    change(&st, &caller, &session, id, &pairs(&body), true).await
 }

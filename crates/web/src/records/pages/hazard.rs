@@ -2,18 +2,19 @@
 //! broken extinguisher): the problem becomes a hazard report at the record's school, in the
 //! hazard closed loop, with the record's date as the day it was found.
 
-use super::show;
 use crate::hazards::HazardIn;
 use crate::kit::AppState;
 use crate::kit::Caller;
 use crate::kit::Id;
 use crate::kit::error::{AppError, AppResult};
+use crate::kit::page::refuse;
 use crate::plan::kind_label;
 use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
+use tower_sessions::Session;
 use xiaoan_domain::Permission;
 use xiaoan_domain::hazard::{Grade, Source};
 use xiaoan_store::records::{self, Record};
@@ -43,6 +44,7 @@ pub struct ProblemForm {
 pub async fn report(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Id(id): Id,
     Form(f): Form<ProblemForm>,
 ) -> AppResult<Response> {
@@ -89,8 +91,15 @@ pub async fn report(
     .await;
     match result {
         Ok(hid) => Ok(Redirect::to(&format!("/hazards/{hid}")).into_response()),
+        // Refused: back to the record (Post/Redirect/Get), the problem's fields kept.
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
-            show(&st, &caller, id, Some(e.message(caller.lang)), None, false).await
+            let sent = [
+                ("problem".to_string(), f.problem.clone()),
+                ("category".to_string(), f.category.clone()),
+                ("location".to_string(), f.location.clone()),
+            ];
+            let kept = super::refused(id, "hazard", e.message(caller.lang), &sent);
+            Ok(refuse(&session, &super::page_of(id), kept).await)
         }
         Err(e) => Err(e),
     }

@@ -13,13 +13,14 @@ use crate::kit::Choice;
 use crate::kit::Id;
 use crate::kit::Lang;
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, render};
+use crate::kit::page::{Layout, Refused, display_names, render, take_refused};
 use crate::plan::{choice_label, field_label, kind_label, writable_orgs};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
+use tower_sessions::Session;
 use xiaoan_domain::Permission;
 use xiaoan_domain::plan::Plan;
 use xiaoan_domain::plan::kinds::{FieldType, RecordKind};
@@ -273,11 +274,25 @@ struct DetailPage {
     edit: Option<form::FieldsForm>,
     edit_until: String,
     error: Option<String>,
+    /// The withdrawal's reason as sent, after a refusal.
+    withdraw_reason: String,
+    /// The problem whose hazard report was refused: its number, category and location.
+    problem_kept: Option<(usize, String, String)>,
     /// Problems the record found, by position, that can be reported as hazards.
     problems: Vec<(usize, String)>,
     categories: Vec<Choice>,
     /// Just saved: the page says so, and the correction forms stay folded.
     saved: bool,
+}
+
+impl DetailPage {
+    /// The category and location sent for problem `i` when its report was refused.
+    fn kept_problem(&self, i: &usize) -> (&str, &str) {
+        match &self.problem_kept {
+            Some((k, category, location)) if k == i => (category, location),
+            _ => ("", ""),
+        }
+    }
 }
 
 /// `?saved=1` after a record was entered or corrected.
@@ -291,24 +306,63 @@ pub struct DetailQuery {
 pub async fn detail(
     State(st): State<AppState>,
     caller: Caller,
+    session: Session,
     Id(id): Id,
     Query(q): Query<DetailQuery>,
 ) -> AppResult<Response> {
     let saved = q.saved.as_deref() == Some("1");
-    show(&st, &caller, id, None, None, saved).await
+    let refused = take_refused(&session, &page_of(id)).await;
+    show(&st, &caller, id, refused, saved).await
 }
 
-/// Renders a record, with `error` and the rejected `edit` values after a failed change.
+/// The address of a record's page.
+pub(crate) fn page_of(id: i64) -> String {
+    format!("/records/{id}")
+}
+
+/// Which of a record page's forms a refusal came from (in [`Refused::fields`]).
+pub(crate) const REFUSED_FORM: &str = "form";
+
+/// A refusal of the record page's form `form` (`correct`, `withdraw`, `hazard`), its fields
+/// `pairs` kept.
+pub(crate) fn refused(id: i64, form: &str, error: String, pairs: &[(String, String)]) -> Refused {
+    Refused {
+        path: page_of(id),
+        error,
+        fields: [(REFUSED_FORM.to_string(), form.to_string())].into(),
+        pairs: pairs
+            .iter()
+            .filter(|(k, _)| k != "_csrf")
+            .cloned()
+            .collect(),
+        photos: vec![],
+    }
+}
+
+/// Renders a record; after a refused change, with why and the values as sent.
 pub(crate) async fn show(
     st: &AppState,
     caller: &Caller,
     id: i64,
-    error: Option<String>,
-    edit: Option<form::FieldsForm>,
+    refused: Option<Refused>,
     saved: bool,
 ) -> AppResult<Response> {
     let l = caller.lang;
     let r = records::get(&st.db, &caller.scope(Permission::RecordRead), id).await?;
+    let (error, form_of, pairs) = match refused {
+        Some(x) => {
+            let form = x.fields.get(REFUSED_FORM).cloned().unwrap_or_default();
+            (Some(x.error), form, x.pairs)
+        }
+        None => (None, String::new(), vec![]),
+    };
+    let sent = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
     let history = records::history(&st.db, &caller.scope(Permission::RecordRead), id).await?;
     let a = crate::plan::active(st).await?;
     let plan = plan_or_empty(a.as_ref());
@@ -320,6 +374,28 @@ pub(crate) async fn show(
         && xiaoan_domain::now_millis() - r.created_at <= window
         && a.is_some();
     let bad = error.is_some();
+    let edit = match (form_of.as_str(), kind.as_ref()) {
+        ("correct", Some(k)) => {
+            let mut f = form::posted(l, k, &pairs);
+            f.org_id = r.org_id;
+            Some(f)
+        }
+        _ => None,
+    };
+    let problem_kept = (form_of == "hazard")
+        .then(|| {
+            let i = sent("problem").parse::<usize>().ok()?;
+            Some((i, sent("category"), sent("location")))
+        })
+        .flatten();
+    let by = display_names(
+        &st.db,
+        &history
+            .iter()
+            .map(|h| h.changed_by.clone())
+            .collect::<Vec<_>>(),
+    )
+    .await;
     let page = DetailPage {
         fields: field_pairs(l, kind.as_ref(), &r.fields),
         note: r.note.clone(),
@@ -334,7 +410,10 @@ pub(crate) async fn show(
                 fields: field_pairs(l, kind.as_ref(), &h.fields),
                 withdrawn: h.withdrawn,
                 reason: h.reason.clone(),
-                by: h.changed_by.clone(),
+                by: by
+                    .get(&h.changed_by)
+                    .cloned()
+                    .unwrap_or_else(|| h.changed_by.clone()),
                 at: when(h.changed_at),
             })
             .collect(),
@@ -344,6 +423,12 @@ pub(crate) async fn show(
         },
         edit_until: when(r.created_at + window),
         error,
+        withdraw_reason: if form_of == "withdraw" {
+            sent("reason")
+        } else {
+            String::new()
+        },
+        problem_kept,
         problems: if caller.can(Permission::HazardReport) && !r.withdrawn {
             hazard::problems(&r).into_iter().enumerate().collect()
         } else {
