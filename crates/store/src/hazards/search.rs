@@ -10,6 +10,13 @@ use crate::{Backend, Db, StoreResult};
 /// the search falls back to reading every row (a single common character).
 const MAX_SHORT_TERMS: usize = 500;
 
+/// A short query is first tried on this many of the newest hazards ...
+const PROBE_ROWS: i64 = 2000;
+/// ... and counts as common when at least one in this many of them contains it. Then a
+/// newest-first walk fills a page within a few rows of every match, where looking its
+/// trigrams up would read their long lists of hazards (fts5vocab counts each list) first.
+const COMMON_ONE_IN: i64 = 40;
+
 /// The columns a query searches.
 const COLUMNS: [&str; 4] = ["h.number", "h.title", "h.location", "h.description"];
 
@@ -50,6 +57,9 @@ impl Search {
         // Shorter than a trigram: every occurrence begins some stored trigram (the values
         // end in two U+0001), so the hazards that contain `q` are those holding a trigram
         // that begins with it. The index folds case as lowercase; so does the lookup.
+        if is_common(db, &q).await? {
+            return Ok(Search::Like(q));
+        }
         let folded = q.to_lowercase();
         let terms: Vec<(String,)> = sqlx::query_as(
             "SELECT term FROM hazard_search_terms WHERE term >= ? AND term < ? LIMIT ?",
@@ -101,6 +111,19 @@ impl Search {
             }
         }
     }
+}
+
+/// Whether at least one in [`COMMON_ONE_IN`] of the newest [`PROBE_ROWS`] hazards contains
+/// `q` (one bounded read of their text).
+async fn is_common(db: &Db, q: &str) -> StoreResult<bool> {
+    let mut sql = Sql::new(db.backend(), "SELECT COUNT(*), COALESCE(SUM(CASE WHEN ");
+    sql.contains(&COLUMNS, q)
+        .push(" THEN 1 ELSE 0 END), 0) FROM (SELECT number, title, location, description FROM hazards ORDER BY id DESC LIMIT ")
+        .bind(PROBE_ROWS)
+        .push(") h");
+    let (text, args) = sql.build();
+    let (rows, hits): (i64, i64) = sqlx::query_as_with(text, args).fetch_one(db.pool()).await?;
+    Ok(hits > 0 && hits * COMMON_ONE_IN >= rows)
 }
 
 /// `text` as one FTS5 string (inner `"` doubled).
