@@ -7,7 +7,7 @@
 use crate::sql::Sql;
 use crate::{Backend, StoreError, StoreResult};
 use chrono::NaiveDate;
-use sqlx::{Any, Transaction};
+use sqlx::AnyConnection;
 use xiaoan_domain::compliance::Measure;
 use xiaoan_domain::plan::Obligation;
 
@@ -73,15 +73,17 @@ fn numeric_conditions(sql: &mut Sql, backend: Backend, ob: &Obligation) {
     }
 }
 
-async fn per_org(tx: &mut Transaction<'static, Any>, sql: Sql) -> StoreResult<Vec<(i64, String)>> {
+async fn per_org(conn: &mut AnyConnection, sql: Sql) -> StoreResult<Vec<(i64, String)>> {
     let (text, args) = sql.build();
-    Ok(sqlx::query_as_with(text, args).fetch_all(&mut **tx).await?)
+    Ok(sqlx::query_as_with(text, args)
+        .fetch_all(&mut *conn)
+        .await?)
 }
 
 /// Daily duties whose conditions are numeric: per org, `month=mask` entries, bit `d - 1` of
 /// a month's mask set when day `d` has at least `min` qualifying records.
 pub(super) async fn day_masks(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     backend: Backend,
     ob: &Obligation,
     window: (NaiveDate, NaiveDate),
@@ -103,7 +105,7 @@ pub(super) async fn day_masks(
     sql.push(" GROUP BY org_id, occurred_on HAVING COUNT(*) >= ")
         .bind(min)
         .push(") d GROUP BY org_id, month) m GROUP BY org_id");
-    per_org(tx, sql)
+    per_org(conn, sql)
         .await?
         .into_iter()
         .map(|(org, text)| {
@@ -124,7 +126,7 @@ pub(super) async fn day_masks(
 /// Per org, its days with a record and how many: `day=count` entries (for obligations that
 /// only count records).
 pub(super) async fn day_counts(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     backend: Backend,
     ob: &Obligation,
     window: (NaiveDate, NaiveDate),
@@ -141,7 +143,7 @@ pub(super) async fn day_counts(
     let mut sql = Sql::from_text(backend, head);
     records_filter(&mut sql, &ob.record, window, orgs);
     sql.push(" GROUP BY org_id, occurred_on) d GROUP BY org_id");
-    per_org(tx, sql)
+    per_org(conn, sql)
         .await?
         .into_iter()
         .map(|(org, text)| {
@@ -162,7 +164,7 @@ pub(super) async fn day_counts(
 
 /// Per org, its records' days and fields (for obligations with conditions, sums or coverage).
 pub(super) async fn day_fields(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     backend: Backend,
     ob: &Obligation,
     window: (NaiveDate, NaiveDate),
@@ -179,7 +181,7 @@ pub(super) async fn day_fields(
     let mut sql = Sql::from_text(backend, head);
     records_filter(&mut sql, &ob.record, window, orgs);
     sql.push(" GROUP BY org_id");
-    per_org(tx, sql)
+    per_org(conn, sql)
         .await?
         .into_iter()
         .map(|(org, text)| {
@@ -233,7 +235,7 @@ fn measure_entry(backend: Backend) -> String {
 
 /// Per org, the stored measures of one obligation, with their buckets.
 pub(super) async fn stored_measures(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     backend: Backend,
     plan_id: i64,
     obligation: &str,
@@ -254,7 +256,7 @@ pub(super) async fn stored_measures(
         .bind(hi)
         .push(" GROUP BY org_id");
     let mut out = Vec::new();
-    for (org, text) in per_org(tx, sql).await? {
+    for (org, text) in per_org(conn, sql).await? {
         for e in text.split(RS) {
             let p: Vec<&str> = e.split(US).collect();
             let Some((bucket, rest)) = p.split_first() else {

@@ -1,6 +1,12 @@
 //! The full recompute: every measure of a plan version rebuilt from the records, one
 //! obligation per transaction. Records are read in ranges of orgs, grouped by day in SQL
 //! when the obligation only counts them, and the measures written in multi-row inserts.
+//!
+//! The records are read on a second connection, one range of orgs ahead of the one being
+//! measured and written, so that the database's reading and the measuring overlap. The
+//! reads start after the write transaction has begun: on SQLite it holds the only write
+//! lock, so no record changes under them; on PostgreSQL they read committed records as
+//! the transaction itself would.
 
 use super::{ANY_DAY, dates_text, is_postgres, read, with_fields};
 use crate::audit::{self, Event};
@@ -11,7 +17,7 @@ use crate::sql::Rows;
 use crate::{Backend, Db, StoreResult};
 use chrono::NaiveDate;
 use serde::Serialize;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 use std::collections::HashMap;
 use std::time::Instant;
 use xiaoan_domain::audit::Actor;
@@ -38,6 +44,104 @@ pub struct RecomputeStats {
 const ORG_CHUNK: usize = 2000;
 /// Measures per INSERT statement (10 values each).
 const INSERT_CHUNK: usize = 500;
+
+/// One range of orgs' records, as read for an obligation.
+enum Chunk {
+    /// Per org, `month=mask` entries of a daily duty counted in SQL.
+    Masks(Vec<(i64, Vec<(String, i64)>)>),
+    /// Per org, its records as evidence.
+    Evidence(Vec<(i64, Vec<Evidence>)>),
+}
+
+/// What the reader needs to know of the obligation.
+struct Reading {
+    ob: Obligation,
+    window: (NaiveDate, NaiveDate),
+    daily: bool,
+    fields: bool,
+    backend: Backend,
+}
+
+impl Reading {
+    async fn chunk(&self, conn: &mut AnyConnection, orgs: (i64, i64)) -> StoreResult<Chunk> {
+        let (ob, window, backend) = (&self.ob, self.window, self.backend);
+        if self.daily {
+            let t = target(ob, None) as i64;
+            return Ok(Chunk::Masks(
+                read::day_masks(conn, backend, ob, window, orgs, t).await?,
+            ));
+        }
+        let per_org = if self.fields {
+            read::day_fields(conn, backend, ob, window, orgs)
+                .await?
+                .into_iter()
+                .map(|(org, rs)| {
+                    let ev = rs
+                        .into_iter()
+                        .map(|(day, fields)| Evidence { day, fields })
+                        .collect();
+                    (org, ev)
+                })
+                .collect()
+        } else {
+            read::day_counts(conn, backend, ob, window, orgs)
+                .await?
+                .into_iter()
+                .map(|(org, days)| {
+                    let ev = days
+                        .into_iter()
+                        .flat_map(|(day, n)| {
+                            (0..n.max(1)).map(move |_| Evidence {
+                                day,
+                                fields: serde_json::Value::Null,
+                            })
+                        })
+                        .collect();
+                    (org, ev)
+                })
+                .collect()
+        };
+        Ok(Chunk::Evidence(per_org))
+    }
+
+    /// Reads `ranges` in order on a connection of its own, each sent as soon as it is read
+    /// (one waiting at most), until the receiver goes away or a read fails.
+    fn spawn(
+        self,
+        db: &Db,
+        ranges: Vec<(i64, i64)>,
+    ) -> tokio::sync::mpsc::Receiver<StoreResult<Chunk>> {
+        let (send, recv) = tokio::sync::mpsc::channel(1);
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut conn = match db.pool().acquire().await {
+                Ok(c) => c,
+                Err(e) => {
+                    let _ = send.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            if self.backend == Backend::Sqlite {
+                // A page cache that holds the records being read (256 MiB, not 2 MiB).
+                if let Err(e) = sqlx::query("PRAGMA cache_size = -262144")
+                    .execute(&mut *conn)
+                    .await
+                {
+                    let _ = send.send(Err(e.into())).await;
+                    return;
+                }
+            }
+            for orgs in ranges {
+                let r = self.chunk(&mut conn, orgs).await;
+                let failed = r.is_err();
+                if send.send(r).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        recv
+    }
+}
 
 /// Rebuilds the measures of `plan` (of the obligations in `only`, when given) from the
 /// records, and audits the run.
@@ -168,85 +272,73 @@ async fn one(
             .or_insert_with(|| place(ob, field.as_deref(), campaign, calendar, e))
             .clone()
     };
+    let chunks: Vec<&[&Org]> = applicable.chunks(ORG_CHUNK).collect();
+    let mut chunks_read = Reading {
+        ob: ob.clone(),
+        window,
+        daily,
+        fields: with_fields(ob, field.as_deref()),
+        backend,
+    }
+    .spawn(
+        db,
+        chunks
+            .iter()
+            .map(|c| (c[0].id, c[c.len() - 1].id))
+            .collect(),
+    );
     let (mut read, mut written) = (0u64, 0u64);
     // Stored measures are replaced over contiguous id ranges, so that orgs between the
     // applicable ones (no longer applicable: a canteen closed) lose theirs.
     let mut covered_to = i64::MIN;
-    for chunk in applicable.chunks(ORG_CHUNK) {
-        let (lo, hi) = (chunk[0].id, chunk[chunk.len() - 1].id);
+    for chunk in chunks {
+        let hi = chunk[chunk.len() - 1].id;
         let range = (covered_to, hi);
         covered_to = hi.saturating_add(1);
         let facts: HashMap<i64, &Org> = chunk.iter().map(|o| (o.id, *o)).collect();
         let mut pending: Vec<(i64, String, Measure)> = Vec::new();
-        if daily {
-            let t = target(ob, None);
-            for (org, months) in
-                read::day_masks(&mut tx, backend, ob, window, (lo, hi), t as i64).await?
-            {
-                read += 1;
-                if !facts.contains_key(&org) {
-                    continue;
-                }
-                for (month, mask) in months.into_iter().filter(|(_, m)| *m != 0) {
-                    let m = Measure {
-                        measured: f64::from(mask.count_ones()),
-                        target: t,
-                        mask,
-                        ..Measure::default()
-                    };
-                    pending.push((org, month, m));
-                }
-            }
-        } else {
-            let per_org: Vec<(i64, Vec<Evidence>)> = if with_fields(ob, field.as_deref()) {
-                read::day_fields(&mut tx, backend, ob, window, (lo, hi))
-                    .await?
-                    .into_iter()
-                    .map(|(org, rs)| {
-                        (
-                            org,
-                            rs.into_iter()
-                                .map(|(day, fields)| Evidence { day, fields })
-                                .collect(),
-                        )
-                    })
-                    .collect()
-            } else {
-                read::day_counts(&mut tx, backend, ob, window, (lo, hi))
-                    .await?
-                    .into_iter()
-                    .map(|(org, days)| {
-                        let ev = days
-                            .into_iter()
-                            .flat_map(|(day, n)| {
-                                (0..n.max(1)).map(move |_| Evidence {
-                                    day,
-                                    fields: serde_json::Value::Null,
-                                })
-                            })
-                            .collect();
-                        (org, ev)
-                    })
-                    .collect()
-            };
-            for (org, evidence) in per_org {
-                read += 1;
-                let Some(o) = facts.get(&org) else { continue };
-                let s = subject(o);
-                let mut groups: HashMap<String, (NaiveDate, Vec<Evidence>)> = HashMap::new();
-                for e in evidence {
-                    if let Some(b) = bucket(&e) {
-                        groups
-                            .entry(b.key)
-                            .or_insert_with(|| (b.facts_day, vec![]))
-                            .1
-                            .push(e);
+        let data = chunks_read.recv().await.ok_or_else(|| {
+            crate::StoreError::Internal("the recompute's reader stopped".into())
+        })??;
+        match data {
+            Chunk::Masks(per_org) => {
+                let t = target(ob, None);
+                for (org, months) in per_org {
+                    read += 1;
+                    if !facts.contains_key(&org) {
+                        continue;
+                    }
+                    for (month, mask) in months.into_iter().filter(|(_, m)| *m != 0) {
+                        let m = Measure {
+                            measured: f64::from(mask.count_ones()),
+                            target: t,
+                            mask,
+                            ..Measure::default()
+                        };
+                        pending.push((org, month, m));
                     }
                 }
-                for (key, (day, ev)) in groups {
-                    let m = measure(ob, s.target_on(ob, day), &ev);
-                    if m.measured > 0.0 || m.mask != 0 || !m.dates.is_empty() {
-                        pending.push((org, key, m));
+            }
+            Chunk::Evidence(per_org) => {
+                for (org, evidence) in per_org {
+                    read += 1;
+                    let Some(o) = facts.get(&org) else { continue };
+                    let s = subject(o);
+                    let mut groups: HashMap<String, (NaiveDate, Vec<Evidence>)> = HashMap::new();
+                    for e in evidence {
+                        if let Some(b) = bucket(&e) {
+                            groups
+                                .entry(b.key)
+                                .or_insert_with(|| (b.facts_day, vec![]))
+                                .1
+                                .push(e);
+                        }
+                    }
+                    for (key, (day, ev)) in groups {
+                        let m = measure(ob, s.target_on(ob, day), &ev);
+                        if m.measured > 0.0 || m.mask != 0 || !m.dates.is_empty() {
+                            pending.push((org, key, m));
+                        }
                     }
                 }
             }
@@ -278,7 +370,7 @@ async fn write_changes(
     pending: &mut Vec<(i64, String, Measure)>,
 ) -> StoreResult<u64> {
     let mut stored: HashMap<(i64, String), Measure> =
-        read::stored_measures(tx, backend, plan_id, obligation, range)
+        read::stored_measures(&mut **tx, backend, plan_id, obligation, range)
             .await?
             .into_iter()
             .map(|(org, bucket, m)| ((org, bucket), m))
