@@ -370,7 +370,7 @@ async fn write_changes(
     pending: &mut Vec<(i64, String, Measure)>,
 ) -> StoreResult<u64> {
     let mut stored: HashMap<(i64, String), Measure> =
-        read::stored_measures(&mut **tx, backend, plan_id, obligation, range)
+        read::stored_measures(tx, backend, plan_id, obligation, range)
             .await?
             .into_iter()
             .map(|(org, bucket, m)| ((org, bucket), m))
