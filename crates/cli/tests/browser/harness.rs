@@ -449,7 +449,7 @@ impl Session {
                     return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
                 };
                 const targets = 'button, .button, select, textarea, input:not([type=hidden]):not([type=checkbox]):not([type=radio]),'
-                    + ' .tabs a, .pager a, .nav a, .langs a, .menu-toggle, a.tile, label:has(> input[type=checkbox]), label:has(> input[type=radio])';
+                    + ' .tabs a, .pager a, .nav a, .langs a, .menu-toggle, .fold-toggle, a.tile, label:has(> input[type=checkbox]), label:has(> input[type=radio])';
                 const small = () => {
                     for (const e of document.querySelectorAll(targets)) {
                         if (!shown(e)) continue;

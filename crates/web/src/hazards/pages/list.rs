@@ -139,6 +139,8 @@ struct ListPage {
     can_report: bool,
     can_export: bool,
     export_query: String,
+    /// Some filter is set: on a phone the filters show unfolded.
+    filtered: bool,
     error: Option<String>,
 }
 
@@ -295,6 +297,19 @@ pub async fn list(
         view,
         can_report: caller.may("GET", "/hazards/new"),
         can_export: caller.can(Permission::HazardExport),
+        filtered: [
+            &pq.status,
+            &pq.category,
+            &pq.grade,
+            &pq.source,
+            &pq.school_id,
+            &pq.centre_id,
+            &pq.from,
+            &pq.to,
+            &pq.q,
+        ]
+        .iter()
+        .any(|v| blank(v).is_some()),
         export_query: blank(&pq.school_id)
             .or(blank(&pq.centre_id))
             .map(|id| format!("&org_id={id}"))
