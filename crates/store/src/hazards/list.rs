@@ -110,14 +110,14 @@ pub struct HazardPage {
 /// How a query reaches the hazard's school: joined as `o` (lists, which stop after a page),
 /// or through a set of school ids (counts over every row).
 #[derive(Clone, Copy, PartialEq)]
-enum Schools {
+pub(super) enum Schools {
     Joined,
     Ids,
 }
 
 /// Appends ` WHERE …` for `f` in `scope`, all but its text query (`f.q`, resolved as a
 /// [`Search`] and appended by [`Search::push`]).
-fn push_filters(
+pub(super) fn push_filters(
     sql: &mut Sql,
     scope: &Scope,
     f: &HazardFilter,
@@ -293,30 +293,6 @@ pub async fn list(
         })
         .flatten();
     Ok(HazardPage { items, next_cursor })
-}
-
-/// Up to `limit` hazards in `scope` matching `f` with ids above `after`, oldest first:
-/// walk a whole list in batches (exports) by passing the last id back.
-#[tracing::instrument(skip_all)]
-pub async fn batch_after(
-    db: &Db,
-    scope: &Scope,
-    f: &HazardFilter,
-    after: i64,
-    limit: i64,
-    today: NaiveDate,
-) -> StoreResult<Vec<Hazard>> {
-    let search = Search::resolve(db, f.q.as_deref()).await?;
-    let mut sql = Sql::new(db.backend(), SELECT);
-    push_filters(&mut sql, scope, f, today, true, Schools::Joined);
-    search.push(&mut sql, false);
-    sql.push(" AND h.id > ")
-        .bind(after)
-        .push(" ORDER BY h.id LIMIT ")
-        .bind(limit.clamp(1, 10_000));
-    let (text, args) = sql.build();
-    let rows: Vec<Row> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
-    rows.into_iter().map(|r| r.into_hazard(today)).collect()
 }
 
 /// How many hazards there are in each state, and how many are overdue, for a filter

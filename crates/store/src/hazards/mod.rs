@@ -2,15 +2,16 @@
 //! through the domain's state machine inside one transaction with their history entry and
 //! audit entry.
 
+mod entries;
 mod escalate;
 mod list;
 mod search;
 mod write;
 
+pub use entries::{ListEntry, batch_after};
 pub use escalate::escalate;
 pub use list::{
-    CountsCache, HazardFilter, HazardOrder, HazardPage, StatusCounts, batch_after, count_rows,
-    counts, list,
+    CountsCache, HazardFilter, HazardOrder, HazardPage, StatusCounts, count_rows, counts, list,
 };
 pub use write::{Created, NewHazard, Powers, create, transition};
 

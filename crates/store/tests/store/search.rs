@@ -227,6 +227,54 @@ async fn indexed_search_finds_every_substring(db: &Db) {
             "count for {q:?}"
         );
     }
+    // The two lists' rows (read as one text each) say what the hazard itself says, in
+    // batches by id, the text query applied.
+    let mut entries = vec![];
+    let mut after = 0;
+    loop {
+        let batch = hazards::batch_after(db, scope, &text_filter("樓"), after, 1, day(TODAY))
+            .await
+            .unwrap();
+        let Some(last) = batch.last() else { break };
+        after = last.id;
+        entries.extend(batch);
+    }
+    assert_eq!(
+        entries.iter().map(|e| e.id).collect::<Vec<_>>(),
+        expected(&texts, "樓")
+    );
+    for e in &entries {
+        let h = hazards::get(db, scope, e.id, day(TODAY)).await.unwrap();
+        assert_eq!(
+            (
+                &e.number,
+                &e.school_name,
+                &e.location,
+                &e.title,
+                &e.description
+            ),
+            (
+                &h.number,
+                &h.school_name,
+                &h.location,
+                &h.title,
+                &h.description
+            )
+        );
+        assert_eq!(
+            (
+                e.category, e.grade, e.status, e.found_on, e.deadline, e.on_plan, e.overdue
+            ),
+            (
+                h.category, h.grade, h.status, h.found_on, h.deadline, h.on_plan, h.overdue
+            )
+        );
+        assert_eq!(
+            e.owner_name,
+            h.owner.map(|u| u.display_name).unwrap_or_default()
+        );
+        assert_eq!(e.closed_at, h.closed_at);
+    }
     // Hazards numbers are searchable too.
     let number = hazards::get(db, scope, texts[2].0, day(TODAY))
         .await

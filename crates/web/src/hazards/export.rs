@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use xiaoan_domain::Permission;
 use xiaoan_domain::hazard::{Category, Grade, Status};
 use xiaoan_reports::{Cell, Table, write_table};
-use xiaoan_store::hazards::{self, Hazard, HazardFilter};
+use xiaoan_store::hazards::{self, HazardFilter, ListEntry};
 
 /// Which of the two lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl Words {
     }
 
     /// The status text of a hazard: the state, and whether it is on a plan or overdue.
-    pub fn status_text(&self, h: &Hazard) -> String {
+    pub fn status_text(&self, h: &ListEntry) -> String {
         let mut s = Words::of(&self.status, h.status);
         if h.on_plan {
             s.push_str(&self.on_plan);
@@ -114,10 +114,7 @@ impl Words {
 }
 
 /// One hazard as a row of a list.
-pub fn row(kind: ListKind, h: &Hazard, w: &Words, offset: chrono::FixedOffset) -> Vec<Cell> {
-    let name = |u: &Option<xiaoan_store::hazards::UserRef>| {
-        u.as_ref().map_or(String::new(), |u| u.display_name.clone())
-    };
+pub fn row(kind: ListKind, h: &ListEntry, w: &Words, offset: chrono::FixedOffset) -> Vec<Cell> {
     let closed_on = h
         .closed_at
         .and_then(chrono::DateTime::from_timestamp_millis)
@@ -130,12 +127,12 @@ pub fn row(kind: ListKind, h: &Hazard, w: &Words, offset: chrono::FixedOffset) -
         Cell::Text(format!("{}：{}", h.title, h.description)),
         Cell::Text(Words::of(&w.grade, h.grade)),
         Cell::Date(h.found_on),
-        Cell::Text(name(&h.owner)),
+        Cell::Text(h.owner_name.clone()),
         Cell::Text(h.measures.clone()),
         Cell::from(h.deadline),
         Cell::Text(w.status_text(h)),
         Cell::from(closed_on),
-        Cell::Text(name(&h.verifier)),
+        Cell::Text(h.verifier_name.clone()),
     ];
     if kind == ListKind::Rectifications {
         cells.insert(10, Cell::Text(h.interim_measures.clone()));
