@@ -12,6 +12,7 @@ pub mod compliance;
 pub mod db;
 pub mod error;
 pub mod hazards;
+pub mod jobs;
 pub mod orgs;
 pub mod plans;
 pub mod records;

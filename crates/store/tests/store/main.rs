@@ -10,5 +10,6 @@ mod compliance_scale;
 mod foundation;
 mod hazard_lists;
 mod hazards;
+mod jobs;
 mod search;
 mod uploads;
