@@ -6,6 +6,7 @@ mod bench;
 mod bootstrap;
 mod config;
 mod demo;
+mod jobs;
 mod migrate;
 mod plan;
 mod serve;
@@ -42,6 +43,8 @@ enum Command {
     Bench(bench::Args),
     /// Campaign plan files: check, load, list versions, recompute compliance.
     Plan(plan::Args),
+    /// The background job queue: list, retry, cancel.
+    Jobs(jobs::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             Command::Audit(a) => audit::run(cfg, a).await,
             Command::Bench(a) => bench::run(cfg, a).await,
             Command::Plan(a) => plan::run(cfg, a).await,
+            Command::Jobs(a) => jobs::run(cfg, a).await,
         }
     })
 }

@@ -427,3 +427,84 @@ async fn the_demo_is_mid_campaign_and_its_matrix_shows_every_status() {
         assert!(seen.contains(s), "no {s} cell this month: {seen:?}");
     }
 }
+
+#[tokio::test]
+async fn jobs_are_listed_retried_and_cancelled_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_db(&dir);
+    let db = xiaoan_store::Db::connect(&url).await.unwrap();
+    let now = xiaoan_domain::now_millis();
+    let new = |kind: &str| xiaoan_store::jobs::NewJob {
+        kind: kind.into(),
+        payload: serde_json::json!({}),
+        dedupe_key: None,
+        run_at: now + 3_600_000,
+        max_attempts: 1,
+    };
+    let queued = xiaoan_store::jobs::enqueue(&db, &new("remind"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    let failing = xiaoan_store::jobs::enqueue(&db, &new("deliver"), now)
+        .await
+        .unwrap()
+        .unwrap();
+    // The deliver job fails its one attempt: dead, its error kept.
+    let later = now + 3_600_001;
+    let claimed = xiaoan_store::jobs::claim(&db, "node-1", later, 30_000, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 2);
+    let retry = xiaoan_store::jobs::Retry {
+        base_ms: 1000,
+        max_ms: 60_000,
+        max_attempts: 1,
+    };
+    assert!(
+        xiaoan_store::jobs::fail(&db, failing, "node-1", "HTTP 502", &retry, 0.0, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        xiaoan_store::jobs::fail(&db, queued, "node-1", "HTTP 500", &retry, 0.0, later)
+            .await
+            .unwrap()
+    );
+    // Both dead; retry one, which is queued again, and cancel it.
+    db.close().await;
+    let list = xiaoan(&["jobs", "list", "--state", "dead", "--database", &url]);
+    assert!(list.status.success(), "{list:?}");
+    let text = stdout(&list);
+    assert!(
+        text.contains("deliver") && text.contains("HTTP 502") && text.contains("remind"),
+        "{text}"
+    );
+    let r = xiaoan(&["jobs", "retry", &failing.to_string(), "--database", &url]);
+    assert!(r.status.success(), "{r:?}");
+    assert!(stdout(&r).contains("queued"), "{}", stdout(&r));
+    let again = xiaoan(&["jobs", "retry", &failing.to_string(), "--database", &url]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("is queued"),
+        "{again:?}"
+    );
+    let c = xiaoan(&["jobs", "cancel", &failing.to_string(), "--database", &url]);
+    assert!(
+        c.status.success() && stdout(&c).contains("cancelled"),
+        "{c:?}"
+    );
+    let missing = xiaoan(&["jobs", "cancel", "999999", "--database", &url]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no job 999999"));
+    let bad = xiaoan(&["jobs", "list", "--state", "lost", "--database", &url]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown state"));
+    // The changes are in the audit log.
+    let db = xiaoan_store::Db::connect(&url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM audit_log WHERE action IN ('job.retry', 'job.cancel')",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(n, 2);
+}
