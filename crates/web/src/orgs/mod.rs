@@ -1,6 +1,7 @@
 //! The org tree: the nodes in the caller's scope, school facts, and their administration.
 
 mod api;
+mod form;
 mod input;
 mod pages;
 
