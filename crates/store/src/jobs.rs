@@ -8,6 +8,7 @@
 //! Finishing or failing names the lease owner: a node whose lease lapsed and was taken over
 //! changes nothing.
 
+use crate::sql::Sql;
 use crate::{Backend, Db, StoreError, StoreResult};
 use serde::Serialize;
 use xiaoan_domain::Millis;
@@ -127,30 +128,22 @@ pub async fn extend(
     until: Millis,
     now: Millis,
 ) -> StoreResult<bool> {
-    let r = sqlx::query(
-        "UPDATE jobs SET lease_until = $1, updated_at = $2 WHERE id = $3 AND state = 'running' AND lease_owner = $4",
-    )
-    .bind(until)
-    .bind(now)
-    .bind(id)
-    .bind(owner.to_string())
-    .execute(db.pool())
-    .await?;
-    Ok(r.rows_affected() == 1)
+    update_held(db, id, owner, |set| {
+        set.push("lease_until = ")
+            .bind(until)
+            .push(", updated_at = ")
+            .bind(now);
+    })
+    .await
 }
 
 /// Marks job `id` done; false (nothing changed) when `owner` no longer holds it.
 pub async fn finish(db: &Db, id: i64, owner: &str, now: Millis) -> StoreResult<bool> {
-    let r = sqlx::query(
-        "UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, \
-         updated_at = $1 WHERE id = $2 AND state = 'running' AND lease_owner = $3",
-    )
-    .bind(now)
-    .bind(id)
-    .bind(owner.to_string())
-    .execute(db.pool())
-    .await?;
-    Ok(r.rows_affected() == 1)
+    update_held(db, id, owner, |set| {
+        set.push("state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ")
+            .bind(now);
+    })
+    .await
 }
 
 /// Records a failed attempt of job `id` with `error`: queued again after `retry`'s delay,
@@ -177,18 +170,35 @@ pub async fn fail(
         .filter(|c| !c.is_control())
         .take(2000)
         .collect();
-    let r = sqlx::query(
-        "UPDATE jobs SET state = $1, run_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL, \
-         updated_at = $4 WHERE id = $5 AND state = 'running' AND lease_owner = $6",
-    )
-    .bind(if dead { "dead" } else { "queued" })
-    .bind(if dead { job.run_at } else { run_at })
-    .bind(error)
-    .bind(now)
-    .bind(id)
-    .bind(owner.to_string())
-    .execute(db.pool())
-    .await?;
+    update_held(db, id, owner, |set| {
+        set.push("state = ")
+            .bind(if dead { "dead" } else { "queued" }.to_string())
+            .push(", run_at = ")
+            .bind(if dead { job.run_at } else { run_at })
+            .push(", last_error = ")
+            .bind(error)
+            .push(", lease_owner = NULL, lease_until = NULL, updated_at = ")
+            .bind(now);
+    })
+    .await
+}
+
+/// Runs `UPDATE jobs SET <set>` on job `id` if `owner` still holds its lease; whether it
+/// did. The one place the lease decides who may change a running job.
+async fn update_held(
+    db: &Db,
+    id: i64,
+    owner: &str,
+    set: impl FnOnce(&mut Sql),
+) -> StoreResult<bool> {
+    let mut sql = Sql::new(db.backend(), "UPDATE jobs SET ");
+    set(&mut sql);
+    sql.push(" WHERE id = ")
+        .bind(id)
+        .push(" AND state = 'running' AND lease_owner = ")
+        .bind(owner.to_string());
+    let (text, args) = sql.build();
+    let r = sqlx::query_with(text, args).execute(db.pool()).await?;
     Ok(r.rows_affected() == 1)
 }
 
