@@ -193,7 +193,12 @@ pub fn builtins() -> Vec<RecordKind> {
                 options(f("meal", Choice, true), &MEALS),
                 range(f("dishes", Int, true), 1.0, 100.0, Some(Unit::Items)),
                 range(f("min_weight_g", Int, true), 0.0, 5000.0, Some(Unit::Grams)),
-                range(f("kept_hours", Int, true), 0.0, 720.0, Some(Unit::Hours)),
+                range(
+                    f("kept_hours", Int, true),
+                    0.0,
+                    720.0,
+                    Some(Unit::ClockHours),
+                ),
                 f("sampler", Text, true),
             ],
         ),

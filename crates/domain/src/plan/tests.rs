@@ -338,6 +338,10 @@ fn the_seed_plan_is_complete() {
         assert_eq!(prm.value, value);
     }
     assert!(p.params.iter().any(|x| x.basis == Basis::U));
+    // A sample is kept for clock hours (小時), not class hours (課時).
+    let kept = p.kind("food_sample").expect("food_sample");
+    let kept = kept.field("kept_hours").expect("kept_hours");
+    assert_eq!(kept.unit, Some(super::kinds::Unit::ClockHours));
 }
 
 #[test]
