@@ -228,6 +228,7 @@ async fn fill(
                 kind: OrgKind::School,
                 facts: Some(f),
                 author: "bench",
+                author_id: None,
                 diligence: [0.97, 0.9, 0.75][i % 3],
             };
             generate(&mut out, set, &s, &mut rng);

@@ -136,16 +136,22 @@ pub async fn populate(db: &Db, seed: u64, today: NaiveDate) -> anyhow::Result<St
             4..=8 => 0.72,
             _ => 0.9,
         };
-        let author = format!("{}.safety", o.code.to_lowercase());
+        let author = if o.kind == OrgKind::Bureau {
+            "xiaoanban".to_string()
+        } else {
+            format!("{}.safety", o.code.to_lowercase())
+        };
+        // Records name their author's account, so that pages show the person's name.
+        let author_id = xiaoan_store::users::by_login(db, &Scope::everything(), &author)
+            .await
+            .ok()
+            .map(|u| u.id);
         let s = Subject {
             id: o.id,
             kind: o.kind,
             facts: o.school.as_ref(),
-            author: if o.kind == OrgKind::Bureau {
-                "xiaoanban"
-            } else {
-                &author
-            },
+            author: &author,
+            author_id,
             diligence: if o.kind == OrgKind::Bureau {
                 0.95
             } else {

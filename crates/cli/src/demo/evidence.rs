@@ -18,8 +18,9 @@ pub struct Subject<'a> {
     pub id: i64,
     pub kind: OrgKind,
     pub facts: Option<&'a SchoolFacts>,
-    /// Who the records are attributed to.
+    /// Who the records are attributed to: their login, and their account when it exists.
     pub author: &'a str,
+    pub author_id: Option<i64>,
     /// 0–1: the share of duties done on time.
     pub diligence: f64,
 }
@@ -152,7 +153,7 @@ fn push(
         kind: kind.code.clone(),
         occurred_on: day.to_string(),
         fields: Value::Object(fields).to_string(),
-        author_id: None,
+        author_id: s.author_id,
         author_login: s.author.to_string(),
         created_at: set.created_at,
     });
