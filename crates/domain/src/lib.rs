@@ -8,12 +8,14 @@ pub mod code;
 pub mod compliance;
 pub mod district;
 pub mod hazard;
+pub mod notify;
 pub mod org;
 pub mod password;
 pub mod permission;
 pub mod plan;
 pub mod role;
 pub mod scope;
+pub mod supervision;
 pub mod text;
 
 pub use district::District;

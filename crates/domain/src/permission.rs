@@ -42,6 +42,19 @@ pub enum Permission {
     RecordRead,
     /// Enter records for one's own org, and correct or withdraw one's own.
     RecordWrite,
+    /// Configure the delivery channels (robots, webhooks, mailboxes) of one's own org.
+    ChannelManage,
+    /// See supervision items and the list of hazards under supervision in one's scope.
+    SupervisionRead,
+    /// Issue supervision items to schools in one's scope, accept or return their responses,
+    /// edit the document templates.
+    SupervisionIssue,
+    /// Respond to supervision items issued to one's school.
+    SupervisionRespond,
+    /// Publish announcements to the schools in one's scope and see who has read them.
+    AnnouncementPublish,
+    /// See and manage the background job queue.
+    JobManage,
 }
 
 /// Every role.
@@ -98,6 +111,21 @@ pub const PERMISSION_ROLES: &[(Permission, &[&[Role]])] = {
             Permission::RecordWrite,
             &[&[BureauSafety, SectionOfficer], SCHOOL_LEADS, SCHOOL_STAFF],
         ),
+        (
+            Permission::ChannelManage,
+            &[&[SystemAdmin, BureauSafety, CentreOfficer], SCHOOL_LEADS],
+        ),
+        (
+            Permission::SupervisionRead,
+            &[&[SystemAdmin], OVERSIGHT, SCHOOL_LEADS],
+        ),
+        (Permission::SupervisionIssue, &[OVERSIGHT]),
+        (Permission::SupervisionRespond, &[SCHOOL_LEADS]),
+        (
+            Permission::AnnouncementPublish,
+            &[&[SystemAdmin], OVERSIGHT],
+        ),
+        (Permission::JobManage, &[&[SystemAdmin]]),
     ]
 };
 

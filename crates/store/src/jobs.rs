@@ -74,6 +74,17 @@ pub struct NewJob {
 
 /// Adds `job`; its id, or `None` when a job of its kind and key is already there.
 pub async fn enqueue(db: &Db, job: &NewJob, now: Millis) -> StoreResult<Option<i64>> {
+    let mut conn = db.pool().acquire().await?;
+    enqueue_on(&mut conn, job, now).await
+}
+
+/// [`enqueue`] on a connection: inside a writer's transaction, the job is added with the
+/// change that caused it or not at all (the outbox).
+pub async fn enqueue_on(
+    conn: &mut sqlx::AnyConnection,
+    job: &NewJob,
+    now: Millis,
+) -> StoreResult<Option<i64>> {
     let row: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO jobs (kind, payload, dedupe_key, state, run_at, max_attempts, created_at, updated_at) \
          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6) ON CONFLICT DO NOTHING RETURNING id",
@@ -84,7 +95,7 @@ pub async fn enqueue(db: &Db, job: &NewJob, now: Millis) -> StoreResult<Option<i
     .bind(job.run_at)
     .bind(job.max_attempts.max(1))
     .bind(now)
-    .fetch_optional(db.pool())
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(|(id,)| id))
 }

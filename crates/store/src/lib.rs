@@ -5,6 +5,7 @@
 //! write appends its audit entry in the same transaction.
 #![forbid(unsafe_code)]
 
+pub mod announcements;
 pub mod attachments;
 pub mod audit;
 pub mod calendar;
@@ -13,11 +14,13 @@ pub mod db;
 pub mod error;
 pub mod hazards;
 pub mod jobs;
+pub mod notify;
 pub mod orgs;
 pub mod plans;
 pub mod records;
 pub mod sessions;
 pub mod sql;
+pub mod supervision;
 pub mod tokens;
 pub mod users;
 

@@ -4,11 +4,13 @@
 
 use super::{Hazard, Row, SELECT};
 use crate::audit::{self, Event};
+use crate::notify;
 use crate::sql::Sql;
 use crate::{Db, StoreResult};
 use chrono::NaiveDate;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::hazard::{Escalation, Grade, HazardFacts, Status, escalation_level};
+use xiaoan_domain::notify::Event as NotifyEvent;
 use xiaoan_domain::now_millis;
 
 fn facts(h: &Hazard) -> HazardFacts {
@@ -79,6 +81,20 @@ pub async fn escalate(db: &Db, today: NaiveDate, listing_days: i64) -> StoreResu
         .bind(detail.to_string())
         .execute(&mut *tx)
         .await?;
+        let intent = notify::Intent {
+            event: if level == Escalation::Listed {
+                NotifyEvent::HazardListed
+            } else {
+                NotifyEvent::HazardOverdue
+            },
+            object_kind: "hazard",
+            object_id: h.id,
+            org_id: h.school_id,
+            actor_id: None,
+            user_id: h.owner.as_ref().map(|u| u.id),
+            args: serde_json::json!({"number": h.number, "title": h.title, "school": h.school_name, "deadline": h.deadline}),
+        };
+        notify::record(&mut tx, &intent, now_millis()).await?;
         audit::append(
             &mut tx,
             &actor,

@@ -2,6 +2,7 @@
 
 use super::{Hazard, get};
 use crate::audit::{self, Event};
+use crate::notify;
 use crate::sql::Sql;
 use crate::{Db, StoreError, StoreResult};
 use chrono::{Datelike, NaiveDate};
@@ -11,6 +12,7 @@ use xiaoan_domain::hazard::{
     Action, ActorFacts, Category, Escalation, Grade, HazardFacts, Source, Status, decide,
     location_key,
 };
+use xiaoan_domain::notify::Event as NotifyEvent;
 use xiaoan_domain::text::{Name, Text};
 use xiaoan_domain::{OrgKind, Scope, now_millis};
 
@@ -226,6 +228,16 @@ pub async fn create(
     };
     let event = insert_event(&mut tx, id, actor, step).await?;
     attach(&mut tx, id, event, reporter_id, &new.attachments).await?;
+    let intent = notify::Intent {
+        event: NotifyEvent::HazardReported,
+        object_kind: "hazard",
+        object_id: id,
+        org_id: school.id,
+        actor_id: Some(reporter_id),
+        user_id: None,
+        args: serde_json::json!({"number": number, "title": new.title.as_str(), "school": school.name, "deadline": null}),
+    };
+    notify::record(&mut tx, &intent, now).await?;
     let detail = serde_json::json!({"number": number, "school_id": school.id, "category": new.category, "grade": new.grade});
     audit::append(
         &mut tx,
@@ -389,6 +401,36 @@ pub async fn transition(
     };
     let event = insert_event(&mut tx, id, actor, step).await?;
     attach(&mut tx, id, event, powers.user_id, &photos).await?;
+    let owner = before.owner.as_ref().map(|u| u.id);
+    let told = match &action {
+        Action::Register {
+            owner_id, deadline, ..
+        } => Some((
+            NotifyEvent::HazardAssigned,
+            Some(*owner_id),
+            Some(*deadline),
+        )),
+        Action::Submit { .. } => Some((NotifyEvent::HazardSubmitted, None, before.deadline)),
+        Action::SendBack { .. } => Some((
+            NotifyEvent::HazardSentBack,
+            before.rectifier.as_ref().map(|u| u.id).or(owner),
+            before.deadline,
+        )),
+        Action::Verify { .. } => Some((NotifyEvent::HazardClosed, owner, before.deadline)),
+        _ => None,
+    };
+    if let Some((event, user_id, deadline)) = told {
+        let intent = notify::Intent {
+            event,
+            object_kind: "hazard",
+            object_id: id,
+            org_id: before.school_id,
+            actor_id: Some(powers.user_id),
+            user_id,
+            args: serde_json::json!({"number": before.number, "title": before.title, "school": before.school_name, "deadline": deadline}),
+        };
+        notify::record(&mut tx, &intent, now).await?;
+    }
     let audit_detail =
         serde_json::json!({"from": before.status, "to": decision.to, "detail": detail});
     audit::append(

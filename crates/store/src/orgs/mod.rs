@@ -144,7 +144,7 @@ pub async fn get(db: &Db, scope: &Scope, id: i64) -> StoreResult<Org> {
     }
 }
 
-async fn get_unscoped(db: &Db, id: i64) -> StoreResult<Org> {
+pub(crate) async fn get_unscoped(db: &Db, id: i64) -> StoreResult<Org> {
     let mut sql = Sql::new(db.backend(), "SELECT ");
     sql.push(COLUMNS).push(" FROM orgs WHERE id = ").bind(id);
     let (text, args) = sql.build();
