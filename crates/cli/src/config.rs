@@ -18,6 +18,26 @@ pub struct AppConfig {
     pub district: DistrictConfig,
     pub web: WebConfig,
     pub jobs: JobsConfig,
+    pub notify: NotifyConfig,
+}
+
+/// Notifications: links, language, grouping, retries, the digest, the mail server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub public_url: String,
+    pub lang: String,
+    pub group_window_minutes: u64,
+    pub retry_base_seconds: u64,
+    pub retry_max_attempts: i64,
+    pub digest_hour: u32,
+    pub http_timeout_seconds: u64,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_from: String,
+    pub smtp_security: String,
+    pub smtp_username: String,
+    pub smtp_password: String,
 }
 
 /// Background work.
@@ -28,6 +48,12 @@ pub struct JobsConfig {
     pub interval_minutes: u64,
     /// Hours an upload may stay unused by any hazard step or record before it is removed.
     pub unreferenced_upload_hours: u64,
+    /// Milliseconds between polls of the job queue when it is idle.
+    pub poll_millis: u64,
+    /// Seconds a claimed job is held (extended while it runs).
+    pub lease_seconds: u64,
+    /// Jobs a node runs at once.
+    pub batch: i64,
 }
 
 impl AppConfig {
@@ -40,7 +66,50 @@ impl AppConfig {
             unreferenced_upload_grace: std::time::Duration::from_secs(
                 self.jobs.unreferenced_upload_hours.saturating_mul(3600),
             ),
+            notify: xiaoan_jobs::NotifySettings {
+                public_url: self.notify.public_url.clone(),
+                lang: self.notify.lang.clone(),
+                group_window: std::time::Duration::from_secs(
+                    self.notify.group_window_minutes.saturating_mul(60),
+                ),
+                retry: xiaoan_store::jobs::Retry {
+                    base_ms: i64::try_from(self.notify.retry_base_seconds.saturating_mul(1000))
+                        .unwrap_or(30_000)
+                        .max(1),
+                    max_ms: 3_600_000,
+                    max_attempts: self.notify.retry_max_attempts.max(1),
+                },
+                digest_hour: self.notify.digest_hour.min(23),
+            },
         }
+    }
+
+    /// The worker settings of this node.
+    pub fn worker_settings(&self) -> xiaoan_jobs::worker::WorkerSettings {
+        xiaoan_jobs::worker::WorkerSettings {
+            node: xiaoan_jobs::worker::node_name(),
+            poll: std::time::Duration::from_millis(self.jobs.poll_millis.max(50)),
+            lease: std::time::Duration::from_secs(self.jobs.lease_seconds.max(3)),
+            batch: self.jobs.batch.clamp(1, 200),
+        }
+    }
+
+    /// The sender of robot, webhook and email deliveries.
+    pub fn sender(&self) -> xiaoan_notify::Sender {
+        let n = &self.notify;
+        let smtp = (!n.smtp_host.trim().is_empty()).then(|| xiaoan_notify::SmtpSettings {
+            host: n.smtp_host.trim().to_string(),
+            port: n.smtp_port,
+            from: n.smtp_from.clone(),
+            security: xiaoan_notify::SmtpSecurity::parse(&n.smtp_security).unwrap_or_default(),
+            username: (!n.smtp_username.is_empty()).then(|| n.smtp_username.clone()),
+            password: (!n.smtp_password.is_empty()).then(|| n.smtp_password.clone()),
+            timeout: std::time::Duration::from_secs(n.http_timeout_seconds.max(1)),
+        });
+        xiaoan_notify::Sender::new(
+            smtp,
+            std::time::Duration::from_secs(n.http_timeout_seconds.max(1)),
+        )
     }
 }
 

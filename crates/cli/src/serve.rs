@@ -44,6 +44,8 @@ pub async fn serve_on(
     let jobs = tokio::spawn(xiaoan_jobs::run(
         db.clone(),
         cfg.job_settings(),
+        cfg.sender(),
+        cfg.worker_settings(),
         async move {
             let _ = stopped.changed().await;
         },

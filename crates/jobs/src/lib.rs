@@ -1,6 +1,13 @@
-//! Background work: each job is a step function (idempotent, tested by calling it) and
-//! [`run`] is the loop that calls the steps on a timer until shutdown.
+//! Background work on the database job queue: each kind of job is a type with a name, a
+//! step (idempotent, tested by calling it) and a retry policy ([`kinds`]); the [`worker`]
+//! that every app node runs schedules the periodic kinds once per slot, claims due jobs
+//! under a lease and records their outcomes, so several nodes on one database never run
+//! the same job twice.
 #![forbid(unsafe_code)]
+
+pub mod kinds;
+pub mod message;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +24,39 @@ pub struct JobSettings {
     pub storage_dir: PathBuf,
     /// How long an upload may stay unused by any hazard step or record before it is removed.
     pub unreferenced_upload_grace: Duration,
+    /// How notifications are worded, grouped and retried.
+    pub notify: NotifySettings,
+}
+
+/// How notifications are delivered.
+#[derive(Debug, Clone)]
+pub struct NotifySettings {
+    /// The address people open xiaoan at: links in messages start with it.
+    pub public_url: String,
+    /// The language robots and emails are written in.
+    pub lang: String,
+    /// Identical events on one object within this window are grouped.
+    pub group_window: Duration,
+    /// How a failed delivery is retried.
+    pub retry: xiaoan_store::jobs::Retry,
+    /// The local hour (0–23) the daily digest is sent.
+    pub digest_hour: u32,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            public_url: "http://127.0.0.1:8080".to_string(),
+            lang: "zh-TW".to_string(),
+            group_window: Duration::from_secs(3600),
+            retry: xiaoan_store::jobs::Retry {
+                base_ms: 30_000,
+                max_ms: 3_600_000,
+                max_attempts: 8,
+            },
+            digest_hour: 7,
+        }
+    }
 }
 
 /// What one round did.
@@ -83,27 +123,21 @@ pub async fn remove_unreferenced_uploads(
     }
 }
 
-/// Runs a round now and then every `interval` until `shutdown` resolves. A failed round is
-/// logged and retried at the next tick; nothing is lost because every step is idempotent.
-pub async fn run(db: Db, s: JobSettings, shutdown: impl std::future::Future<Output = ()>) {
-    let mut tick = tokio::time::interval(s.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            _ = tick.tick() => {
-                match round(&db, &s).await {
-                    Ok(r) if r != RoundReport::default() => tracing::info!(
-                        escalated = r.escalated,
-                        sessions_removed = r.sessions_removed,
-                        uploads_removed = r.uploads_removed,
-                        "background round"
-                    ),
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(error = %e, "background round failed"),
-                }
-            }
-        }
-    }
+/// Runs this node's worker until `shutdown` resolves: the periodic rounds, notification
+/// dispatch and delivery, all through the job queue.
+pub async fn run(
+    db: Db,
+    s: JobSettings,
+    sender: xiaoan_notify::Sender,
+    worker: worker::WorkerSettings,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let registry = std::sync::Arc::new(worker::Registry::new(kinds::all(&s)));
+    let ctx = std::sync::Arc::new(kinds::Ctx {
+        db,
+        settings: s,
+        sender,
+        node: worker.node.clone(),
+    });
+    worker::run(ctx, registry, worker, shutdown).await;
 }

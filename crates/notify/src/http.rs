@@ -151,9 +151,8 @@ impl HttpChannel {
             "urgent": message.urgent,
             "sent_at": now_ms,
         });
-        let body = match serde_json::to_vec(&payload) {
-            Ok(body) => body,
-            Err(_) => return Outcome::failure(None, "could not encode the payload"),
+        let Ok(body) = serde_json::to_vec(&payload) else {
+            return Outcome::failure(None, "could not encode the payload");
         };
         let seconds = now_ms.div_euclid(1000);
         let signature = webhook_signature(secret, seconds, &body);

@@ -15,6 +15,9 @@ mod email;
 mod http;
 mod sender;
 mod sign;
+pub mod words;
+
+rust_i18n::i18n!("locales", fallback = "zh-TW");
 
 use std::fmt;
 

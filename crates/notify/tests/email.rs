@@ -4,6 +4,10 @@
 //! Needs `python3` with `aiosmtpd` (Debian: `apt-get install python3-aiosmtpd`); without it
 //! the test fails and says so. `XIAOAN_TEST_PYTHON` names the interpreter to use.
 
+// Test code: a failed unwrap is a failed test, and helpers outside #[test] functions are
+// not covered by clippy.toml's allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,10 @@
 //! The HTTP channels against a real local HTTP receiver that records what arrives and
 //! answers the way WeCom, DingTalk, Feishu or a webhook would.
 
+// Test code: a failed unwrap is a failed test, and helpers outside #[test] functions are
+// not covered by clippy.toml's allow-unwrap-in-tests.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

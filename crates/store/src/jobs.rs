@@ -239,6 +239,17 @@ pub async fn list(db: &Db, state: Option<&str>, limit: i64) -> StoreResult<Vec<J
         .await?)
 }
 
+/// Removes done and cancelled jobs last changed before `before`; how many.
+pub async fn purge_finished(db: &Db, before: Millis) -> StoreResult<u64> {
+    Ok(
+        sqlx::query("DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND updated_at < $1")
+            .bind(before)
+            .execute(db.pool())
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Puts a dead or cancelled job back in the queue, due now, with its attempts reset.
 /// `NotFound` when there is no such job, `Conflict` when it is queued, running or done.
 pub async fn retry(db: &Db, id: i64, now: Millis) -> StoreResult<()> {

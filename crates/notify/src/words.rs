@@ -1,0 +1,121 @@
+//! How notifications read, in the three interface languages: the events' names (for the
+//! settings page), the one-line title of each message (for the inbox, robots and email),
+//! and the rungs of the supervision ladder. The inbox pages and the deliveries share these
+//! words, so a message reads the same wherever it arrives.
+
+/// The language codes the words come in.
+pub const LANGS: [&str; 3] = ["zh-TW", "zh-CN", "en"];
+
+fn arg(args: &serde_json::Value, key: &str) -> String {
+    match args.get(key) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// An event's name, e.g. "隱患指派給我".
+pub fn event_name(event: &str, lang: &str) -> String {
+    let key = format!("event.{event}.name");
+    rust_i18n::t!(key.as_str(), locale = lang).into_owned()
+}
+
+/// A rung's name, e.g. "預警".
+pub fn rung_name(rung: &str, lang: &str) -> String {
+    let key = format!("rung.{rung}");
+    rust_i18n::t!(key.as_str(), locale = lang).into_owned()
+}
+
+/// The message's title for `event` with its `args` (number, title, subject, school,
+/// issuer, rung, deadline).
+pub fn title(event: &str, args: &serde_json::Value, lang: &str) -> String {
+    let rung = rung_name(&arg(args, "rung"), lang);
+    let key = format!("event.{event}.title");
+    rust_i18n::t!(
+        key.as_str(),
+        locale = lang,
+        number = arg(args, "number"),
+        title = arg(args, "title"),
+        subject = arg(args, "subject"),
+        school = arg(args, "school"),
+        issuer = arg(args, "issuer"),
+        deadline = arg(args, "deadline"),
+        rung = rung
+    )
+    .into_owned()
+}
+
+/// The lines under the title: the school and the deadline when there are any.
+pub fn details(args: &serde_json::Value, lang: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let school = arg(args, "school");
+    if !school.is_empty() {
+        out.push(rust_i18n::t!("detail.school", locale = lang, school = school).into_owned());
+    }
+    let deadline = arg(args, "deadline");
+    if !deadline.is_empty() {
+        out.push(rust_i18n::t!("detail.deadline", locale = lang, deadline = deadline).into_owned());
+    }
+    out
+}
+
+/// The subject and first line of a digest of `n` events.
+pub fn digest_title(n: usize, lang: &str) -> String {
+    rust_i18n::t!("digest.title", locale = lang, n = n).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_and_rung_has_words_in_every_language() {
+        let events = [
+            "hazard.reported",
+            "hazard.assigned",
+            "hazard.submitted",
+            "hazard.sent_back",
+            "hazard.closed",
+            "hazard.overdue",
+            "hazard.listed",
+            "supervision.issued",
+            "supervision.responded",
+            "supervision.accepted",
+            "supervision.returned",
+            "supervision.escalated",
+            "announcement.published",
+        ];
+        for lang in LANGS {
+            for e in events {
+                let name = event_name(e, lang);
+                assert!(!name.starts_with("event."), "{lang} {e}");
+                let t = title(
+                    e,
+                    &serde_json::json!({"number": "N-1", "subject": "S", "title": "T", "rung": "warning"}),
+                    lang,
+                );
+                assert!(
+                    !t.contains("event.") && !t.contains("%{"),
+                    "{lang} {e}: {t}"
+                );
+            }
+            for r in [
+                "reminder",
+                "notice",
+                "warning",
+                "interview",
+                "accountability",
+            ] {
+                assert!(!rung_name(r, lang).starts_with("rung."));
+            }
+        }
+        assert_eq!(
+            title(
+                "hazard.assigned",
+                &serde_json::json!({"number": "S001-2026-0001", "title": "扶手鬆動"}),
+                "zh-TW"
+            ),
+            "隱患指派給你：S001-2026-0001 扶手鬆動"
+        );
+    }
+}
