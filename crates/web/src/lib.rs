@@ -16,6 +16,7 @@ pub mod audit;
 pub mod compliance;
 pub mod hazards;
 pub mod home;
+pub mod notify;
 pub mod orgs;
 pub mod plan;
 pub mod records;
@@ -43,6 +44,7 @@ pub fn routes() -> Routes {
         .merge(plan::routes())
         .merge(records::routes())
         .merge(compliance::routes())
+        .merge(notify::routes())
 }
 
 /// The assembled route table (what the authorisation middleware consults).

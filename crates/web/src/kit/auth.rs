@@ -49,6 +49,8 @@ pub struct Caller {
     /// The request's query string without `lang`, so that the language switcher keeps the
     /// page as it is.
     pub query: String,
+    /// Unread inbox entries (counted for pages only, shown in the header).
+    pub unread: i64,
 }
 
 impl Caller {
@@ -513,6 +515,11 @@ async fn authorize_inner(
         _ => String::new(),
     };
     let (request_id, client_request_id) = request_ids(&parts);
+    let unread = if surface == Surface::Page && !is_post {
+        xiaoan_store::notify::unread_count(&state.db, user.id).await?
+    } else {
+        0
+    };
     let caller = Caller {
         user,
         assignments,
@@ -522,6 +529,7 @@ async fn authorize_inner(
         csrf: csrf.clone(),
         routes: table.clone(),
         query: parts.uri.query().map(without_lang).unwrap_or_default(),
+        unread,
     };
     if caller.user.must_change_password && !reachable_before_password_change(rule) {
         return match surface {

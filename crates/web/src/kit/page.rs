@@ -46,6 +46,14 @@ impl Layout {
             ("/compliance", "nav.compliance", Some(Permission::PlanRead)),
             ("/campaign", "nav.campaign", Some(Permission::PlanRead)),
             ("/records", "nav.records", Some(Permission::RecordRead)),
+            (
+                "/supervision",
+                "nav.supervision",
+                Some(Permission::SupervisionRead),
+            ),
+            ("/announcements", "nav.announcements", None),
+            ("/inbox", "nav.inbox", None),
+            ("/jobs", "nav.jobs", Some(Permission::JobManage)),
             ("/audit", "nav.audit", Some(Permission::AuditRead)),
             ("/account", "nav.account", None),
         ];
@@ -56,7 +64,11 @@ impl Layout {
             })
             .map(|(href, key, _)| NavItem {
                 href,
-                label: lang.t(key),
+                label: if *href == "/inbox" && caller.unread > 0 {
+                    lang.t1("nav.inbox_unread", "n", &caller.unread.to_string())
+                } else {
+                    lang.t(key)
+                },
                 active: *href == active,
             })
             .collect();
