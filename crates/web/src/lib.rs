@@ -20,6 +20,7 @@ pub mod notify;
 pub mod orgs;
 pub mod plan;
 pub mod records;
+pub mod supervision;
 pub mod system;
 pub mod users;
 
@@ -45,6 +46,7 @@ pub fn routes() -> Routes {
         .merge(records::routes())
         .merge(compliance::routes())
         .merge(notify::routes())
+        .merge(supervision::routes())
 }
 
 /// The assembled route table (what the authorisation middleware consults).

@@ -165,7 +165,12 @@ fn kind_error(kind: &str) -> Option<AppError> {
     use xiaoan_domain::code::Code;
     use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
     use xiaoan_domain::{OrgKind, Role, SchoolType};
-    let table: [(&str, &'static str); 8] = [
+    let table: [(&str, &'static str); 10] = [
+        (xiaoan_domain::supervision::Rung::KIND, "supervision_rung"),
+        (
+            xiaoan_domain::supervision::State::KIND,
+            "supervision_state_unknown",
+        ),
         (Category::KIND, "hazard_category"),
         (Grade::KIND, "hazard_grade"),
         (Source::KIND, "hazard_source"),
