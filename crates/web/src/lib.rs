@@ -11,11 +11,13 @@ rust_i18n::i18n!("locales", fallback = "zh-TW");
 pub mod kit;
 
 pub mod account;
+pub mod announcements;
 pub mod attachments;
 pub mod audit;
 pub mod compliance;
 pub mod hazards;
 pub mod home;
+pub mod jobs;
 pub mod notify;
 pub mod orgs;
 pub mod plan;
@@ -47,6 +49,8 @@ pub fn routes() -> Routes {
         .merge(compliance::routes())
         .merge(notify::routes())
         .merge(supervision::routes())
+        .merge(announcements::routes())
+        .merge(jobs::routes())
 }
 
 /// The assembled route table (what the authorisation middleware consults).
