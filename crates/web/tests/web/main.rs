@@ -17,6 +17,7 @@ mod hazards;
 mod history;
 mod input;
 mod matrix;
+mod notifications;
 mod pages;
 mod record_photos;
 mod scope;
