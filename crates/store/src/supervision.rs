@@ -202,6 +202,7 @@ pub async fn events(db: &Db, id: i64) -> StoreResult<Vec<ItemEvent>> {
     .await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn log(
     conn: &mut AnyConnection,
     item: i64,
@@ -387,6 +388,7 @@ async fn issuer_reach(db: &Db, issuer: &crate::orgs::Org) -> StoreResult<String>
 
 /// Takes `step` (respond, accept or return) on item `id` of a school in `scope`, with
 /// `note` (the response, or the reason).
+#[allow(clippy::too_many_arguments)]
 pub async fn act(
     db: &Db,
     actor: &Actor,

@@ -54,7 +54,8 @@ async fn notification(db: &Db, id: i64) -> StoreResult<Notification> {
 
 /// Delivery `id` with what it needs to be sent.
 pub async fn outgoing(db: &Db, id: i64) -> StoreResult<Option<Outgoing>> {
-    let row: Option<(i64, Option<i64>, Option<i64>, String, i64)> = sqlx::query_as(
+    type Row = (i64, Option<i64>, Option<i64>, String, i64);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT notification_id, channel_id, user_id, state, attempts FROM deliveries WHERE id = $1",
     )
     .bind(id)

@@ -52,7 +52,8 @@ impl Prefs {
 }
 
 pub(crate) async fn prefs_on(conn: &mut AnyConnection, user_id: i64) -> StoreResult<Prefs> {
-    let row: Option<(Option<String>, Option<i64>, Option<i64>, String)> = sqlx::query_as(
+    type Row = (Option<String>, Option<i64>, Option<i64>, String);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT email, quiet_start, quiet_end, events FROM notification_prefs WHERE user_id = $1",
     )
     .bind(user_id)
