@@ -7,6 +7,7 @@ use crate::notify::{self, Intent};
 use crate::sql::Sql;
 use crate::{Db, StoreError, StoreResult};
 use serde::Serialize;
+use sqlx::AnyConnection;
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::notify::Event as NotifyEvent;
 use xiaoan_domain::{Millis, OrgKind, Role, Scope, now_millis};
@@ -104,28 +105,54 @@ pub async fn publish(
     } else {
         org.path.clone()
     };
-    let now = now_millis();
     let mut tx = db.begin_write().await?;
+    let id = publish_on(
+        &mut tx,
+        db.backend(),
+        actor,
+        user_id,
+        (&org, &reach),
+        new,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, user_id, scope, id).await
+}
+
+/// Writes an announcement from `org` to the schools under `reach` in the caller's
+/// transaction (a circular goes out with the notice it publishes); its id.
+pub(crate) async fn publish_on(
+    tx: &mut AnyConnection,
+    backend: crate::Backend,
+    actor: &Actor,
+    user_id: i64,
+    (org, reach): (&crate::orgs::Org, &str),
+    new: &NewAnnouncement,
+    supervision_id: Option<i64>,
+) -> StoreResult<i64> {
+    let now = now_millis();
     let roles: Vec<&str> = new.roles.iter().map(|r| r.code()).collect();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO announcements (org_id, title, body, roles, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO announcements (org_id, title, body, roles, supervision_id, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(org.id)
     .bind(new.title.clone())
     .bind(new.body.clone())
     .bind(serde_json::json!(roles).to_string())
+    .bind(supervision_id)
     .bind(user_id)
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
     let mut sql = Sql::new(
-        db.backend(),
+        backend,
         "INSERT INTO announcement_recipients (announcement_id, user_id) SELECT DISTINCT ",
     );
     sql.bind(id).push(
         ", u.id FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.disabled = 0 AND o.kind = 'school' AND ",
     );
-    sql.scope("o.path", &Scope::subtree(&reach));
+    sql.scope("o.path", &Scope::subtree(reach));
     if !new.roles.is_empty() {
         sql.push(" AND EXISTS (SELECT 1 FROM role_assignments ra WHERE ra.user_id = u.id AND ra.role IN ")
             .codes(&new.roles)
@@ -142,20 +169,19 @@ pub async fn publish(
         user_id: None,
         args: serde_json::json!({"title": new.title, "issuer": org.name}),
     };
-    notify::record(&mut tx, &intent, now).await?;
+    notify::record(tx, &intent, now).await?;
     audit::append(
-        &mut tx,
+        tx,
         actor,
         AuditEvent::ok(
             "announcement.publish",
             "announcement",
             id,
-            serde_json::json!({"org_id": org.id, "roles": roles}),
+            serde_json::json!({"org_id": org.id, "roles": roles, "supervision_id": supervision_id}),
         ),
     )
     .await?;
-    tx.commit().await?;
-    get(db, user_id, scope, id).await
+    Ok(id)
 }
 
 /// Announcements `user_id` received or may see as a publisher (from orgs in `scope`),

@@ -99,20 +99,35 @@ async fn get_unchecked(db: &Db, id: i64) -> StoreResult<Attachment> {
 /// A file the user may see: their own upload, or one attached to a hazard inside `scope`.
 #[tracing::instrument(skip_all, fields(user_id, id))]
 pub async fn get(db: &Db, user_id: i64, scope: &Scope, id: i64) -> StoreResult<Attachment> {
-    get_readable(db, user_id, scope, &Scope::default(), id).await
+    let within = Readable {
+        hazards: scope.clone(),
+        ..Readable::default()
+    };
+    get_readable(db, user_id, &within, id).await
 }
 
-/// A file the user may see: their own upload, one attached to a hazard inside `hazards`,
-/// or one attached to a record (a drill's photos, a sign-in sheet) inside `records`.
+/// Where a reader may see attached files, by what they are attached to (the school's or
+/// org's place in the tree).
+#[derive(Debug, Clone, Default)]
+pub struct Readable {
+    pub hazards: Scope,
+    pub records: Scope,
+    /// Photos with a school's response to a supervision item.
+    pub supervision: Scope,
+}
+
+/// A file the user may see: their own upload, one attached to a hazard inside
+/// `within.hazards`, to a record (a drill's photos, a sign-in sheet) inside
+/// `within.records`, or to a supervision response of a school inside `within.supervision`.
 /// Anything else is not found, exactly like a missing id.
 #[tracing::instrument(skip_all, fields(user_id, id))]
 pub async fn get_readable(
     db: &Db,
     user_id: i64,
-    hazards: &Scope,
-    records: &Scope,
+    within: &Readable,
     id: i64,
 ) -> StoreResult<Attachment> {
+    let (hazards, records) = (&within.hazards, &within.records);
     let a = get_unchecked(db, id).await?;
     if a.uploader_id == user_id {
         return Ok(a);
@@ -130,6 +145,13 @@ pub async fn get_readable(
     sql.bind(id)
         .push(" AND ")
         .scope("o.path", records)
+        .push(
+            ") + (SELECT COUNT(*) FROM supervision_attachments sa JOIN supervision_events e ON e.id = sa.event_id \
+             JOIN supervision_items s ON s.id = e.item_id JOIN orgs o ON o.id = s.school_id WHERE sa.attachment_id = ",
+        );
+    sql.bind(id)
+        .push(" AND ")
+        .scope("o.path", &within.supervision)
         .push(")");
     let (text, args) = sql.build();
     let n: i64 = sqlx::query_scalar_with(text, args)
@@ -151,7 +173,7 @@ pub struct Removed {
 }
 
 /// Removes, as `actor`, up to `limit` uploads made before `uploaded_before` (milliseconds)
-/// that no hazard step and no record uses, oldest first, each with its audit entry, and
+/// that no hazard step, record or supervision response uses, oldest first, each with its audit entry, and
 /// returns them so that their files can be deleted. Later uploads of the same bytes keep
 /// pointing at the earliest upload that remains. Idempotent: a second call finds nothing.
 pub async fn remove_unreferenced(
@@ -161,7 +183,8 @@ pub async fn remove_unreferenced(
     limit: i64,
 ) -> StoreResult<Vec<Removed>> {
     const UNUSED: &str = " AND NOT EXISTS (SELECT 1 FROM hazard_attachments ha WHERE ha.attachment_id = a.id) \
-         AND NOT EXISTS (SELECT 1 FROM record_attachments ra WHERE ra.attachment_id = a.id)";
+         AND NOT EXISTS (SELECT 1 FROM record_attachments ra WHERE ra.attachment_id = a.id) \
+         AND NOT EXISTS (SELECT 1 FROM supervision_attachments sa WHERE sa.attachment_id = a.id)";
     let mut tx = db.begin_write().await?;
     // On PostgreSQL the candidates are locked first, so that a step linking one of them
     // either commits before (and the check below sees its link) or waits for this

@@ -52,6 +52,11 @@ pub struct ItemEvent {
     pub from_state: Option<String>,
     pub to_state: String,
     pub note: String,
+    /// The photos that came with this step (a response's evidence), in upload order.
+    #[sqlx(skip)]
+    pub attachments: Vec<i64>,
+    #[serde(skip)]
+    id: i64,
 }
 
 /// An item to issue (the body already filled in from its template, except the number,
@@ -64,6 +69,9 @@ pub struct NewItem<'a> {
     pub hazard_id: Option<i64>,
     pub deadline: NaiveDate,
     pub fill: &'a (dyn Fn(&str) -> String + Send + Sync),
+    /// A notice only: also published to every school under the issuer as a circular
+    /// (通報), with this title; the letter's number and text are its body.
+    pub circular: Option<String>,
 }
 
 /// Where the actor may act.
@@ -192,15 +200,43 @@ pub async fn get(db: &Db, scope: &Scope, id: i64, today: NaiveDate) -> StoreResu
     get_on(&mut conn, db.backend(), scope, id, today).await
 }
 
+/// The circular an item (a notice) was published as, if any.
+pub async fn circular_of(db: &Db, id: i64) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM announcements WHERE supervision_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
 /// An item's history, oldest first.
 pub async fn events(db: &Db, id: i64) -> StoreResult<Vec<ItemEvent>> {
-    Ok(sqlx::query_as(
-        "SELECT at, actor_login, action, from_state, to_state, note FROM supervision_events WHERE item_id = $1 ORDER BY id",
+    let mut events: Vec<ItemEvent> = sqlx::query_as(
+        "SELECT id, at, actor_login, action, from_state, to_state, note FROM supervision_events WHERE item_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(db.pool())
-    .await?)
+    .await?;
+    let links: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT sa.event_id, sa.attachment_id FROM supervision_attachments sa \
+         JOIN supervision_events e ON e.id = sa.event_id WHERE e.item_id = $1 ORDER BY sa.attachment_id",
+    )
+    .bind(id)
+    .fetch_all(db.pool())
+    .await?;
+    for e in &mut events {
+        e.attachments = links
+            .iter()
+            .filter(|(ev, _)| *ev == e.id)
+            .map(|(_, a)| *a)
+            .collect();
+    }
+    Ok(events)
 }
+
+/// The most photos one response may carry.
+pub const MAX_ATTACHMENTS: usize = 5;
 
 #[allow(clippy::too_many_arguments)]
 async fn log(
@@ -212,10 +248,10 @@ async fn log(
     to: State,
     note: &str,
     now: Millis,
-) -> StoreResult<()> {
-    sqlx::query(
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
         "INSERT INTO supervision_events (item_id, at, actor_id, actor_login, action, from_state, to_state, note) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(item)
     .bind(now)
@@ -225,9 +261,8 @@ async fn log(
     .bind(from.map(|s| s.code().to_string()))
     .bind(to.code().to_string())
     .bind(note.to_string())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 fn args(i: &Item) -> serde_json::Value {
@@ -324,18 +359,18 @@ pub async fn issue(
     ) {
         return Err(StoreError::Invalid("supervision_issuer"));
     }
-    let school = crate::orgs::get(
-        db,
-        &Scope::subtree(&issuer_reach(db, &issuer).await?),
-        new.school_id,
-    )
-    .await
-    .map_err(|_| StoreError::Invalid("supervision_school"))?;
+    let reach = issuer_reach(db, &issuer).await?;
+    let school = crate::orgs::get(db, &Scope::subtree(&reach), new.school_id)
+        .await
+        .map_err(|_| StoreError::Invalid("supervision_school"))?;
     if school.kind != OrgKind::School {
         return Err(StoreError::Invalid("supervision_school"));
     }
     if new.deadline < today {
         return Err(StoreError::Invalid("deadline_past"));
+    }
+    if new.circular.is_some() && new.rung != Rung::Notice {
+        return Err(StoreError::Invalid("supervision_circular"));
     }
     if let Some(h) = new.hazard_id {
         let hazard = crate::hazards::get(db, &Scope::subtree(&school.path), h, today)
@@ -366,6 +401,25 @@ pub async fn issue(
     )
     .await?;
     tell(&mut tx, NotifyEvent::SupervisionIssued, &i, actor, now).await?;
+    if let Some(title) = &new.circular {
+        let circular = crate::announcements::NewAnnouncement {
+            org_id: issuer.id,
+            title: title.clone(),
+            // The letter as issued: its number, then its text.
+            body: format!("{}\n\n{}", i.number, i.body),
+            roles: vec![],
+        };
+        crate::announcements::publish_on(
+            &mut tx,
+            db.backend(),
+            actor,
+            powers.user_id,
+            (&issuer, &reach),
+            &circular,
+            Some(id),
+        )
+        .await?;
+    }
     audit::append(
         &mut tx,
         actor,
@@ -386,8 +440,15 @@ async fn issuer_reach(db: &Db, issuer: &crate::orgs::Org) -> StoreResult<String>
     Ok(issuer.path.clone())
 }
 
-/// Takes `step` (respond, accept or return) on item `id` of a school in `scope`, with
-/// `note` (the response, or the reason).
+/// What a step says: the response or the reason, and (for a response) the photos that
+/// show the work, uploaded by the actor.
+#[derive(Debug, Clone, Copy)]
+pub struct Said<'a> {
+    pub note: &'a str,
+    pub attachments: &'a [i64],
+}
+
+/// Takes `step` (respond, accept or return) on item `id` of a school in `scope`.
 #[allow(clippy::too_many_arguments)]
 pub async fn act(
     db: &Db,
@@ -396,11 +457,27 @@ pub async fn act(
     scope: &Scope,
     id: i64,
     step: Step,
-    note: &str,
+    said: Said<'_>,
     today: NaiveDate,
 ) -> StoreResult<Item> {
     let now = now_millis();
+    let note = said.note;
+    if said.attachments.len() > MAX_ATTACHMENTS
+        || (step != Step::Respond && !said.attachments.is_empty())
+    {
+        return Err(StoreError::Invalid("supervision_attachment"));
+    }
     let mut tx = db.begin_write().await?;
+    for a in said.attachments {
+        let uploader: Option<i64> =
+            sqlx::query_scalar("SELECT uploader_id FROM attachments WHERE id = $1")
+                .bind(*a)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if uploader.is_none() || uploader != actor.user_id {
+            return Err(StoreError::Invalid("supervision_attachment"));
+        }
+    }
     let before = get_on(&mut tx, db.backend(), scope, id, today).await?;
     let who = Who {
         school_lead: powers.respond.contains(&before.school_path),
@@ -426,7 +503,21 @@ pub async fn act(
     if moved != 1 {
         return Err(StoreError::Conflict("supervision_changed"));
     }
-    log(&mut tx, id, actor, step, Some(before.state), to, note, now).await?;
+    let event_id = log(&mut tx, id, actor, step, Some(before.state), to, note, now).await?;
+    let mut linked: Vec<i64> = Vec::new();
+    for a in said.attachments {
+        if linked.contains(a) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO supervision_attachments (event_id, attachment_id) VALUES ($1, $2)",
+        )
+        .bind(event_id)
+        .bind(*a)
+        .execute(&mut *tx)
+        .await?;
+        linked.push(*a);
+    }
     let event = match step {
         Step::Respond => NotifyEvent::SupervisionResponded,
         Step::Accept => NotifyEvent::SupervisionAccepted,
@@ -441,7 +532,7 @@ pub async fn act(
             &format!("supervision.{}", step.code()),
             "supervision",
             id,
-            serde_json::json!({"from": before.state, "to": to}),
+            serde_json::json!({"from": before.state, "to": to, "attachments": linked}),
         ),
     )
     .await?;
@@ -514,6 +605,7 @@ pub async fn escalate_overdue(db: &Db, today: NaiveDate) -> StoreResult<usize> {
             hazard_id: before.hazard_id,
             deadline: today + chrono::Days::new(u64::try_from(given).unwrap_or(3)),
             fill: &fill,
+            circular: None,
         };
         let issuer_code: String = sqlx::query_scalar("SELECT code FROM orgs WHERE id = $1")
             .bind(before.issuer_org_id)

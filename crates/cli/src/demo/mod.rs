@@ -1,5 +1,6 @@
-//! `xiaoan demo`: build a synthetic district in a fresh embedded database, print the URL
-//! and one login per role, and serve it.
+//! `xiaoan demo`: build a synthetic district in a fresh embedded database (or in an empty
+//! PostgreSQL database, with `--database`), print the URL and one login per role, and serve
+//! it. Further nodes serve the same PostgreSQL demo with `xiaoan serve --database …`.
 
 pub(crate) mod campaign;
 mod district;
@@ -38,6 +39,13 @@ pub struct Args {
     /// Build the district and exit without serving.
     #[arg(long)]
     no_serve: bool,
+    /// Build the demo in this PostgreSQL database (postgres://…) instead of the embedded
+    /// SQLite file; it must be empty unless `--reset` is given. Photos still go under `--data`.
+    #[arg(long)]
+    database: Option<String>,
+    /// With `--database`: drop everything in the database's schema first.
+    #[arg(long, requires = "database")]
+    reset: bool,
 }
 
 /// Writes the district into `db`; returns one login per role, in role order.
@@ -112,15 +120,28 @@ pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create {}", args.data.display()))?;
-    let file = args.data.join("xiaoan-demo.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let p = PathBuf::from(format!("{}{suffix}", file.display()));
-        if p.exists() {
-            std::fs::remove_file(&p)
-                .with_context(|| format!("cannot remove old demo database {}", p.display()))?;
+    let (db, shown) = match &args.database {
+        Some(url) => (
+            fresh_postgres(url, args.reset).await?,
+            crate::bootstrap::redact(url),
+        ),
+        None => {
+            let file = args.data.join("xiaoan-demo.db");
+            for suffix in ["", "-wal", "-shm"] {
+                let p = PathBuf::from(format!("{}{suffix}", file.display()));
+                if p.exists() {
+                    std::fs::remove_file(&p).with_context(|| {
+                        format!("cannot remove old demo database {}", p.display())
+                    })?;
+                }
+            }
+            let url = format!("sqlite://{}", file.display());
+            (
+                crate::bootstrap::open(&url).await?,
+                file.display().to_string(),
+            )
         }
-    }
-    let db = crate::bootstrap::open(&format!("sqlite://{}", file.display())).await?;
+    };
     let logins = populate(&db, args.seed, args.schools, &args.password).await?;
     // Demo photos live beside the demo database, and are recreated with it.
     cfg.web.storage_dir = args.data.join("files");
@@ -156,9 +177,52 @@ pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
         }
     };
     if args.no_serve {
-        print(&format!("(not serving; database {})", file.display()));
+        print(&format!("(not serving; database {shown})"));
         db.close().await;
         return Ok(());
     }
     crate::serve::serve_on(db, cfg, &args.addr, print).await
+}
+
+/// Opens the PostgreSQL database at `url` for a demo: refused unless it holds no tables
+/// (or `reset` wipes its schema first), then migrated.
+async fn fresh_postgres(url: &str, reset: bool) -> anyhow::Result<Db> {
+    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+        return Err(anyhow!(
+            "--database takes a PostgreSQL URL (postgres://user@host/db); without it the demo uses SQLite under --data"
+        ));
+    }
+    let shown = crate::bootstrap::redact(url);
+    let db = Db::connect(url)
+        .await
+        .with_context(|| format!("cannot open database {shown}"))?;
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    if tables > 0 {
+        if !reset {
+            db.close().await;
+            return Err(anyhow!(
+                "database {shown} already holds {tables} tables; the demo needs an empty database (pass --reset to drop everything in it first)"
+            ));
+        }
+        // The schema is recreated empty, owned by this user; migrations rebuild the rest.
+        let schema: String = sqlx::query_scalar("SELECT CAST(current_schema() AS TEXT)")
+            .fetch_one(db.pool())
+            .await?;
+        let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+        for sql in [
+            format!("DROP SCHEMA {quoted} CASCADE"),
+            format!("CREATE SCHEMA {quoted}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(db.pool())
+                .await
+                .with_context(|| format!("cannot reset database {shown}"))?;
+        }
+    }
+    db.migrate().await.context("cannot migrate database")?;
+    Ok(db)
 }

@@ -17,6 +17,9 @@ use utoipa_axum::router::UtoipaMethodRouterExt;
 use utoipa_axum::routes;
 use xiaoan_domain::Permission::{HazardRead, HazardReport};
 
+/// The body limit of a page form that carries photos (five at most, and its text).
+pub const PAGE_UPLOAD_LIMIT: usize = 5 * photos::MAX_BYTES + 256 * 1024;
+
 /// The routes.
 pub fn routes() -> Routes {
     Routes::new()

@@ -101,14 +101,12 @@ pub async fn file_response(
     id: i64,
     disposition: Disposition,
 ) -> AppResult<Response> {
-    let a = attachments::get_readable(
-        &st.db,
-        caller.user.id,
-        &caller.scope(Permission::HazardRead),
-        &caller.scope(Permission::RecordRead),
-        id,
-    )
-    .await?;
+    let within = attachments::Readable {
+        hazards: caller.scope(Permission::HazardRead),
+        records: caller.scope(Permission::RecordRead),
+        supervision: caller.scope(Permission::SupervisionRead),
+    };
+    let a = attachments::get_readable(&st.db, caller.user.id, &within, id).await?;
     let path = st.config.storage_dir.join(&a.stored_name);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         tracing::error!(error = %e, id, "stored file missing");

@@ -20,8 +20,7 @@ use xiaoan_domain::Permission;
 use xiaoan_domain::Permission::{HazardExport, HazardRead, HazardReport};
 use xiaoan_store::hazards::Created;
 
-/// The most a page form with photos may send: five photos and the text.
-const PAGE_UPLOAD_LIMIT: usize = 5 * crate::attachments::photos::MAX_BYTES + 256 * 1024;
+use crate::attachments::PAGE_UPLOAD_LIMIT;
 
 /// The routes.
 pub fn routes() -> Routes {

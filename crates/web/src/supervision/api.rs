@@ -119,6 +119,10 @@ pub struct IssueIn {
     pub hazard_id: Option<i64>,
     #[schema(value_type = String, format = Date)]
     pub deadline: NaiveDate,
+    /// A notice only: also publish it to every school under the issuer as a circular
+    /// (an announcement with read acknowledgement); needs the right to publish there.
+    #[serde(default)]
+    pub circular: bool,
 }
 
 /// Issues an item to a school.
@@ -143,6 +147,7 @@ pub async fn issue(
             body,
             hazard_id: b.hazard_id,
             deadline: b.deadline,
+            circular: b.circular,
         },
     )
     .await?;
@@ -186,6 +191,10 @@ pub async fn get(
 pub struct NoteIn {
     #[serde(default)]
     pub note: String,
+    /// With a response only: up to five photos uploaded by the caller
+    /// (`POST /api/v1/attachments`) that show the work.
+    #[serde(default)]
+    pub attachments: Vec<i64>,
 }
 
 async fn step(
@@ -193,9 +202,13 @@ async fn step(
     caller: &Caller,
     id: i64,
     step: Step,
-    note: &str,
+    b: &NoteIn,
 ) -> AppResult<Json<ItemOut>> {
-    Ok(Json(input::act(st, caller, id, step, note).await?.into()))
+    Ok(Json(
+        input::act(st, caller, id, step, &b.note, &b.attachments)
+            .await?
+            .into(),
+    ))
 }
 
 /// The school's response (its leads, while a response is owed).
@@ -208,7 +221,7 @@ pub async fn respond(
     Id(id): Id,
     ApiJson(b): ApiJson<NoteIn>,
 ) -> AppResult<Json<ItemOut>> {
-    step(&st, &caller, id, Step::Respond, &b.note).await
+    step(&st, &caller, id, Step::Respond, &b).await
 }
 
 /// The issuer accepts the response.
@@ -221,7 +234,7 @@ pub async fn accept(
     Id(id): Id,
     ApiJson(b): ApiJson<NoteIn>,
 ) -> AppResult<Json<ItemOut>> {
-    step(&st, &caller, id, Step::Accept, &b.note).await
+    step(&st, &caller, id, Step::Accept, &b).await
 }
 
 /// The issuer returns the response with a reason: a new one is owed.
@@ -234,5 +247,5 @@ pub async fn send_back(
     Id(id): Id,
     ApiJson(b): ApiJson<NoteIn>,
 ) -> AppResult<Json<ItemOut>> {
-    step(&st, &caller, id, Step::Return, &b.note).await
+    step(&st, &caller, id, Step::Return, &b).await
 }

@@ -43,6 +43,8 @@ pub struct Issue {
     pub body: String,
     pub hazard_id: Option<i64>,
     pub deadline: NaiveDate,
+    /// A notice only: publish it to every school under the issuer as a circular.
+    pub circular: bool,
 }
 
 fn text(field: &'static str, raw: &str, max: usize) -> AppResult<String> {
@@ -81,6 +83,18 @@ pub async fn issue(st: &AppState, caller: &Caller, i: Issue) -> AppResult<Item> 
         xiaoan_store::orgs::get(&st.db, &caller.scope(Permission::SupervisionIssue), issuer)
             .await
             .map_err(|_| AppError::invalid("supervision_issuer"))?;
+    if i.circular {
+        if i.rung != Rung::Notice {
+            return Err(AppError::invalid("supervision_circular"));
+        }
+        // A circular is an announcement: the caller must be able to publish from the issuer.
+        if !caller
+            .scope(Permission::AnnouncementPublish)
+            .contains(&issuer_org.path)
+        {
+            return Err(AppError::forbidden("supervision_circular_forbidden"));
+        }
+    }
     let hazard = match i.hazard_id {
         Some(h) => Some(
             xiaoan_store::hazards::get(
@@ -113,6 +127,12 @@ pub async fn issue(st: &AppState, caller: &Caller, i: Issue) -> AppResult<Item> 
         v.push(("number", number));
         xiaoan_reports::fill(&body, &v).unwrap_or_else(|_| body.clone())
     };
+    let circular = i.circular.then(|| {
+        format!(
+            "{}：{subject}",
+            xiaoan_notify::words::rung_name(i.rung.code(), l.code())
+        )
+    });
     let new = NewItem {
         school_id: school.id,
         issuer_org_id: issuer,
@@ -121,17 +141,19 @@ pub async fn issue(st: &AppState, caller: &Caller, i: Issue) -> AppResult<Item> 
         hazard_id: i.hazard_id,
         deadline: i.deadline,
         fill: &fill,
+        circular,
     };
     Ok(supervision::issue(&st.db, &caller.actor(), &powers(caller), &new, today).await?)
 }
 
-/// Takes `step` on item `id` with `note`.
+/// Takes `step` on item `id` with `note` and (for a response) the caller's uploaded photos.
 pub async fn act(
     st: &AppState,
     caller: &Caller,
     id: i64,
     step: Step,
     note: &str,
+    attachments: &[i64],
 ) -> AppResult<Item> {
     let note = note.trim();
     if note.chars().count() > 8000 || (note.is_empty() && step != Step::Accept) {
@@ -147,7 +169,7 @@ pub async fn act(
         &caller.scope(Permission::SupervisionRead),
         id,
         step,
-        note,
+        supervision::Said { note, attachments },
         st.config.district.today(),
     )
     .await

@@ -7,7 +7,11 @@ mod api;
 mod input;
 mod pages;
 
+use crate::attachments::PAGE_UPLOAD_LIMIT;
 use crate::kit::Routes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing::post;
 use utoipa_axum::routes;
 use xiaoan_domain::Permission::{SupervisionIssue, SupervisionRead, SupervisionRespond};
 
@@ -29,10 +33,11 @@ pub fn routes() -> Routes {
             SupervisionRead,
             pages::letter,
         )
-        .post(
+        .route(
+            Method::POST,
             "/supervision/{id}/respond",
             SupervisionRespond,
-            pages::respond,
+            post(pages::respond).layer(DefaultBodyLimit::max(PAGE_UPLOAD_LIMIT)),
         )
         .post("/supervision/{id}/accept", SupervisionIssue, pages::accept)
         .post(

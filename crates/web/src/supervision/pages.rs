@@ -8,7 +8,8 @@ use crate::kit::widgets::Choice;
 use crate::kit::{AppState, Caller, Id};
 use askama::Template;
 use axum::Form;
-use axum::extract::{Query, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,9 @@ pub struct IssueForm {
     body: String,
     #[serde(default)]
     deadline: String,
+    /// The checkbox "publish this notice to all schools as a circular" (`on` when ticked).
+    #[serde(default)]
+    circular: String,
 }
 
 #[derive(Template)]
@@ -130,6 +134,8 @@ struct NewPage {
     rungs: Vec<Choice>,
     f: IssueForm,
     placeholders: String,
+    /// The caller may also publish a notice as a circular.
+    may_circulate: bool,
 }
 
 /// Which rung's template the new form starts from.
@@ -206,6 +212,7 @@ pub async fn new_form(
         rungs,
         f,
         placeholders,
+        may_circulate: caller.can(Permission::AnnouncementPublish),
     }))
 }
 
@@ -241,6 +248,7 @@ pub async fn issue(
                 body: f.body.clone(),
                 hazard_id: None,
                 deadline,
+                circular: !f.circular.is_empty(),
             },
         )
         .await
@@ -262,6 +270,7 @@ struct EventLine {
     who: String,
     action: String,
     note: String,
+    photos: Vec<i64>,
 }
 
 #[derive(Template)]
@@ -275,10 +284,14 @@ struct DetailPage {
     history: Vec<EventLine>,
     error: Option<String>,
     note: String,
+    /// Photos uploaded with a refused response, offered again.
+    kept: Vec<i64>,
     may_respond: bool,
     may_decide: bool,
     /// The item this one replaced, and the one that replaced it.
     replaced: Option<i64>,
+    /// The circular this notice was published as.
+    circular: Option<i64>,
 }
 
 async fn load(st: &AppState, caller: &Caller, id: i64) -> AppResult<Item> {
@@ -322,6 +335,7 @@ pub async fn detail(
             },
             action: l.t(&format!("supervision.step.{}", e.action)),
             note: e.note,
+            photos: e.attachments,
         })
         .collect();
     let p = input::powers(&caller);
@@ -355,12 +369,17 @@ pub async fn detail(
             .collect(),
         history,
         error: refused.as_ref().map(|r| r.error.clone()),
+        kept: refused
+            .as_ref()
+            .map(|r| r.photos.clone())
+            .unwrap_or_default(),
         note: refused
             .and_then(|r| r.fields.get("note").cloned())
             .unwrap_or_default(),
         may_respond,
         may_decide,
         replaced,
+        circular: supervision::circular_of(&st.db, i.id).await?,
         i,
     }))
 }
@@ -431,9 +450,10 @@ async fn step_page(
     id: i64,
     step: Step,
     note: &str,
+    photos: Vec<i64>,
 ) -> AppResult<Response> {
     let path = format!("/supervision/{id}");
-    match input::act(st, caller, id, step, note).await {
+    match input::act(st, caller, id, step, note, &photos).await {
         Ok(_) => Ok(Redirect::to(&path).into_response()),
         Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
             let mut refused = Refused {
@@ -442,22 +462,47 @@ async fn step_page(
                 ..Refused::default()
             };
             refused.fields.insert("note".into(), note.to_string());
+            refused.photos = photos;
             Ok(refuse(session, &path, refused).await)
         }
         Err(e) => Err(e),
     }
 }
 
-/// `POST /supervision/{id}/respond`.
+/// `POST /supervision/{id}/respond`: the response's text and photos (multipart; photos kept
+/// from a refused attempt come back by id).
 #[tracing::instrument(skip_all)]
 pub async fn respond(
     State(st): State<AppState>,
     caller: Caller,
     session: Session,
     Id(id): Id,
-    Form(f): Form<NoteForm>,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Response> {
-    step_page(&st, &caller, &session, id, Step::Respond, &f.note).await
+    let path = format!("/supervision/{id}");
+    let form = match crate::attachments::form::read(&st, &caller, multipart).await {
+        Ok(f) => f,
+        // A photo that is not one, or too large: said on the page, nothing written.
+        Err(e) if e.status.is_client_error() => {
+            let refused = Refused {
+                path: path.clone(),
+                error: e.message(caller.lang),
+                ..Refused::default()
+            };
+            return Ok(refuse(&session, &path, refused).await);
+        }
+        Err(e) => return Err(e),
+    };
+    step_page(
+        &st,
+        &caller,
+        &session,
+        id,
+        Step::Respond,
+        &form.get("note"),
+        form.photos,
+    )
+    .await
 }
 
 /// `POST /supervision/{id}/accept`.
@@ -469,7 +514,7 @@ pub async fn accept(
     Id(id): Id,
     Form(f): Form<NoteForm>,
 ) -> AppResult<Response> {
-    step_page(&st, &caller, &session, id, Step::Accept, &f.note).await
+    step_page(&st, &caller, &session, id, Step::Accept, &f.note, vec![]).await
 }
 
 /// `POST /supervision/{id}/return`.
@@ -481,5 +526,5 @@ pub async fn send_back(
     Id(id): Id,
     Form(f): Form<NoteForm>,
 ) -> AppResult<Response> {
-    step_page(&st, &caller, &session, id, Step::Return, &f.note).await
+    step_page(&st, &caller, &session, id, Step::Return, &f.note, vec![]).await
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use xiaoan_domain::Role;
 use xiaoan_domain::now_millis;
 use xiaoan_store::notify::{self, DispatchSettings};
-use xiaoan_testkit::{PW, TestApp, csrf_of, page, post_form, sign_in_page};
+use xiaoan_testkit::{PW, TestApp, csrf_of, jpeg_bytes, page, post_form, sign_in_page};
 
 /// Dispatches every notification written so far, as the worker would.
 async fn dispatch_all(f: &TestApp) {
@@ -482,4 +482,115 @@ async fn an_announcement_is_acknowledged_and_its_publisher_sees_who_has_not() {
         html.contains("已讀 1 / 2 人") && html.contains("李安全 (safety-a)"),
         "{html}"
     );
+}
+
+#[tokio::test]
+async fn a_response_carries_photos_and_a_notice_goes_to_every_school_as_a_circular() {
+    let f = TestApp::new().await;
+    people(&f).await;
+    f.add_role_user("principal-b", "王校長", Role::Principal, f.tree.school_b)
+        .await;
+    let bureau = f.token("bureau-safety").await;
+    let principal_b = f.token("principal-b").await;
+    // Only a notice goes out as a circular; nothing is issued otherwise.
+    let reminder = json!({"school_id": f.tree.school_a, "rung": "reminder", "subject": "樓梯扶手鬆動",
+        "deadline": "2099-12-31", "circular": true});
+    let r = f.post("/api/v1/supervision", &bureau, &reminder).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.error_code(), "supervision_circular");
+    let none: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM supervision_items")
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+    let notice = json!({"school_id": f.tree.school_a, "rung": "notice", "subject": "消防通道堵塞",
+        "deadline": "2099-12-31", "circular": true});
+    let r = f.post("/api/v1/supervision", &bureau, &notice).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["id"].as_i64().unwrap();
+    let number = r.json()["number"].as_str().unwrap().to_string();
+    // Another school's principal receives the circular, with the letter's number in it.
+    let got = f.get("/api/v1/announcements", &principal_b).await.json();
+    let circular = &got.as_array().unwrap()[0];
+    assert_eq!(circular["title"], "通報：消防通道堵塞", "{got}");
+    assert!(
+        circular["body"].as_str().unwrap().contains(&number),
+        "{got}"
+    );
+    // The school answers on the page with a photo but no text: refused, the photo kept.
+    let cookie = sign_in_page(&f, "principal-a", PW).await;
+    let path = format!("/supervision/{id}");
+    let html = f.send(page(&path, Some(&cookie))).await.text();
+    assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+    let token = csrf_of(&html);
+    let respond = format!("/supervision/{id}/respond");
+    let r = crate::hazard_pages::post_multipart(
+        &f,
+        &respond,
+        &cookie,
+        &token,
+        &[("note", " ")],
+        &[jpeg_bytes()],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let html = f.send(page(&path, Some(&cookie))).await.text();
+    assert!(html.contains("role=\"alert\""), "{html}");
+    let kept: i64 = sqlx::query_scalar("SELECT MAX(id) FROM attachments")
+        .fetch_one(f.db.pool())
+        .await
+        .unwrap();
+    assert!(
+        html.contains(&format!("name=\"photo\" value=\"{kept}\" checked")),
+        "the photo is offered again: {html}"
+    );
+    let kept_field = kept.to_string();
+    let r = crate::hazard_pages::post_multipart(
+        &f,
+        &respond,
+        &cookie,
+        &csrf_of(&html),
+        &[("note", "已清理通道並拍照存證。"), ("photo", &kept_field)],
+        &[],
+    )
+    .await;
+    assert!(r.status.is_redirection(), "{}", r.text());
+    let detail = f
+        .get(&format!("/api/v1/supervision/{id}"), &bureau)
+        .await
+        .json();
+    assert_eq!(detail["state"], "responded", "{detail}");
+    assert_eq!(
+        detail["history"][1]["attachments"],
+        json!([kept]),
+        "{detail}"
+    );
+    // The issuer sees the photo and the circular beside the letter; the other school does not
+    // see the photo.
+    let bureau_cookie = sign_in_page(&f, "bureau-safety", PW).await;
+    let html = f.send(page(&path, Some(&bureau_cookie))).await.text();
+    assert!(
+        html.contains(&format!("<img src=\"/attachments/{kept}\""))
+            && html.contains("/announcements/"),
+        "{html}"
+    );
+    let photo = format!("/attachments/{kept}");
+    assert_eq!(
+        f.send(page(&photo, Some(&bureau_cookie))).await.status,
+        StatusCode::OK
+    );
+    let other = sign_in_page(&f, "principal-b", PW).await;
+    assert_eq!(
+        f.send(page(&photo, Some(&other))).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Someone else's upload cannot be attached through the API.
+    let r = f
+        .post(
+            &format!("/api/v1/supervision/{id}/respond"),
+            &principal_b,
+            &json!({"note": "x", "attachments": [kept]}),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.text());
 }
