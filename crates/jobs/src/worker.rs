@@ -156,12 +156,26 @@ pub async fn run(
     tokio::pin!(shutdown);
     let lease_ms = i64::try_from(s.lease.as_millis()).unwrap_or(60_000);
     let mut running = tokio::task::JoinSet::new();
+    // Periodic work is offered to the queue once per slot by each node (the dedupe key keeps
+    // one), not on every turn of the loop: a turn then costs one claim.
+    let mut offered: Option<i64> = None;
+    let tick_ms = registry
+        .periodic()
+        .map(|(_, every)| i64::try_from(every.as_millis()).unwrap_or(i64::MAX))
+        .min()
+        .unwrap_or(i64::MAX)
+        .clamp(1, 60_000);
     loop {
         let now = now_millis();
-        schedule(&ctx.db, &registry, now).await;
+        if offered != Some(now / tick_ms) {
+            schedule(&ctx.db, &registry, now).await;
+            offered = Some(now / tick_ms);
+        }
+        while running.try_join_next().is_some() {}
         let room = s.batch - i64::try_from(running.len()).unwrap_or(0);
+        // Claim when half the batch is free (or nothing runs): one claim for many jobs.
         let mut claimed = 0;
-        if room > 0 {
+        if room > 0 && (running.is_empty() || room * 2 >= s.batch) {
             match jobs::claim(&ctx.db, &ctx.node, now, lease_ms, room).await {
                 Ok(batch) => {
                     claimed = batch.len();
@@ -172,7 +186,6 @@ pub async fn run(
                 Err(e) => tracing::error!(error = %e, "cannot claim jobs"),
             }
         }
-        while running.try_join_next().is_some() {}
         if claimed > 0 && claimed as i64 == room {
             continue;
         }

@@ -367,7 +367,7 @@ pub async fn issue(
         return Err(StoreError::Invalid("supervision_school"));
     }
     if new.deadline < today {
-        return Err(StoreError::Invalid("deadline_past"));
+        return Err(StoreError::Invalid("supervision_deadline_past"));
     }
     if new.circular.is_some() && new.rung != Rung::Notice {
         return Err(StoreError::Invalid("supervision_circular"));

@@ -3,6 +3,7 @@
 
 mod compliance;
 mod hazards;
+mod notify;
 mod search;
 
 use crate::config::AppConfig;
@@ -24,6 +25,9 @@ enum Which {
     Hazards(hazards::Args),
     /// Full compliance recompute, one new record, and the matrix page and API at scale.
     Compliance(compliance::Args),
+    /// Notification intents produced and delivered through the job queue, escalation
+    /// latency, and the queue's claim overhead.
+    Notify(notify::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -31,6 +35,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     match args.which {
         Which::Hazards(a) => hazards::run(cfg, a).await,
         Which::Compliance(a) => compliance::run(cfg, a).await,
+        Which::Notify(a) => notify::run(cfg, a).await,
     }
 }
 
