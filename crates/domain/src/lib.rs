@@ -8,6 +8,7 @@ pub mod code;
 pub mod compliance;
 pub mod district;
 pub mod hazard;
+pub mod iot;
 pub mod notify;
 pub mod org;
 pub mod password;

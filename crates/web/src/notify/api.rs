@@ -110,7 +110,7 @@ pub async fn read(
 
 /// One event's choice, with its name.
 #[derive(Serialize, ToSchema)]
-pub struct EventOut {
+pub struct EventPrefOut {
     pub event: String,
     pub name: String,
     pub email: bool,
@@ -132,7 +132,7 @@ pub struct QuietHours {
 pub struct SettingsOut {
     pub email: Option<String>,
     pub quiet_hours: Option<QuietHours>,
-    pub events: Vec<EventOut>,
+    pub events: Vec<EventPrefOut>,
     #[schema(value_type = Vec<Object>)]
     pub channels: Vec<Channel>,
     /// The orgs whose channels the caller may configure.
@@ -145,7 +145,7 @@ async fn settings_of(st: &AppState, caller: &Caller) -> AppResult<SettingsOut> {
         .iter()
         .map(|e| {
             let c = p.event(*e);
-            EventOut {
+            EventPrefOut {
                 event: e.code().to_string(),
                 name: xiaoan_notify::words::event_name(e.code(), caller.lang.code()),
                 email: c.email,

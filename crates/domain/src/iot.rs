@@ -1,0 +1,473 @@
+//! IoT monitoring rules, pure: device kinds and their default rules, per-device overrides,
+//! and the evaluation of one reading, one event or one moment without data against a rule's
+//! persisted state. The store runs these on arrival and on a timer and keeps their state, so
+//! that a restart neither loses nor repeats an alarm.
+
+use crate::hazard::Category;
+use serde::{Deserialize, Serialize};
+
+crate::codes! {
+    /// What a device is.
+    pub enum DeviceKind {
+        /// A temperature sensor (a dormitory, a kitchen, a server room).
+        Temperature => "temperature",
+        /// A smoke detector.
+        Smoke => "smoke",
+        /// An electrical-fire monitor (GB 14287): residual current and cable temperature.
+        ElectricalFire => "electrical_fire",
+        /// A combustible-gas detector (canteen, laboratory).
+        Gas => "gas",
+        /// A cold-room or refrigerator sensor (food safety).
+        ColdRoom => "cold_room",
+        /// A fire alarm panel behind a user information transmission device.
+        FirePanel => "fire_panel",
+    }
+}
+
+crate::codes! {
+    /// The kind of an alarm: with its device, the key of the one open alarm.
+    pub enum AlarmType {
+        OverTemperature => "over_temperature",
+        ColdChain => "cold_chain",
+        ResidualCurrent => "residual_current",
+        CableTemperature => "cable_temperature",
+        GasLeak => "gas_leak",
+        Smoke => "smoke",
+        Fire => "fire",
+        Fault => "fault",
+        Tamper => "tamper",
+        NoData => "no_data",
+    }
+}
+
+crate::codes! {
+    /// How urgent an alarm is, most urgent first.
+    #[derive(PartialOrd, Ord)]
+    pub enum Severity as AlarmSeverity {
+        Critical => "critical",
+        Major => "major",
+        Minor => "minor",
+        Warning => "warning",
+    }
+}
+
+crate::codes! {
+    /// Whether the condition behind an alarm still holds.
+    pub enum Condition as AlarmCondition {
+        Active => "active",
+        Cleared => "cleared",
+    }
+}
+
+crate::codes! {
+    /// Why an alarm was closed.
+    pub enum CloseReason {
+        Resolved => "resolved",
+        FalseAlarm => "false_alarm",
+        Drill => "drill",
+        Test => "test",
+        Maintenance => "maintenance",
+        Duplicate => "duplicate",
+    }
+}
+
+impl AlarmType {
+    /// Alarms that become (or join) a hazard in the closed loop when raised.
+    pub fn makes_hazard(self) -> bool {
+        matches!(
+            self,
+            AlarmType::Fire | AlarmType::Smoke | AlarmType::GasLeak
+        )
+    }
+
+    /// Urgent alarms reach people at any hour (quiet hours do not hold them).
+    pub fn urgent(self) -> bool {
+        matches!(
+            self,
+            AlarmType::Fire | AlarmType::Smoke | AlarmType::GasLeak
+        )
+    }
+
+    /// The hazard category an alarm of this type is filed under.
+    pub fn category(self) -> Category {
+        match self {
+            AlarmType::ColdChain => Category::CanteenFood,
+            _ => Category::FireHeating,
+        }
+    }
+}
+
+/// A threshold with hysteresis: raised after `for_readings` consecutive readings above
+/// `raise_above`, cleared by the first reading below `clear_below`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    pub metric: &'static str,
+    pub alarm: AlarmType,
+    pub severity: Severity,
+    pub raise_above: f64,
+    pub clear_below: f64,
+    pub for_readings: u32,
+}
+
+/// What a device of a kind watches by default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KindRules {
+    pub thresholds: Vec<Threshold>,
+    /// Minutes without any message after which "no data" is raised.
+    pub no_data_minutes: i64,
+    /// Discrete events the device reports, each an alarm type with its severity.
+    pub events: &'static [(&'static str, AlarmType, Severity)],
+}
+
+const FIRE_EVENTS: &[(&str, AlarmType, Severity)] = &[
+    ("fire", AlarmType::Fire, Severity::Critical),
+    ("smoke", AlarmType::Smoke, Severity::Critical),
+    ("fault", AlarmType::Fault, Severity::Minor),
+    ("tamper", AlarmType::Tamper, Severity::Major),
+];
+const GAS_EVENTS: &[(&str, AlarmType, Severity)] = &[
+    ("gas", AlarmType::GasLeak, Severity::Critical),
+    ("fault", AlarmType::Fault, Severity::Minor),
+    ("tamper", AlarmType::Tamper, Severity::Major),
+];
+const PLAIN_EVENTS: &[(&str, AlarmType, Severity)] = &[
+    ("fault", AlarmType::Fault, Severity::Minor),
+    ("tamper", AlarmType::Tamper, Severity::Major),
+];
+
+/// The default rules of `kind`.
+pub fn defaults(kind: DeviceKind) -> KindRules {
+    let t = |metric, alarm, severity, raise_above, clear_below, for_readings| Threshold {
+        metric,
+        alarm,
+        severity,
+        raise_above,
+        clear_below,
+        for_readings,
+    };
+    match kind {
+        DeviceKind::Temperature => KindRules {
+            thresholds: vec![t(
+                "temp_c",
+                AlarmType::OverTemperature,
+                Severity::Major,
+                60.0,
+                55.0,
+                3,
+            )],
+            no_data_minutes: 30,
+            events: PLAIN_EVENTS,
+        },
+        DeviceKind::ColdRoom => KindRules {
+            thresholds: vec![t(
+                "temp_c",
+                AlarmType::ColdChain,
+                Severity::Major,
+                8.0,
+                5.0,
+                3,
+            )],
+            no_data_minutes: 30,
+            events: PLAIN_EVENTS,
+        },
+        // GB 50116 9.2.3: residual-current alarms set at 300–500 mA; cable temperature per
+        // GB 14287.3 (settable 55–140 °C).
+        DeviceKind::ElectricalFire => KindRules {
+            thresholds: vec![
+                t(
+                    "rc_ma",
+                    AlarmType::ResidualCurrent,
+                    Severity::Major,
+                    300.0,
+                    250.0,
+                    2,
+                ),
+                t(
+                    "cable_temp_c",
+                    AlarmType::CableTemperature,
+                    Severity::Major,
+                    70.0,
+                    65.0,
+                    2,
+                ),
+            ],
+            no_data_minutes: 30,
+            events: PLAIN_EVENTS,
+        },
+        // Stage-one alarm of a combustible-gas detector at 25 %LEL.
+        DeviceKind::Gas => KindRules {
+            thresholds: vec![t(
+                "lel_pct",
+                AlarmType::GasLeak,
+                Severity::Critical,
+                25.0,
+                20.0,
+                1,
+            )],
+            no_data_minutes: 30,
+            events: GAS_EVENTS,
+        },
+        DeviceKind::Smoke => KindRules {
+            thresholds: vec![],
+            no_data_minutes: 24 * 60,
+            events: FIRE_EVENTS,
+        },
+        // GB 50440: the polling period of a transmission device is at most 2 hours.
+        DeviceKind::FirePanel => KindRules {
+            thresholds: vec![],
+            no_data_minutes: 120,
+            events: FIRE_EVENTS,
+        },
+    }
+}
+
+/// A device's own settings over its kind's defaults (every field optional).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// The first threshold's raise level.
+    pub raise_above: Option<f64>,
+    /// The first threshold's clear level (must stay below the raise level).
+    pub clear_below: Option<f64>,
+    /// Consecutive readings above the raise level before the alarm.
+    pub for_readings: Option<u32>,
+    /// Minutes without data before "no data".
+    pub no_data_minutes: Option<i64>,
+}
+
+/// Why overrides are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideError {
+    /// The clear level is not below the raise level.
+    Hysteresis,
+    /// A count or a number of minutes out of range.
+    Range,
+    /// A threshold override on a kind that has none.
+    NoThreshold,
+}
+
+impl OverrideError {
+    pub fn code(self) -> &'static str {
+        match self {
+            OverrideError::Hysteresis => "device_hysteresis",
+            OverrideError::Range => "device_rule_range",
+            OverrideError::NoThreshold => "device_no_threshold",
+        }
+    }
+}
+
+/// The rules of a device of `kind` with `o` applied, or why `o` is refused.
+pub fn rules(kind: DeviceKind, o: &Overrides) -> Result<KindRules, OverrideError> {
+    let mut r = defaults(kind);
+    if o.raise_above.is_some() || o.clear_below.is_some() || o.for_readings.is_some() {
+        let Some(t) = r.thresholds.first_mut() else {
+            return Err(OverrideError::NoThreshold);
+        };
+        if let Some(v) = o.raise_above {
+            t.raise_above = v;
+        }
+        if let Some(v) = o.clear_below {
+            t.clear_below = v;
+        }
+        if let Some(n) = o.for_readings {
+            if !(1..=100).contains(&n) {
+                return Err(OverrideError::Range);
+            }
+            t.for_readings = n;
+        }
+        if !(t.raise_above.is_finite() && t.clear_below.is_finite())
+            || t.clear_below >= t.raise_above
+        {
+            return Err(OverrideError::Hysteresis);
+        }
+    }
+    if let Some(m) = o.no_data_minutes {
+        if !(1..=7 * 24 * 60).contains(&m) {
+            return Err(OverrideError::Range);
+        }
+        r.no_data_minutes = m;
+    }
+    Ok(r)
+}
+
+/// A threshold's persisted state: readings above the raise level in a row, and whether
+/// its alarm is up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdState {
+    pub above: u32,
+    pub firing: bool,
+}
+
+/// What a rule decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Verdict {
+    /// Nothing to do.
+    Hold,
+    /// Raise (or, when one is open, update) the alarm with this value.
+    Raise(f64),
+    /// The alarm is up and this reading keeps it up (peak and last seen).
+    Update(f64),
+    /// The condition is gone: clear the alarm.
+    Clear,
+}
+
+/// One reading `value` against threshold `t` in state `s`.
+pub fn on_reading(t: &Threshold, s: ThresholdState, value: f64) -> (ThresholdState, Verdict) {
+    if s.firing {
+        if value < t.clear_below {
+            (ThresholdState::default(), Verdict::Clear)
+        } else {
+            (s, Verdict::Update(value))
+        }
+    } else if value > t.raise_above {
+        let above = s.above.saturating_add(1);
+        if above >= t.for_readings {
+            (
+                ThresholdState {
+                    above,
+                    firing: true,
+                },
+                Verdict::Raise(value),
+            )
+        } else {
+            (
+                ThresholdState {
+                    above,
+                    firing: false,
+                },
+                Verdict::Hold,
+            )
+        }
+    } else {
+        // Between the levels or below: the run of readings above is broken.
+        (ThresholdState::default(), Verdict::Hold)
+    }
+}
+
+/// Whether a device last heard from at `last_seen_ms` has gone quiet at `now_ms`.
+pub fn no_data(last_seen_ms: i64, now_ms: i64, minutes: i64) -> bool {
+    now_ms.saturating_sub(last_seen_ms) > minutes.saturating_mul(60_000)
+}
+
+/// The alarm a device event names, for a device of `kind`; `None` when the kind does not
+/// report it.
+pub fn event_alarm(kind: DeviceKind, event: &str) -> Option<(AlarmType, Severity)> {
+    defaults(kind)
+        .events
+        .iter()
+        .find(|(name, _, _)| *name == event)
+        .map(|(_, a, s)| (*a, *s))
+}
+
+/// How far in the future a device's timestamp may be (clock drift), in milliseconds.
+pub const MAX_FUTURE_MS: i64 = 5 * 60_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp() -> Threshold {
+        defaults(DeviceKind::Temperature).thresholds[0]
+    }
+
+    #[test]
+    fn three_readings_above_raise_once_and_a_reading_below_the_lower_level_clears() {
+        let t = temp();
+        let mut s = ThresholdState::default();
+        let mut verdicts = vec![];
+        for v in [61.0, 62.0, 63.0, 64.0, 57.0, 56.0, 54.0, 61.0] {
+            let (next, verdict) = on_reading(&t, s, v);
+            s = next;
+            verdicts.push(verdict);
+        }
+        assert_eq!(
+            verdicts,
+            vec![
+                Verdict::Hold,
+                Verdict::Hold,
+                Verdict::Raise(63.0),
+                Verdict::Update(64.0),
+                Verdict::Update(57.0),
+                Verdict::Update(56.0),
+                Verdict::Clear,
+                Verdict::Hold,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dip_between_the_levels_restarts_the_count() {
+        let t = temp();
+        let (s, _) = on_reading(&t, ThresholdState::default(), 61.0);
+        let (s, _) = on_reading(&t, s, 61.0);
+        let (s, v) = on_reading(&t, s, 58.0);
+        assert_eq!((s, v), (ThresholdState::default(), Verdict::Hold));
+        let (s, _) = on_reading(&t, s, 61.0);
+        assert_eq!(s.above, 1);
+    }
+
+    #[test]
+    fn overrides_keep_the_hysteresis_and_their_ranges() {
+        let o = Overrides {
+            raise_above: Some(50.0),
+            clear_below: Some(52.0),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            rules(DeviceKind::Temperature, &o),
+            Err(OverrideError::Hysteresis)
+        );
+        // Lowering the raise level alone would leave the default clear level above it.
+        let lower = Overrides {
+            raise_above: Some(45.0),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            rules(DeviceKind::Temperature, &lower),
+            Err(OverrideError::Hysteresis)
+        );
+        let o = Overrides {
+            raise_above: Some(45.0),
+            clear_below: Some(40.0),
+            for_readings: Some(2),
+            ..Overrides::default()
+        };
+        let r = rules(DeviceKind::Temperature, &o).unwrap();
+        assert_eq!(
+            (r.thresholds[0].raise_above, r.thresholds[0].for_readings),
+            (45.0, 2)
+        );
+        assert_eq!(
+            rules(
+                DeviceKind::Smoke,
+                &Overrides {
+                    raise_above: Some(1.0),
+                    ..Overrides::default()
+                }
+            ),
+            Err(OverrideError::NoThreshold)
+        );
+        assert_eq!(
+            rules(
+                DeviceKind::Smoke,
+                &Overrides {
+                    no_data_minutes: Some(0),
+                    ..Overrides::default()
+                }
+            ),
+            Err(OverrideError::Range)
+        );
+    }
+
+    #[test]
+    fn quiet_devices_and_events() {
+        assert!(!no_data(0, 30 * 60_000, 30));
+        assert!(no_data(0, 30 * 60_000 + 1, 30));
+        assert_eq!(
+            event_alarm(DeviceKind::Smoke, "smoke"),
+            Some((AlarmType::Smoke, Severity::Critical))
+        );
+        assert_eq!(event_alarm(DeviceKind::Temperature, "smoke"), None);
+        assert!(AlarmType::Smoke.makes_hazard() && !AlarmType::NoData.makes_hazard());
+    }
+}
