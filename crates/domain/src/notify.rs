@@ -25,6 +25,10 @@ crate::codes! {
         SupervisionReturned => "supervision.returned",
         SupervisionEscalated => "supervision.escalated",
         AnnouncementPublished => "announcement.published",
+        /// A monitoring alarm (over temperature, residual current, a fault, no data…).
+        AlarmRaised => "alarm.raised",
+        /// A fire, smoke or gas alarm: urgent, at any hour, and the centre hears of it too.
+        AlarmFire => "alarm.fire",
     }
 }
 
@@ -76,6 +80,7 @@ pub struct Rule {
 
 const LEADS: &[Role] = &[Role::Principal, Role::SafetyOfficer];
 const CENTRE: &[Role] = &[Role::CentreOfficer];
+const DUTY: &[Role] = &[Role::DutyStaff];
 const BUREAU: &[Role] = &[Role::BureauSafety];
 const ISSUER: &[Role] = &[Role::BureauSafety, Role::Supervisor, Role::CentreOfficer];
 
@@ -161,6 +166,18 @@ pub const RULES: &[Rule] = {
             people: &[Listed],
             channels: &[],
             priority: Priority::Low,
+        },
+        Rule {
+            event: Event::AlarmRaised,
+            people: &[School(LEADS)],
+            channels: &[Tier::School],
+            priority: Priority::Normal,
+        },
+        Rule {
+            event: Event::AlarmFire,
+            people: &[School(LEADS), School(DUTY), Centre(CENTRE)],
+            channels: &[Tier::School, Tier::Centre],
+            priority: Priority::Urgent,
         },
     ]
 };

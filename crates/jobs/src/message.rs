@@ -11,6 +11,7 @@ pub fn path_of(object_kind: &str, object_id: i64) -> String {
         "hazard" => format!("/hazards/{object_id}"),
         "supervision" => format!("/supervision/{object_id}"),
         "announcement" => format!("/announcements/{object_id}"),
+        "alarm" => format!("/alarms/{object_id}"),
         _ => "/inbox".to_string(),
     }
 }

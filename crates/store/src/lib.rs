@@ -13,6 +13,7 @@ pub mod compliance;
 pub mod db;
 pub mod error;
 pub mod hazards;
+pub mod iot;
 pub mod jobs;
 pub mod notify;
 pub mod orgs;

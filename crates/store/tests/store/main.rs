@@ -10,6 +10,7 @@ mod compliance_scale;
 mod foundation;
 mod hazard_lists;
 mod hazards;
+mod iot;
 mod jobs;
 mod search;
 mod uploads;

@@ -16,6 +16,7 @@ pub fn object_path(kind: &str, id: i64) -> String {
         "hazard" => format!("/hazards/{id}"),
         "supervision" => format!("/supervision/{id}"),
         "announcement" => format!("/announcements/{id}"),
+        "alarm" => format!("/alarms/{id}"),
         _ => "/inbox".to_string(),
     }
 }

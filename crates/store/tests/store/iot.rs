@@ -1,0 +1,280 @@
+//! IoT monitoring on both backends: a threshold raises one alarm after three readings and
+//! clears below the lower level, with both in the history; silence raises "no data" on the
+//! timer; a smoke event raises an urgent alarm, tells the school and queues its hazard;
+//! duplicates and retired devices change nothing; two ingest connections racing never open
+//! two alarms; rule state survives a reconnect.
+
+use xiaoan_domain::Scope;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::iot::{AlarmType, CloseReason, Condition, DeviceKind, Overrides};
+use xiaoan_store::iot::{self, AlarmStatus, Device, NewDevice, Payload, Record};
+use xiaoan_store::{Db, StoreError};
+use xiaoan_testkit::{both_backends, tree};
+
+async fn device(db: &Db, kind: DeviceKind, code: &str) -> (Device, String) {
+    let t = tree::Tree::create(db).await;
+    let new = NewDevice {
+        school_id: t.school_a,
+        code: code.into(),
+        kind,
+        location: "學生宿舍三樓".into(),
+        key_area: "dorm".into(),
+        overrides: Overrides::default(),
+    };
+    iot::create(db, &Actor::system("test"), &Scope::everything(), &new)
+        .await
+        .unwrap()
+}
+
+fn temp(id: &str, ts: i64, v: f64) -> Record {
+    Record {
+        msg_id: id.into(),
+        ts,
+        payload: Payload::Telemetry(vec![("temp_c".into(), v)]),
+    }
+}
+
+async fn alarms(db: &Db, status: AlarmStatus) -> Vec<iot::Alarm> {
+    iot::list_alarms(db, &Scope::everything(), status, None, 100)
+        .await
+        .unwrap()
+}
+
+async fn threshold_raises_once_and_clears_with_history(db: &Db) {
+    let (d, secret) = device(db, DeviceKind::Temperature, "T-301").await;
+    assert!(secret.starts_with("xd_"));
+    assert_eq!(
+        iot::by_secret(db, &secret).await.unwrap().map(|x| x.id),
+        Some(d.id)
+    );
+    let now = xiaoan_domain::now_millis();
+    let values = [58.0, 61.0, 62.0, 63.0, 64.0, 57.0, 54.0];
+    for (i, v) in values.iter().enumerate() {
+        let r = temp(&format!("m{i}"), now + i as i64, *v);
+        iot::ingest(db, &d, &[r], 0, now).await.unwrap();
+    }
+    let all = alarms(db, AlarmStatus::All).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let a = &all[0];
+    assert_eq!(a.alarm_type, AlarmType::OverTemperature);
+    assert_eq!(a.condition, Condition::Cleared);
+    assert_eq!((a.trigger_value, a.peak_value), (Some(63.0), Some(64.0)));
+    let history: Vec<String> = iot::alarm_events(db, a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(history, ["raised", "cleared"]);
+    // The same messages again: duplicates, nothing new.
+    let again = iot::ingest(db, &d, &[temp("m3", now + 3, 90.0)], 0, now)
+        .await
+        .unwrap();
+    assert_eq!((again.accepted, again.duplicates), (0, 1));
+    let readings = iot::readings(db, d.id, 0, i64::MAX, 100).await.unwrap();
+    assert_eq!(readings.len(), values.len());
+    // Closing needs an acknowledgement first; then it closes, and a new crossing is a new alarm.
+    let actor = Actor::system("duty");
+    let e = iot::close(
+        db,
+        &actor,
+        &Scope::everything(),
+        a.id,
+        CloseReason::Resolved,
+        "",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(e, StoreError::Conflict("alarm_not_acked")),
+        "{e:?}"
+    );
+    iot::ack(db, &actor, &Scope::everything(), a.id, "值班老師已到場")
+        .await
+        .unwrap();
+    let closed = iot::close(
+        db,
+        &actor,
+        &Scope::everything(),
+        a.id,
+        CloseReason::Resolved,
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(closed.closed);
+    for (i, v) in [70.0, 71.0, 72.0].iter().enumerate() {
+        iot::ingest(
+            db,
+            &d,
+            &[temp(&format!("n{i}"), now + 10 + i as i64, *v)],
+            0,
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(alarms(db, AlarmStatus::Open).await.len(), 1);
+    assert_eq!(alarms(db, AlarmStatus::All).await.len(), 2);
+}
+both_backends!(
+    a_threshold_raises_once_and_clears_with_its_history,
+    threshold_raises_once_and_clears_with_history
+);
+
+async fn silence_raises_no_data_on_the_timer(db: &Db) {
+    let (d, _) = device(db, DeviceKind::Temperature, "T-302").await;
+    let now = xiaoan_domain::now_millis();
+    iot::ingest(db, &d, &[temp("a", now, 20.0)], 0, now)
+        .await
+        .unwrap();
+    assert_eq!(iot::sweep_no_data(db, now + 60_000).await.unwrap(), 0);
+    // 31 minutes later without a message: "no data", offline, raised once.
+    let later = now + 31 * 60_000;
+    assert_eq!(iot::sweep_no_data(db, later).await.unwrap(), 1);
+    assert_eq!(iot::sweep_no_data(db, later + 60_000).await.unwrap(), 0);
+    let open = alarms(db, AlarmStatus::Active).await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].alarm_type, AlarmType::NoData);
+    let d = iot::get(db, &Scope::everything(), d.id).await.unwrap();
+    assert!(!d.online);
+    // It reports again: the alarm clears.
+    iot::ingest(db, &d, &[temp("b", later, 20.0)], 0, later)
+        .await
+        .unwrap();
+    assert!(alarms(db, AlarmStatus::Active).await.is_empty());
+}
+both_backends!(
+    silence_raises_no_data_without_a_message,
+    silence_raises_no_data_on_the_timer
+);
+
+async fn smoke_alarm_tells_the_school_and_queues_its_hazard(db: &Db) {
+    let (d, _) = device(db, DeviceKind::Smoke, "S-1").await;
+    let now = xiaoan_domain::now_millis();
+    let smoke = |id: &str, active| Record {
+        msg_id: id.into(),
+        ts: now,
+        payload: Payload::Event {
+            event: "smoke".into(),
+            active,
+        },
+    };
+    // A burst of the same event: one alarm, counted.
+    for i in 0..5 {
+        iot::ingest(db, &d, &[smoke(&format!("s{i}"), true)], 0, now)
+            .await
+            .unwrap();
+    }
+    let open = alarms(db, AlarmStatus::Open).await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].occurrences, 5);
+    let (event, jobs): (String, i64) = sqlx::query_as(
+        "SELECT (SELECT event FROM notifications WHERE object_kind = 'alarm'), \
+         (SELECT COUNT(*) FROM jobs WHERE kind = 'iot.hazard')",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert_eq!((event.as_str(), jobs), ("alarm.fire", 1));
+    // An event the kind does not report is refused, nothing written.
+    let bad = Record {
+        msg_id: "x".into(),
+        ts: now,
+        payload: Payload::Event {
+            event: "flood".into(),
+            active: true,
+        },
+    };
+    let e = iot::ingest(db, &d, &[smoke("s9", true), bad], 0, now)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid("ingest_event")));
+    assert_eq!(alarms(db, AlarmStatus::Open).await[0].occurrences, 5);
+    // A retired device is refused.
+    let d = iot::retire(db, &Actor::system("t"), &Scope::everything(), d.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        iot::ingest(db, &d, &[smoke("s10", true)], 0, now).await,
+        Err(StoreError::Conflict("device_retired"))
+    ));
+}
+both_backends!(
+    a_smoke_alarm_tells_the_school_and_queues_its_hazard,
+    smoke_alarm_tells_the_school_and_queues_its_hazard
+);
+
+async fn racing_ingest_never_opens_two_alarms(db: &Db) {
+    let (d, _) = device(db, DeviceKind::Gas, "G-1").await;
+    let now = xiaoan_domain::now_millis();
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let (db, d) = (db.clone(), d.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let r = Record {
+                    msg_id: format!("w{w}-{i}"),
+                    ts: now,
+                    payload: Payload::Telemetry(vec![("lel_pct".into(), 30.0 + f64::from(i))]),
+                };
+                iot::ingest(&db, &d, &[r], 0, now).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let open = alarms(db, AlarmStatus::Open).await;
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert_eq!(open[0].occurrences, 40);
+    // The rule's state is in the database: a new connection continues where it was.
+    let fresh = Db::connect(&db_url(db).await).await.unwrap();
+    let r = Record {
+        msg_id: "after".into(),
+        ts: now,
+        payload: Payload::Telemetry(vec![("lel_pct".into(), 10.0)]),
+    };
+    iot::ingest(&fresh, &d, &[r], 0, now).await.unwrap();
+    assert_eq!(
+        alarms(db, AlarmStatus::Active).await.len(),
+        0,
+        "cleared, not re-raised"
+    );
+    let raised: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM alarm_events WHERE action = 'raised'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(raised, 1);
+}
+both_backends!(
+    racing_ingest_never_opens_two_alarms_t,
+    racing_ingest_never_opens_two_alarms
+);
+
+/// The URL of `db`'s database, for a second connection.
+async fn db_url(db: &Db) -> String {
+    match db.backend() {
+        xiaoan_store::Backend::Sqlite => {
+            let file: String =
+                sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(db.pool())
+                    .await
+                    .unwrap();
+            format!("sqlite://{file}")
+        }
+        xiaoan_store::Backend::Postgres => {
+            let name: String = sqlx::query_scalar("SELECT CAST(current_database() AS TEXT)")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            let admin = xiaoan_testkit::db::pg_admin_url();
+            let base = admin
+                .rsplit_once('/')
+                .map_or(admin.as_str(), |(b, _)| b)
+                .to_string();
+            format!("{base}/{name}")
+        }
+    }
+}
