@@ -433,19 +433,27 @@ pub async fn ingest(
     }
     // Heard from: online again (unless it said otherwise), "no data" over.
     sqlx::query(
-        "UPDATE devices SET online = $1, last_seen_at = $2, battery = COALESCE($3, battery), signal = COALESCE($4, signal), \
-         accepted = accepted + $5, duplicates = duplicates + $6, malformed = malformed + $7 WHERE id = $8",
+        "UPDATE devices SET online = $1, last_seen_at = $2, \
+         accepted = accepted + $3, duplicates = duplicates + $4, malformed = malformed + $5 WHERE id = $6",
     )
     .bind(i64::from(online))
     .bind(now)
-    .bind(battery)
-    .bind(signal)
     .bind(i64::try_from(out.accepted).unwrap_or(0))
     .bind(i64::try_from(out.duplicates).unwrap_or(0))
     .bind(i64::try_from(malformed).unwrap_or(0))
     .bind(d.id)
     .execute(&mut *tx)
     .await?;
+    for (column, v) in [("battery", battery), ("signal", signal)] {
+        if let Some(v) = v {
+            let sql = format!("UPDATE devices SET {column} = $1 WHERE id = $2");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(v)
+                .bind(d.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     if out.accepted > 0 {
         clear(&mut tx, d, AlarmType::NoData, now, "").await?;
     }
@@ -476,17 +484,28 @@ async fn event(
     note: &str,
     now: Millis,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO alarm_events (alarm_id, at, action, actor_login, value, note) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(alarm)
-    .bind(now)
-    .bind(action.to_string())
-    .bind(actor.to_string())
-    .bind(value)
-    .bind(note.to_string())
-    .execute(&mut *conn)
-    .await?;
+    // A value is bound only when there is one: the Any driver types a statement by the
+    // first binding it sees, and a NULL double there breaks a later one on PostgreSQL.
+    let q = match value {
+        Some(v) => sqlx::query(
+            "INSERT INTO alarm_events (alarm_id, at, action, actor_login, note, value) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(alarm)
+        .bind(now)
+        .bind(action.to_string())
+        .bind(actor.to_string())
+        .bind(note.to_string())
+        .bind(v),
+        None => sqlx::query(
+            "INSERT INTO alarm_events (alarm_id, at, action, actor_login, note, value) VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(alarm)
+        .bind(now)
+        .bind(action.to_string())
+        .bind(actor.to_string())
+        .bind(note.to_string()),
+    };
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -501,19 +520,25 @@ async fn raise(
     value: Option<f64>,
     now: Millis,
 ) -> StoreResult<()> {
-    let inserted: Option<i64> = sqlx::query_scalar(
+    let sql = if value.is_some() {
         "INSERT INTO alarms (device_id, school_id, alarm_type, severity, condition, raised_at, last_seen_at, trigger_value, peak_value) \
          VALUES ($1, $2, $3, $4, 'active', $5, $5, $6, $6) \
-         ON CONFLICT (device_id, alarm_type) WHERE closed = 0 DO NOTHING RETURNING id",
-    )
-    .bind(d.id)
-    .bind(d.school_id)
-    .bind(t.code().to_string())
-    .bind(severity.code().to_string())
-    .bind(now)
-    .bind(value)
-    .fetch_optional(&mut *conn)
-    .await?;
+         ON CONFLICT (device_id, alarm_type) WHERE closed = 0 DO NOTHING RETURNING id"
+    } else {
+        "INSERT INTO alarms (device_id, school_id, alarm_type, severity, condition, raised_at, last_seen_at) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $5) \
+         ON CONFLICT (device_id, alarm_type) WHERE closed = 0 DO NOTHING RETURNING id"
+    };
+    let mut q = sqlx::query_scalar(sql)
+        .bind(d.id)
+        .bind(d.school_id)
+        .bind(t.code().to_string())
+        .bind(severity.code().to_string())
+        .bind(now);
+    if let Some(v) = value {
+        q = q.bind(v);
+    }
+    let inserted: Option<i64> = q.fetch_optional(&mut *conn).await?;
     if let Some(id) = inserted {
         event(conn, id, "raised", "device", value, "", now).await?;
         let event_code = if t.urgent() {
@@ -562,14 +587,21 @@ async fn raise(
     };
     sqlx::query(
         "UPDATE alarms SET occurrences = occurrences + 1, last_seen_at = $1, condition = 'active', cleared_at = NULL, \
-         peak_value = CASE WHEN $2 IS NULL THEN peak_value WHEN peak_value IS NULL OR $2 > peak_value THEN $2 ELSE peak_value END, \
-         version = version + 1 WHERE id = $3",
+         version = version + 1 WHERE id = $2",
     )
     .bind(now)
-    .bind(value)
     .bind(id)
     .execute(&mut *conn)
     .await?;
+    if let Some(v) = value {
+        sqlx::query(
+            "UPDATE alarms SET peak_value = $1 WHERE id = $2 AND (peak_value IS NULL OR peak_value < $1)",
+        )
+        .bind(v)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
     if condition == Condition::Cleared.code() {
         event(conn, id, "reactivated", "device", value, "", now).await?;
     }
