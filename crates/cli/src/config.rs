@@ -54,6 +54,8 @@ pub struct JobsConfig {
     pub lease_seconds: u64,
     /// Jobs a node runs at once.
     pub batch: i64,
+    /// Days device readings are kept before the monitoring sweep prunes them.
+    pub reading_retention_days: u64,
 }
 
 impl AppConfig {
@@ -81,6 +83,12 @@ impl AppConfig {
                 },
                 digest_hour: self.notify.digest_hour.min(23),
             },
+            reading_retention: std::time::Duration::from_secs(
+                self.jobs
+                    .reading_retention_days
+                    .max(1)
+                    .saturating_mul(86_400),
+            ),
         }
     }
 

@@ -233,6 +233,112 @@ async fn deliver(ctx: &Ctx, job: &Job) -> Result<(), String> {
     }
 }
 
+/// Monitoring on a timer: "no data" for devices gone quiet (so silence raises an alarm
+/// without a message), and readings past the retention pruned.
+pub struct IotSweep;
+
+#[async_trait::async_trait]
+impl Kind for IotSweep {
+    fn name(&self) -> &'static str {
+        "iot.sweep"
+    }
+    fn every(&self) -> Option<Duration> {
+        Some(Duration::from_secs(60))
+    }
+    async fn step(&self, ctx: &Ctx, _: &Job) -> Result<(), String> {
+        let now = now_millis();
+        let raised = xiaoan_store::iot::sweep_no_data(&ctx.db, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        let keep = i64::try_from(ctx.settings.reading_retention.as_millis()).unwrap_or(i64::MAX);
+        let pruned = xiaoan_store::iot::prune(&ctx.db, now.saturating_sub(keep))
+            .await
+            .map_err(|e| e.to_string())?;
+        if raised > 0 || pruned > 0 {
+            tracing::info!(raised, pruned, "monitoring sweep");
+        }
+        Ok(())
+    }
+}
+
+/// Files the hazard of a fire, smoke or gas alarm in the closed loop (source: device alarm),
+/// reported on behalf of whoever registered the device, else a lead of its school.
+pub struct IotHazard;
+
+#[async_trait::async_trait]
+impl Kind for IotHazard {
+    fn name(&self) -> &'static str {
+        xiaoan_store::iot::HAZARD_JOB
+    }
+    async fn step(&self, ctx: &Ctx, job: &Job) -> Result<(), String> {
+        file_alarm_hazard(ctx, payload_id(job, "alarm")?)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+async fn file_alarm_hazard(ctx: &Ctx, id: i64) -> anyhow::Result<()> {
+    use xiaoan_domain::Scope;
+    use xiaoan_domain::hazard::{Grade, Source};
+    use xiaoan_domain::text::{Name, Text};
+    let alarm = xiaoan_store::iot::alarm_unscoped(&ctx.db, id).await?;
+    if alarm.hazard_id.is_some() {
+        return Ok(());
+    }
+    let device = xiaoan_store::iot::get(&ctx.db, &Scope::everything(), alarm.device_id).await?;
+    let reporter = match device.created_by {
+        Some(u) => u,
+        None => sqlx::query_scalar(
+            "SELECT u.id FROM users u JOIN role_assignments ra ON ra.user_id = u.id \
+             WHERE ra.org_id = $1 AND ra.role IN ('safety_officer', 'principal') AND u.disabled = 0 ORDER BY u.id LIMIT 1",
+        )
+        .bind(alarm.school_id)
+        .fetch_optional(ctx.db.pool())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no one at the school to report the hazard"))?,
+    };
+    let lang = ctx.settings.notify.lang.as_str();
+    let (title, description) = xiaoan_notify::words::alarm_hazard(
+        alarm.alarm_type.code(),
+        &alarm.location,
+        &alarm.device_code,
+        lang,
+    );
+    let today = ctx.settings.district.today();
+    let new = xiaoan_store::hazards::NewHazard {
+        school_id: alarm.school_id,
+        category: alarm.alarm_type.category(),
+        grade: if alarm.alarm_type == xiaoan_domain::iot::AlarmType::Fire {
+            Grade::Major
+        } else {
+            Grade::General
+        },
+        source: Source::DeviceAlarm,
+        location: Text::line("location", &alarm.location, 100)?,
+        title: Text::line("title", &title.chars().take(100).collect::<String>(), 100)?,
+        description: Text::lines("description", &description, 2000)?,
+        found_by: Name::parse(
+            "found_by",
+            &format!(
+                "{} {}",
+                xiaoan_notify::words::alarm_name("device", lang),
+                alarm.device_code
+            )
+            .chars()
+            .take(50)
+            .collect::<String>(),
+        )?,
+        found_on: today,
+        attachments: vec![],
+    };
+    let actor = xiaoan_domain::audit::Actor::system("monitoring");
+    let created =
+        xiaoan_store::hazards::create(&ctx.db, &actor, reporter, &Scope::everything(), new, today)
+            .await?;
+    xiaoan_store::iot::link_hazard(&ctx.db, id, created.hazard.id).await?;
+    Ok(())
+}
+
 /// At the configured hour, sends each user one email with the events that waited for it.
 pub struct Digest;
 
@@ -299,6 +405,8 @@ pub fn all(s: &JobSettings) -> Vec<Arc<dyn Kind>> {
         Arc::new(Dispatch),
         Arc::new(DeliverWith(s.notify.retry)),
         Arc::new(Digest),
+        Arc::new(IotSweep),
+        Arc::new(IotHazard),
     ]
 }
 

@@ -26,6 +26,8 @@ pub struct JobSettings {
     pub unreferenced_upload_grace: Duration,
     /// How notifications are worded, grouped and retried.
     pub notify: NotifySettings,
+    /// How long device readings are kept.
+    pub reading_retention: Duration,
 }
 
 /// How notifications are delivered.

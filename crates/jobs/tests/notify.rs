@@ -76,6 +76,7 @@ fn settings() -> JobSettings {
         district: xiaoan_domain::District::default(),
         storage_dir: std::env::temp_dir(),
         unreferenced_upload_grace: Duration::from_secs(24 * 3600),
+        reading_retention: Duration::from_secs(400 * 86_400),
         notify: NotifySettings {
             retry: xiaoan_store::jobs::Retry {
                 base_ms: 1_000,
@@ -444,3 +445,77 @@ async fn two_workers_deliver_each_message_once(db: &Db) {
     );
 }
 xiaoan_testkit::both_backends!(two_workers, two_workers_deliver_each_message_once);
+
+/// A smoke detector's alarm, without anyone acting: the principal told in the inbox, the
+/// school's robot messaged, a hazard filed in the closed loop from the device alarm.
+async fn a_smoke_alarm_files_a_hazard_and_tells_the_school(db: &Db) {
+    use xiaoan_domain::iot::{DeviceKind, Overrides};
+    use xiaoan_store::iot::{self, NewDevice, Payload, Record};
+    let s = school(db).await;
+    let (robot, url) = receiver(0).await;
+    channel(
+        db,
+        &s,
+        s.tree.school_a,
+        "webhook",
+        &url,
+        Some("a-shared-secret-1234"),
+    )
+    .await;
+    let (ctx, registry) = ctx(db, "node-1");
+    let (device, _) = iot::create(
+        db,
+        &tree::actor_of(&s.safety),
+        &Scope::everything(),
+        &NewDevice {
+            school_id: s.tree.school_a,
+            code: "SMOKE-3F-01".into(),
+            kind: DeviceKind::Smoke,
+            location: "宿舍三樓走廊".into(),
+            key_area: "dorm".into(),
+            overrides: Overrides::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let now = now_millis();
+    let smoke = Record {
+        msg_id: "e-1".into(),
+        ts: now,
+        payload: Payload::Event {
+            event: "smoke".into(),
+            active: true,
+        },
+    };
+    iot::ingest(db, &device, &[smoke], 0, now).await.unwrap();
+    drain(&ctx, &registry, now).await;
+    let alarm = &iot::list_alarms(db, &Scope::everything(), iot::AlarmStatus::Open, None, 10)
+        .await
+        .unwrap()[0];
+    let hazard_id = alarm.hazard_id.expect("a hazard filed for the alarm");
+    let h = hazards::get(
+        db,
+        &Scope::everything(),
+        hazard_id,
+        xiaoan_domain::District::default().today(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.source, Source::DeviceAlarm);
+    assert!(h.location.contains("宿舍三樓走廊"), "{}", h.location);
+    let inbox = notify::list_inbox(db, s.principal.id, false, None, 20)
+        .await
+        .unwrap();
+    assert!(inbox.iter().any(|e| e.event == "alarm.fire"), "{inbox:?}");
+    let seen = robot.seen.lock().unwrap();
+    assert!(
+        seen.iter()
+            .any(|m| m.body.contains("alarm.fire") && m.body.contains("SMOKE-3F-01")),
+        "{:?}",
+        seen.iter().map(|m| &m.body).collect::<Vec<_>>()
+    );
+}
+xiaoan_testkit::both_backends!(
+    smoke_alarm,
+    a_smoke_alarm_files_a_hazard_and_tells_the_school
+);

@@ -30,6 +30,12 @@ pub fn rung_name(rung: &str, lang: &str) -> String {
 /// issuer, rung, deadline).
 pub fn title(event: &str, args: &serde_json::Value, lang: &str) -> String {
     let rung = rung_name(&arg(args, "rung"), lang);
+    let alarm = arg(args, "alarm");
+    let alarm = if alarm.is_empty() {
+        alarm
+    } else {
+        alarm_name(&alarm, lang)
+    };
     let key = format!("event.{event}.title");
     rust_i18n::t!(
         key.as_str(),
@@ -40,9 +46,41 @@ pub fn title(event: &str, args: &serde_json::Value, lang: &str) -> String {
         school = arg(args, "school"),
         issuer = arg(args, "issuer"),
         deadline = arg(args, "deadline"),
-        rung = rung
+        rung = rung,
+        location = arg(args, "location"),
+        device = arg(args, "device"),
+        value = arg(args, "value"),
+        alarm = alarm
     )
     .into_owned()
+}
+
+/// A monitoring alarm type's name, e.g. "煙感報警".
+pub fn alarm_name(alarm: &str, lang: &str) -> String {
+    let key = format!("alarm.{alarm}");
+    rust_i18n::t!(key.as_str(), locale = lang).into_owned()
+}
+
+/// The title and description of the hazard filed for a fire, smoke or gas alarm.
+pub fn alarm_hazard(alarm: &str, location: &str, device: &str, lang: &str) -> (String, String) {
+    let name = alarm_name(alarm, lang);
+    (
+        rust_i18n::t!(
+            "alarm_hazard.title",
+            locale = lang,
+            alarm = name,
+            location = location
+        )
+        .into_owned(),
+        rust_i18n::t!(
+            "alarm_hazard.description",
+            locale = lang,
+            alarm = name,
+            location = location,
+            device = device
+        )
+        .into_owned(),
+    )
 }
 
 /// The lines under the title: the school and the deadline when there are any.
