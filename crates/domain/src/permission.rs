@@ -10,6 +10,9 @@ use serde::Serialize;
 pub enum Permission {
     /// Anyone, signed in or not (login, health, OpenAPI document).
     Public,
+    /// A monitoring device, by its own secret as the bearer (checked by the handler, not by
+    /// a person's session or token).
+    Device,
     /// Any signed-in user, whatever their roles (their own profile, password, logout).
     SelfService,
     /// See org nodes in one's scope.
@@ -55,6 +58,14 @@ pub enum Permission {
     AnnouncementPublish,
     /// See and manage the background job queue.
     JobManage,
+    /// See monitoring devices, their health and readings in one's scope.
+    DeviceRead,
+    /// Register and retire monitoring devices at schools in one's scope.
+    DeviceManage,
+    /// See monitoring alarms in one's scope.
+    AlarmRead,
+    /// Acknowledge and close monitoring alarms in one's scope.
+    AlarmAct,
 }
 
 /// Every role.
@@ -126,6 +137,16 @@ pub const PERMISSION_ROLES: &[(Permission, &[&[Role]])] = {
             &[&[SystemAdmin], OVERSIGHT],
         ),
         (Permission::JobManage, &[&[SystemAdmin]]),
+        (
+            Permission::DeviceRead,
+            &[&[SystemAdmin, DutyStaff], OVERSIGHT, SCHOOL_LEADS],
+        ),
+        (Permission::DeviceManage, &[&[SystemAdmin], SCHOOL_LEADS]),
+        (Permission::AlarmRead, &[EVERYONE]),
+        (
+            Permission::AlarmAct,
+            &[&[DutyStaff], OVERSIGHT, SCHOOL_LEADS],
+        ),
     ]
 };
 
@@ -133,7 +154,7 @@ impl Permission {
     /// Whether `role` holds this permission. `Public` and `SelfService` are held by all.
     pub fn granted_to(self, role: Role) -> bool {
         match self {
-            Permission::Public | Permission::SelfService => true,
+            Permission::Public | Permission::Device | Permission::SelfService => true,
             _ => PERMISSION_ROLES
                 .iter()
                 .any(|(p, groups)| *p == self && groups.iter().any(|g| g.contains(&role))),

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod compliance;
 pub mod hazards;
 pub mod home;
+pub mod iot;
 pub mod jobs;
 pub mod notify;
 pub mod orgs;
@@ -50,6 +51,7 @@ pub fn routes() -> Routes {
         .merge(notify::routes())
         .merge(supervision::routes())
         .merge(announcements::routes())
+        .merge(iot::routes())
         .merge(jobs::routes())
 }
 

@@ -87,7 +87,7 @@ impl Caller {
     pub fn may(&self, method: &str, path: &str) -> bool {
         match self.routes.lookup(method, path) {
             Lookup::Found(rule) => match rule.permission {
-                Permission::Public | Permission::SelfService => true,
+                Permission::Public | Permission::Device | Permission::SelfService => true,
                 p => self.can(p),
             },
             Lookup::WrongMethod(_) | Lookup::Missing => false,
@@ -451,7 +451,7 @@ async fn authorize_inner(
     };
     let session = parts.extensions.get::<Session>().cloned();
     let is_post = method != Method::GET && method != Method::HEAD;
-    if rule.permission == Permission::Public {
+    if matches!(rule.permission, Permission::Public | Permission::Device) {
         let mut req = Request::from_parts(parts, body);
         if surface == Surface::Page && is_post {
             let expected = match &session {

@@ -92,7 +92,10 @@ pub fn complete(doc: &mut OpenApi, table: &super::routes::RouteTable) {
             if permission != Permission::Public {
                 add("401", "Not signed in, or the session or token has expired.");
             }
-            if !matches!(permission, Permission::Public | Permission::SelfService) {
+            if !matches!(
+                permission,
+                Permission::Public | Permission::Device | Permission::SelfService
+            ) {
                 add("403", "The caller's roles do not allow this.");
             }
             if path.contains('{') {

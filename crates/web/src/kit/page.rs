@@ -51,6 +51,8 @@ impl Layout {
                 "nav.supervision",
                 Some(Permission::SupervisionRead),
             ),
+            ("/alarms", "nav.alarms", Some(Permission::AlarmRead)),
+            ("/devices", "nav.devices", Some(Permission::DeviceRead)),
             ("/announcements", "nav.announcements", None),
             ("/inbox", "nav.inbox", None),
             ("/jobs", "nav.jobs", Some(Permission::JobManage)),

@@ -16,6 +16,7 @@ mod hazard_photos;
 mod hazards;
 mod history;
 mod input;
+mod iot;
 mod matrix;
 mod notifications;
 mod pages;

@@ -1,0 +1,519 @@
+//! The monitoring pages: the alarm board and one alarm (acknowledge and close from a
+//! phone), the devices of a school with their health, registering a device (its secret
+//! shown once), one device with its readings as an SVG chart, retiring it.
+
+use super::api::DeviceIn;
+use super::input;
+use crate::kit::error::{AppError, AppResult};
+use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
+use crate::kit::widgets::Choice;
+use crate::kit::{AppState, Caller, Id};
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::Form;
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+use xiaoan_domain::Permission;
+use xiaoan_domain::code::Code;
+use xiaoan_domain::iot::{CloseReason, DeviceKind, Overrides};
+use xiaoan_domain::{OrgKind, now_millis};
+use xiaoan_store::iot::{self, Alarm, Device, Reading};
+use xiaoan_store::orgs::OrgFilter;
+
+fn when(st: &AppState, at: Option<i64>) -> String {
+    at.and_then(|a| st.config.district.local(a))
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "—".to_string())
+}
+
+/// An alarm as a line of the board.
+struct AlarmLine {
+    a: Alarm,
+    kind: String,
+    severity: String,
+    condition: String,
+    raised: String,
+    last_seen: String,
+    may_ack: bool,
+}
+
+fn line(st: &AppState, caller: &Caller, a: Alarm) -> AlarmLine {
+    let l = caller.lang;
+    AlarmLine {
+        kind: l.t(&format!("iot.alarm.{}", a.alarm_type.code())),
+        severity: l.t(&format!("iot.severity.{}", a.severity.code())),
+        condition: l.t(&format!("iot.condition.{}", a.condition.code())),
+        raised: when(st, Some(a.raised_at)),
+        last_seen: when(st, Some(a.last_seen_at)),
+        may_ack: !a.closed
+            && !a.acked
+            && caller.scope(Permission::AlarmAct).contains(&a.school_path),
+        a,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "iot/alarms.html")]
+struct BoardPage {
+    l: Layout,
+    lines: Vec<AlarmLine>,
+    statuses: Vec<Choice>,
+    error: Option<String>,
+}
+
+/// The board's filter.
+#[derive(Deserialize)]
+pub struct BoardQuery {
+    #[serde(default)]
+    status: String,
+}
+
+/// `GET /alarms`: the open alarms, most urgent first.
+#[tracing::instrument(skip_all)]
+pub async fn board(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Query(q): Query<BoardQuery>,
+) -> AppResult<Response> {
+    let refused = take_refused(&session, "/alarms").await;
+    let status = input::status(Some(&q.status))?;
+    let alarms = iot::list_alarms(
+        &st.db,
+        &caller.scope(Permission::AlarmRead),
+        status,
+        None,
+        300,
+    )
+    .await?;
+    let statuses = ["open", "active", "unacked", "closed", "all"]
+        .iter()
+        .map(|s| Choice {
+            value: (*s).to_string(),
+            label: caller.lang.t(&format!("iot.status.{s}")),
+            selected: *s == q.status.trim() || (q.status.trim().is_empty() && *s == "open"),
+        })
+        .collect();
+    Ok(render(&BoardPage {
+        l: Layout::new(&caller, "iot.alarms", "/alarms"),
+        lines: alarms.into_iter().map(|a| line(&st, &caller, a)).collect(),
+        statuses,
+        error: refused.map(|r| r.error),
+    }))
+}
+
+struct EventLine {
+    at: String,
+    action: String,
+    who: String,
+    value: String,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "iot/alarm.html")]
+struct AlarmPage {
+    l: Layout,
+    x: AlarmLine,
+    history: Vec<EventLine>,
+    reasons: Vec<Choice>,
+    may_close: bool,
+    error: Option<String>,
+    note: String,
+}
+
+/// `GET /alarms/{id}`.
+#[tracing::instrument(skip_all)]
+pub async fn alarm(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Id(id): Id,
+) -> AppResult<Response> {
+    let path = format!("/alarms/{id}");
+    let refused = take_refused(&session, &path).await;
+    let a = iot::get_alarm(&st.db, &caller.scope(Permission::AlarmRead), id).await?;
+    let l = caller.lang;
+    let history = iot::alarm_events(&st.db, id)
+        .await?
+        .into_iter()
+        .map(|e| EventLine {
+            at: when(&st, Some(e.at)),
+            action: l.t(&format!("iot.step.{}", e.action)),
+            who: if e.actor_login == "device" || e.actor_login == "system" {
+                l.t(&format!("iot.by.{}", e.actor_login))
+            } else {
+                e.actor_login
+            },
+            value: e.value.map(|v| format!("{v}")).unwrap_or_default(),
+            note: e.note,
+        })
+        .collect();
+    let reasons = CloseReason::ALL
+        .iter()
+        .map(|r| Choice {
+            value: r.code().to_string(),
+            label: l.t(&format!("iot.reason.{}", r.code())),
+            selected: false,
+        })
+        .collect();
+    let may_close = !a.closed && caller.scope(Permission::AlarmAct).contains(&a.school_path);
+    Ok(render(&AlarmPage {
+        l: Layout::new(&caller, "iot.alarm", "/alarms"),
+        x: line(&st, &caller, a),
+        history,
+        reasons,
+        may_close,
+        error: refused.as_ref().map(|r| r.error.clone()),
+        note: refused
+            .and_then(|r| r.fields.get("note").cloned())
+            .unwrap_or_default(),
+    }))
+}
+
+/// The fields of an acknowledgement or a closing.
+#[derive(Debug, Default, Deserialize)]
+pub struct StepForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+    /// Where to go back to: `board` for the board, else the alarm.
+    #[serde(default)]
+    back: String,
+}
+
+async fn step_done(
+    caller: &Caller,
+    session: &Session,
+    id: i64,
+    f: &StepForm,
+    r: AppResult<Alarm>,
+) -> AppResult<Response> {
+    let (path, to) = if f.back == "board" {
+        ("/alarms".to_string(), "/alarms".to_string())
+    } else {
+        (format!("/alarms/{id}"), format!("/alarms/{id}"))
+    };
+    match r {
+        Ok(_) => Ok(Redirect::to(&to).into_response()),
+        Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND => {
+            let mut refused = Refused {
+                path: path.clone(),
+                error: e.message(caller.lang),
+                ..Refused::default()
+            };
+            refused.fields.insert("note".into(), f.note.clone());
+            Ok(refuse(session, &to, refused).await)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /alarms/{id}/ack`.
+#[tracing::instrument(skip_all)]
+pub async fn ack(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Id(id): Id,
+    Form(f): Form<StepForm>,
+) -> AppResult<Response> {
+    let r = input::ack(&st, &caller, id, &f.note).await;
+    step_done(&caller, &session, id, &f, r).await
+}
+
+/// `POST /alarms/{id}/close`.
+#[tracing::instrument(skip_all)]
+pub async fn close(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Id(id): Id,
+    Form(f): Form<StepForm>,
+) -> AppResult<Response> {
+    let r = async {
+        let reason = crate::kit::extract::parse_code::<CloseReason>(&f.reason)?;
+        input::close(&st, &caller, id, reason, &f.note).await
+    }
+    .await;
+    step_done(&caller, &session, id, &f, r).await
+}
+
+/// A device as a line of the list.
+struct DeviceLine {
+    d: Device,
+    kind: String,
+    last_seen: String,
+}
+
+#[derive(Template)]
+#[template(path = "iot/devices.html")]
+struct DevicesPage {
+    l: Layout,
+    lines: Vec<DeviceLine>,
+    schools: Vec<Choice>,
+    kinds: Vec<Choice>,
+    f: RegisterForm,
+    may_register: bool,
+    error: Option<String>,
+}
+
+/// The register form.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct RegisterForm {
+    #[serde(default)]
+    school_id: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    key_area: String,
+    #[serde(default)]
+    raise_above: String,
+    #[serde(default)]
+    clear_below: String,
+}
+
+fn device_line(st: &AppState, caller: &Caller, d: Device) -> DeviceLine {
+    DeviceLine {
+        kind: caller.lang.t(&format!("iot.kind.{}", d.kind.code())),
+        last_seen: when(st, d.last_seen_at),
+        d,
+    }
+}
+
+/// `GET /devices`: the devices in scope with their health, and the register form.
+#[tracing::instrument(skip_all)]
+pub async fn devices(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+) -> AppResult<Response> {
+    let refused = take_refused(&session, "/devices").await;
+    let f = refused
+        .as_ref()
+        .and_then(|r| r.form::<RegisterForm>())
+        .unwrap_or_default();
+    let list = iot::list(&st.db, &caller.scope(Permission::DeviceRead), None, false).await?;
+    let may_register = caller.can(Permission::DeviceManage);
+    let schools = if may_register {
+        xiaoan_store::orgs::list(
+            &st.db,
+            &caller.scope(Permission::DeviceManage),
+            &OrgFilter {
+                kind: Some(OrgKind::School),
+                ..OrgFilter::default()
+            },
+        )
+        .await?
+        .into_iter()
+        .map(|o| Choice {
+            selected: o.id.to_string() == f.school_id,
+            value: o.id.to_string(),
+            label: o.name,
+        })
+        .collect()
+    } else {
+        vec![]
+    };
+    let kinds = DeviceKind::ALL
+        .iter()
+        .map(|k| Choice {
+            value: k.code().to_string(),
+            label: caller.lang.t(&format!("iot.kind.{}", k.code())),
+            selected: k.code() == f.kind,
+        })
+        .collect();
+    Ok(render(&DevicesPage {
+        l: Layout::new(&caller, "iot.devices", "/devices"),
+        lines: list
+            .into_iter()
+            .map(|d| device_line(&st, &caller, d))
+            .collect(),
+        schools,
+        kinds,
+        f,
+        may_register,
+        error: refused.map(|r| r.error),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "iot/registered.html")]
+struct RegisteredPage {
+    l: Layout,
+    x: DeviceLine,
+    secret: String,
+}
+
+fn optional_number(raw: &str) -> AppResult<Option<f64>> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(Some)
+        .ok_or_else(|| AppError::invalid("device_rule_number"))
+}
+
+/// `POST /devices`: registers a device and shows its secret this once.
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Form(f): Form<RegisterForm>,
+) -> AppResult<Response> {
+    let r = async {
+        let body = DeviceIn {
+            school_id: f
+                .school_id
+                .trim()
+                .parse()
+                .map_err(|_| AppError::invalid("device_school"))?,
+            code: f.code.clone(),
+            kind: crate::kit::extract::parse_code::<DeviceKind>(&f.kind)?,
+            location: f.location.clone(),
+            key_area: f.key_area.clone(),
+            overrides: Overrides {
+                raise_above: optional_number(&f.raise_above)?,
+                clear_below: optional_number(&f.clear_below)?,
+                ..Overrides::default()
+            },
+        };
+        input::register(&st, &caller, body).await
+    }
+    .await;
+    match r {
+        Ok((d, secret)) => Ok(render(&RegisteredPage {
+            l: Layout::new(&caller, "iot.registered", "/devices"),
+            x: device_line(&st, &caller, d),
+            secret,
+        })),
+        Err(e) if e.status.is_client_error() => {
+            let refused = Refused::with_form("/devices", e.message(caller.lang), &f);
+            Ok(refuse(&session, "/devices", refused).await)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "iot/device.html")]
+struct DevicePage {
+    l: Layout,
+    x: DeviceLine,
+    chart: Option<Chart>,
+    recent: Vec<(String, Reading)>,
+    may_retire: bool,
+    error: Option<String>,
+}
+
+/// One metric's last 24 hours as an SVG polyline.
+struct Chart {
+    metric: String,
+    points: String,
+    min: String,
+    max: String,
+}
+
+const CHART_W: f64 = 600.0;
+const CHART_H: f64 = 160.0;
+
+fn chart(readings: &[Reading], from: i64, to: i64) -> Option<Chart> {
+    let metric = readings.first()?.metric.clone();
+    let series: Vec<&Reading> = readings.iter().filter(|r| r.metric == metric).collect();
+    let lo = series.iter().map(|r| r.value).fold(f64::INFINITY, f64::min);
+    let hi = series
+        .iter()
+        .map(|r| r.value)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let width = (to - from).max(1) as f64;
+    let points = series
+        .iter()
+        .map(|r| {
+            let x = (r.at - from) as f64 / width * CHART_W;
+            let y = CHART_H - (r.value - lo) / span * (CHART_H - 10.0) - 5.0;
+            format!("{x:.1},{y:.1}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Chart {
+        metric,
+        points,
+        min: format!("{lo}"),
+        max: format!("{hi}"),
+    })
+}
+
+/// `GET /devices/{id}`: health, the last 24 hours as a chart, the latest readings.
+#[tracing::instrument(skip_all)]
+pub async fn device(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Id(id): Id,
+) -> AppResult<Response> {
+    let path = format!("/devices/{id}");
+    let refused = take_refused(&session, &path).await;
+    let d = iot::get(&st.db, &caller.scope(Permission::DeviceRead), id).await?;
+    let to = now_millis();
+    let from = to - 86_400_000;
+    let readings = iot::readings(&st.db, d.id, from, to, 20_000).await?;
+    let recent = readings
+        .iter()
+        .rev()
+        .take(30)
+        .map(|r| (when(&st, Some(r.at)), r.clone()))
+        .collect();
+    let may_retire = d.retired_at.is_none()
+        && caller
+            .scope(Permission::DeviceManage)
+            .contains(&d.school_path);
+    Ok(render(&DevicePage {
+        l: Layout::new(&caller, "iot.device", "/devices"),
+        chart: chart(&readings, from, to),
+        recent,
+        may_retire,
+        error: refused.map(|r| r.error),
+        x: device_line(&st, &caller, d),
+    }))
+}
+
+/// `POST /devices/{id}/retire`.
+#[tracing::instrument(skip_all)]
+pub async fn retire(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Id(id): Id,
+) -> AppResult<Response> {
+    let path = format!("/devices/{id}");
+    match iot::retire(
+        &st.db,
+        &caller.actor(),
+        &caller.scope(Permission::DeviceManage),
+        id,
+    )
+    .await
+    {
+        Ok(_) => Ok(Redirect::to(&path).into_response()),
+        Err(xiaoan_store::StoreError::Conflict(code)) => {
+            let refused = Refused {
+                path: path.clone(),
+                error: AppError::conflict(code).message(caller.lang),
+                ..Refused::default()
+            };
+            Ok(refuse(&session, &path, refused).await)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
