@@ -6,6 +6,7 @@ pub(crate) mod campaign;
 mod district;
 pub(crate) mod evidence;
 mod hazards;
+mod iot;
 
 use crate::config::AppConfig;
 use anyhow::{Context, anyhow};
@@ -156,6 +157,7 @@ pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     )
     .await?;
     let plan = campaign::populate(&db, args.seed, today).await?;
+    iot::populate(&db).await?;
     let print = |url: &str| {
         println!(
             "xiaoan demo district (seed {}, {} schools) at {url}",

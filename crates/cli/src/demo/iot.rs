@@ -1,0 +1,87 @@
+//! Demo monitoring: a few devices at the first schools with a day of readings, one
+//! dormitory sensor over its threshold (an open alarm on the board), a cold room back to
+//! normal, and a gas detector gone quiet.
+
+use anyhow::Context;
+use xiaoan_domain::audit::Actor;
+use xiaoan_domain::iot::{DeviceKind, Overrides};
+use xiaoan_domain::{OrgKind, Scope, now_millis};
+use xiaoan_store::Db;
+use xiaoan_store::iot::{self, NewDevice, Payload, Record};
+use xiaoan_store::orgs::OrgFilter;
+
+/// Devices at the first three schools; returns how many.
+pub async fn populate(db: &Db) -> anyhow::Result<usize> {
+    let schools = xiaoan_store::orgs::list(
+        db,
+        &Scope::everything(),
+        &OrgFilter {
+            kind: Some(OrgKind::School),
+            ..OrgFilter::default()
+        },
+    )
+    .await?;
+    let now = now_millis();
+    let mut made = 0;
+    for (n, school) in schools.iter().take(3).enumerate() {
+        let plan: [(&str, DeviceKind, &str, &str); 3] = [
+            (
+                "TEMP-D3",
+                DeviceKind::Temperature,
+                "學生宿舍三樓配電間",
+                "dorm",
+            ),
+            ("COLD-K1", DeviceKind::ColdRoom, "食堂冷庫", "canteen"),
+            ("GAS-K2", DeviceKind::Gas, "食堂後廚灶台", "canteen"),
+        ];
+        for (code, kind, location, area) in plan {
+            let new = NewDevice {
+                school_id: school.id,
+                code: code.into(),
+                kind,
+                location: location.into(),
+                key_area: area.into(),
+                overrides: Overrides::default(),
+            };
+            let (d, _) = iot::create(db, &Actor::system("demo"), &Scope::everything(), &new)
+                .await
+                .with_context(|| format!("demo device {code}"))?;
+            made += 1;
+            // A reading every 10 minutes for the last day; the gas detector stopped 3 hours ago.
+            let mut records = Vec::new();
+            for i in 0..144_i64 {
+                let at = now - (144 - i) * 600_000;
+                let (metric, value) = match kind {
+                    DeviceKind::Temperature => {
+                        // The first school's dormitory runs hot in the last half hour.
+                        let hot = n == 0 && i >= 141;
+                        (
+                            "temp_c",
+                            if hot {
+                                61.0 + (i - 141) as f64
+                            } else {
+                                28.0 + (i % 12) as f64 * 0.5
+                            },
+                        )
+                    }
+                    DeviceKind::ColdRoom => ("temp_c", 3.0 + (i % 6) as f64 * 0.3),
+                    _ => {
+                        if i > 126 {
+                            continue;
+                        }
+                        ("lel_pct", 1.0 + (i % 5) as f64 * 0.2)
+                    }
+                };
+                records.push(Record {
+                    msg_id: format!("demo-{i}"),
+                    ts: at,
+                    payload: Payload::Telemetry(vec![(metric.into(), value)]),
+                });
+            }
+            let last = records.last().map_or(now, |r| r.ts);
+            iot::ingest(db, &d, &records, 0, last).await?;
+        }
+    }
+    iot::sweep_no_data(db, now).await?;
+    Ok(made)
+}
