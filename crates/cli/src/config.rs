@@ -19,6 +19,51 @@ pub struct AppConfig {
     pub web: WebConfig,
     pub jobs: JobsConfig,
     pub notify: NotifyConfig,
+    pub iot: IotConfig,
+}
+
+/// Monitoring ingest over MQTT.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IotConfig {
+    /// The broker's host; empty: no MQTT subscriber on this node.
+    pub mqtt_host: String,
+    pub mqtt_port: u16,
+    /// A shared-subscription group for several ingest nodes; empty: none.
+    pub mqtt_share_group: String,
+    /// This node's client id (stable, so the broker keeps its session); empty: from the host name.
+    pub mqtt_client_id: String,
+    /// The most messages written in one round.
+    pub mqtt_batch: usize,
+    /// How long a round waits for more messages, in milliseconds.
+    pub mqtt_window_millis: u64,
+}
+
+impl IotConfig {
+    /// The subscriber's settings, when a broker is configured.
+    pub fn mqtt(&self) -> Option<xiaoan_iot::mqtt::MqttSettings> {
+        let host = self.mqtt_host.trim();
+        if host.is_empty() {
+            return None;
+        }
+        let client_id = if self.mqtt_client_id.trim().is_empty() {
+            format!(
+                "xiaoan-{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into())
+            )
+        } else {
+            self.mqtt_client_id.trim().to_string()
+        };
+        let group = self.mqtt_share_group.trim();
+        Some(xiaoan_iot::mqtt::MqttSettings {
+            host: host.to_string(),
+            port: self.mqtt_port,
+            client_id,
+            share_group: (!group.is_empty()).then(|| group.to_string()),
+            batch: self.mqtt_batch.clamp(1, 10_000),
+            window: std::time::Duration::from_millis(self.mqtt_window_millis.clamp(1, 5_000)),
+        })
+    }
 }
 
 /// Notifications: links, language, grouping, retries, the digest, the mail server.

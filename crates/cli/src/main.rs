@@ -6,6 +6,7 @@ mod bench;
 mod bootstrap;
 mod config;
 mod demo;
+mod iot;
 mod jobs;
 mod migrate;
 mod plan;
@@ -45,6 +46,8 @@ enum Command {
     Plan(plan::Args),
     /// The background job queue: list, retry, cancel.
     Jobs(jobs::Args),
+    /// Monitoring tools: a simulated device over MQTT or HTTP.
+    Iot(iot::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -76,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             Command::Bench(a) => bench::run(cfg, a).await,
             Command::Plan(a) => plan::run(cfg, a).await,
             Command::Jobs(a) => jobs::run(cfg, a).await,
+            Command::Iot(a) => iot::run(a).await,
         }
     })
 }

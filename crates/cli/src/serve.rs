@@ -50,12 +50,21 @@ pub async fn serve_on(
             let _ = stopped.changed().await;
         },
     ));
+    let mqtt = cfg.iot.mqtt().map(|settings| {
+        let mut stopped = stop.subscribe();
+        tokio::spawn(xiaoan_iot::mqtt::run(db.clone(), settings, async move {
+            let _ = stopped.changed().await;
+        }))
+    });
     xiaoan_web::serve(listener, state, async move {
         shutdown_signal().await;
         let _ = stop.send(());
     })
     .await?;
     let _ = jobs.await;
+    if let Some(m) = mqtt {
+        let _ = m.await;
+    }
     db.close().await;
     Ok(())
 }

@@ -252,6 +252,20 @@ pub async fn by_secret(db: &Db, secret: &str) -> StoreResult<Option<Device>> {
     row.map(device).transpose()
 }
 
+/// The device `code` of the school with code `school_code` (an MQTT topic names both).
+pub async fn by_code(db: &Db, school_code: &str, code: &str) -> StoreResult<Option<Device>> {
+    let mut sql = Sql::new(db.backend(), DEVICE);
+    sql.push(" WHERE o.code = ")
+        .bind(school_code.to_string())
+        .push(" AND d.code = ")
+        .bind(code.to_string());
+    let (text, args) = sql.build();
+    let row: Option<DeviceRow> = sqlx::query_as_with(text, args)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(device).transpose()
+}
+
 /// Retires a device: it sends no more, its history stays, its open alarms are cleared.
 pub async fn retire(db: &Db, actor: &Actor, scope: &Scope, id: i64) -> StoreResult<Device> {
     let d = get(db, scope, id).await?;

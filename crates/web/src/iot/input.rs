@@ -5,22 +5,13 @@
 use super::api::{DeviceIn, IngestOut};
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::{AppState, Caller};
-use serde::Serialize;
 use serde_json::Value;
 use xiaoan_domain::Permission;
-use xiaoan_domain::iot::{CloseReason, MAX_FUTURE_MS};
+use xiaoan_domain::iot::CloseReason;
 use xiaoan_store::StoreError;
-use xiaoan_store::iot::{self, Alarm, AlarmStatus, Device, NewDevice, Payload, Record};
+use xiaoan_store::iot::{self, Alarm, AlarmStatus, Device, NewDevice};
 
-/// The most records in one batch.
-pub const MAX_BATCH: usize = 1000;
-
-/// A refused record: its position in the batch and the reason's code.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rejected {
-    pub index: usize,
-    pub code: &'static str,
-}
+pub use xiaoan_iot::{MAX_BATCH, Rejected};
 
 /// Registers a device as `caller`.
 pub async fn register(st: &AppState, caller: &Caller, b: DeviceIn) -> AppResult<(Device, String)> {
@@ -39,91 +30,6 @@ pub async fn register(st: &AppState, caller: &Caller, b: DeviceIn) -> AppResult<
         &new,
     )
     .await?)
-}
-
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
-}
-
-/// Reads one record of `device`'s batch.
-fn record(device: &Device, v: &Value, now: i64) -> Result<Record, &'static str> {
-    let o = v.as_object().ok_or("ingest_record")?;
-    if let Some(d) = o.get("device")
-        && d.as_str() != Some(device.code.as_str())
-    {
-        return Err("ingest_device");
-    }
-    let msg_id = o
-        .get("msg_id")
-        .and_then(|m| match m {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-        .filter(|m| !m.is_empty() && m.len() <= 100)
-        .ok_or("ingest_msg_id")?;
-    let ts = o.get("ts").and_then(Value::as_i64).ok_or("ingest_ts")?;
-    if ts > now + MAX_FUTURE_MS || ts < 946_684_800_000 {
-        return Err("ingest_ts");
-    }
-    let payload = match o.get("type").and_then(Value::as_str) {
-        Some("telemetry") => {
-            let values = o
-                .get("values")
-                .and_then(Value::as_object)
-                .filter(|m| !m.is_empty() && m.len() <= 32)
-                .ok_or("ingest_values")?;
-            let mut out = Vec::new();
-            for (k, v) in values {
-                if k.is_empty()
-                    || k.len() > 40
-                    || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                {
-                    return Err("ingest_metric");
-                }
-                out.push((k.clone(), number(v).ok_or("ingest_value")?));
-            }
-            Payload::Telemetry(out)
-        }
-        Some("event") => {
-            let event = o
-                .get("event")
-                .and_then(Value::as_str)
-                .ok_or("ingest_event")?;
-            if xiaoan_domain::iot::event_alarm(device.kind, event).is_none() {
-                return Err("ingest_event");
-            }
-            let active = match o.get("state").and_then(Value::as_str) {
-                Some("active") | None => true,
-                Some("cleared") => false,
-                Some(_) => return Err("ingest_state"),
-            };
-            Payload::Event {
-                event: event.to_string(),
-                active,
-            }
-        }
-        Some("status") => {
-            let online = o.get("online").and_then(Value::as_bool).unwrap_or(true);
-            let opt = |k: &str| -> Result<Option<f64>, &'static str> {
-                match o.get(k) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(v) => number(v).map(Some).ok_or("ingest_value"),
-                }
-            };
-            Payload::Status {
-                online,
-                battery: opt("battery")?,
-                signal: opt("signal")?,
-            }
-        }
-        _ => return Err("ingest_type"),
-    };
-    Ok(Record {
-        msg_id,
-        ts,
-        payload,
-    })
 }
 
 /// Reads and writes a batch of `device`: the readable records in one transaction, the
@@ -149,7 +55,7 @@ pub async fn ingest(st: &AppState, device: &Device, body: &[u8]) -> AppResult<In
     let mut records = Vec::new();
     let mut rejected = Vec::new();
     for (index, v) in items.iter().enumerate() {
-        match record(device, v, now) {
+        match xiaoan_iot::record(device, v, None, now) {
             Ok(r) => records.push(r),
             Err(code) => rejected.push(Rejected { index, code }),
         }

@@ -119,6 +119,8 @@ struct AlarmPage {
     history: Vec<EventLine>,
     reasons: Vec<Choice>,
     may_close: bool,
+    /// The caller may open the device's page.
+    may_see_device: bool,
     error: Option<String>,
     note: String,
 }
@@ -165,6 +167,7 @@ pub async fn alarm(
         history,
         reasons,
         may_close,
+        may_see_device: caller.can(Permission::DeviceRead),
         error: refused.as_ref().map(|r| r.error.clone()),
         note: refused
             .and_then(|r| r.fields.get("note").cloned())

@@ -65,6 +65,8 @@ pub async fn list(
 /// A job as the page shows it.
 struct Line {
     job: Job,
+    /// The kind in words.
+    kind: String,
     state: String,
     run_at: String,
     updated: String,
@@ -108,6 +110,7 @@ pub async fn page(
         .await?
         .into_iter()
         .map(|job| Line {
+            kind: l.t(&format!("jobs.kinds.{}", job.kind.replace('.', "_"))),
             state: l.t(&format!("jobs.state.{}", job.state)),
             run_at: time(job.run_at),
             updated: time(job.updated_at),
