@@ -186,8 +186,16 @@ struct Server {
 }
 
 fn start(url: &str) -> Server {
+    start_with(url, &[])
+}
+
+/// `xiaoan serve` on a free port of `url`'s database, with `env` settings; waits for the
+/// line that names its address.
+fn start_with(url: &str, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--addr", "127.0.0.1:0", "--database", url])
+        .env_remove("XIAOAN_CONFIG")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -196,6 +204,7 @@ fn start(url: &str) -> Server {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    assert!(line.contains("http://"), "{line}");
     let addr = line
         .trim()
         .rsplit("http://")
@@ -633,28 +642,14 @@ async fn hook_receive(
 }
 
 fn start_node(url: &str) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--database", url])
-        .env_remove("XIAOAN_CONFIG")
-        .env("XIAOAN_JOBS__POLL_MILLIS", "100")
-        .env("XIAOAN_JOBS__LEASE_SECONDS", "3")
-        .env("XIAOAN_NOTIFY__HTTP_TIMEOUT_SECONDS", "300")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .rsplit("http://")
-        .next()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_string();
-    Server { child, addr }
+    start_with(
+        url,
+        &[
+            ("XIAOAN_JOBS__POLL_MILLIS", "100"),
+            ("XIAOAN_JOBS__LEASE_SECONDS", "3"),
+            ("XIAOAN_NOTIFY__HTTP_TIMEOUT_SECONDS", "300"),
+        ],
+    )
 }
 
 /// Waits until the queue holds no notification work (the daily digest aside) and the

@@ -96,6 +96,26 @@ async fn get_unchecked(db: &Db, id: i64) -> StoreResult<Attachment> {
     row.ok_or(StoreError::NotFound)
 }
 
+/// Whether every one of `ids` is an upload of `user_id` (a step may attach only its
+/// author's own photos); checked in the writer's transaction.
+pub async fn all_uploaded_by(
+    conn: &mut sqlx::AnyConnection,
+    user_id: Option<i64>,
+    ids: &[i64],
+) -> StoreResult<bool> {
+    for a in ids {
+        let uploader: Option<i64> =
+            sqlx::query_scalar("SELECT uploader_id FROM attachments WHERE id = $1")
+                .bind(*a)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if uploader.is_none() || uploader != user_id {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// A file the user may see: their own upload, or one attached to a hazard inside `scope`.
 #[tracing::instrument(skip_all, fields(user_id, id))]
 pub async fn get(db: &Db, user_id: i64, scope: &Scope, id: i64) -> StoreResult<Attachment> {

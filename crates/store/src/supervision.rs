@@ -468,15 +468,8 @@ pub async fn act(
         return Err(StoreError::Invalid("supervision_attachment"));
     }
     let mut tx = db.begin_write().await?;
-    for a in said.attachments {
-        let uploader: Option<i64> =
-            sqlx::query_scalar("SELECT uploader_id FROM attachments WHERE id = $1")
-                .bind(*a)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if uploader.is_none() || uploader != actor.user_id {
-            return Err(StoreError::Invalid("supervision_attachment"));
-        }
+    if !crate::attachments::all_uploaded_by(&mut tx, actor.user_id, said.attachments).await? {
+        return Err(StoreError::Invalid("supervision_attachment"));
     }
     let before = get_on(&mut tx, db.backend(), scope, id, today).await?;
     let who = Who {

@@ -97,15 +97,8 @@ pub async fn create(
     let org = orgs::get(db, &Scope::everything(), new.org_id).await?;
     let now = now_millis();
     let mut tx = db.begin_write().await?;
-    for a in &attachments {
-        let uploader: Option<i64> =
-            sqlx::query_scalar("SELECT uploader_id FROM attachments WHERE id = $1")
-                .bind(*a)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if uploader.is_none() || uploader != actor.user_id {
-            return Err(StoreError::Invalid("record_attachment"));
-        }
+    if !crate::attachments::all_uploaded_by(&mut tx, actor.user_id, &attachments).await? {
+        return Err(StoreError::Invalid("record_attachment"));
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO records (org_id, kind, occurred_on, fields, note, author_id, author_login, revision, withdrawn, \
