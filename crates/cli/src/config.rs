@@ -37,6 +37,8 @@ pub struct IotConfig {
     pub mqtt_batch: usize,
     /// How long a round waits for more messages, in milliseconds.
     pub mqtt_window_millis: u64,
+    /// HOST:PORT of the GB/T 26875.3 receiver for fire-alarm transmission devices; empty: none.
+    pub gb26875_listen: String,
 }
 
 impl IotConfig {

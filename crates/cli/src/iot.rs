@@ -1,7 +1,8 @@
-//! `xiaoan iot simulate mqtt|http`: a monitoring device for tests and demos. It sends
-//! telemetry for one device, ramping from `--from` to `--to` over `--count` readings, so
-//! that a threshold is crossed (and, with `--back`, cleared again) while the alarm board
-//! watches.
+//! `xiaoan iot simulate mqtt|http|gb26875`: a monitoring device for tests and demos. Over
+//! MQTT and HTTP it sends telemetry for one device, ramping from `--from` to `--to` over
+//! `--count` readings, so that a threshold is crossed (and, with `--back`, cleared again)
+//! while the alarm board watches; as a GB/T 26875.3 transmission device it sends one fire,
+//! fault or reset frame and prints the receiver's answer.
 
 use anyhow::{Context, anyhow};
 use std::time::Duration;
@@ -61,6 +62,18 @@ enum How {
         device: String,
         #[command(flatten)]
         readings: Readings,
+    },
+    /// Send one GB/T 26875.3 frame as a user information transmission device.
+    Gb26875 {
+        /// The receiver, HOST:PORT.
+        #[arg(long, default_value = "127.0.0.1:9026")]
+        addr: String,
+        /// The device's source address, 12 hexadecimal digits (its device code).
+        #[arg(long)]
+        source: String,
+        /// What the frame reports: fire, fault or reset.
+        #[arg(long, default_value = "fire")]
+        report: String,
     },
     /// Post batches of one reading to POST /api/v1/ingest with the device's secret.
     Http {
@@ -142,6 +155,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let _ = client.disconnect().await;
             Ok(())
         }
+        How::Gb26875 {
+            addr,
+            source,
+            report,
+        } => gb26875(&addr, &source, &report).await,
         How::Http {
             url,
             secret,
@@ -170,6 +188,61 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(readings.interval_ms)).await;
             }
             Ok(())
+        }
+    }
+}
+
+async fn gb26875(addr: &str, source: &str, report: &str) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use xiaoan_iot::gb26875::{self, component_status, system_normal, time_tag};
+    let raw = source.trim();
+    if raw.len() != 12 || !raw.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(anyhow!(
+            "--source is 12 hexadecimal digits, e.g. 0000A1B2C3D4"
+        ));
+    }
+    let mut address = [0u8; 6];
+    for (i, b) in address.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&raw[i * 2..i * 2 + 2], 16)?;
+    }
+    let seq = u16::try_from(std::process::id() % 65_536).unwrap_or(1);
+    let time = time_tag(xiaoan_domain::now_millis(), 8);
+    let frame = match report {
+        "fire" => component_status(address, seq, time, true, false),
+        "fault" => component_status(address, seq, time, false, true),
+        "reset" => system_normal(address, seq, time),
+        other => return Err(anyhow!("--report is fire, fault or reset, not {other}")),
+    };
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("cannot connect to {addr}"))?;
+    s.write_all(&frame.encode()).await?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 256];
+    let started = std::time::Instant::now();
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
+            .await
+            .context("no answer within 10 s")??;
+        if n == 0 {
+            return Err(anyhow!("the receiver closed the connection"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Ok((answer, _)) = gb26875::parse(&buf) {
+            let word = match answer.command {
+                gb26875::CONFIRM => "confirmed",
+                gb26875::DENY => "denied",
+                _ => "answered",
+            };
+            println!(
+                "{report} frame {seq} from {raw}: {word} in {} ms",
+                started.elapsed().as_millis()
+            );
+            return if answer.command == gb26875::DENY {
+                Err(anyhow!("the receiver denied the frame"))
+            } else {
+                Ok(())
+            };
         }
     }
 }

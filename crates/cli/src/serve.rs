@@ -56,14 +56,30 @@ pub async fn serve_on(
             let _ = stopped.changed().await;
         }))
     });
+    let gb26875 = match cfg.iot.gb26875_listen.trim() {
+        "" => None,
+        at => {
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen for GB/T 26875.3 on {at}"))?;
+            let mut stopped = stop.subscribe();
+            Some(tokio::spawn(xiaoan_iot::gb26875::serve(
+                db.clone(),
+                l,
+                async move {
+                    let _ = stopped.changed().await;
+                },
+            )))
+        }
+    };
     xiaoan_web::serve(listener, state, async move {
         shutdown_signal().await;
         let _ = stop.send(());
     })
     .await?;
     let _ = jobs.await;
-    if let Some(m) = mqtt {
-        let _ = m.await;
+    for task in [mqtt, gb26875].into_iter().flatten() {
+        let _ = task.await;
     }
     db.close().await;
     Ok(())

@@ -3,6 +3,7 @@
 //! device, writes each batch in one transaction and acknowledges its QoS 1 messages to the
 //! broker only after the commit. Depends on the domain and the store, never on the web.
 
+pub mod gb26875;
 pub mod mqtt;
 pub mod parse;
 

@@ -266,6 +266,21 @@ pub async fn by_code(db: &Db, school_code: &str, code: &str) -> StoreResult<Opti
     row.map(device).transpose()
 }
 
+/// The fire-alarm transmission device in service registered under `code` (its source
+/// address); `None` when there is none, or when two schools registered the same address.
+pub async fn fire_panel(db: &Db, code: &str) -> StoreResult<Option<Device>> {
+    let mut sql = Sql::new(db.backend(), DEVICE);
+    sql.push(" WHERE d.code = ")
+        .bind(code.to_string())
+        .push(" AND d.kind = 'fire_panel' AND d.retired_at IS NULL LIMIT 2");
+    let (text, args) = sql.build();
+    let rows: Vec<DeviceRow> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+    if rows.len() != 1 {
+        return Ok(None);
+    }
+    rows.into_iter().next().map(device).transpose()
+}
+
 /// Retires a device: it sends no more, its history stays, its open alarms are cleared.
 pub async fn retire(db: &Db, actor: &Actor, scope: &Scope, id: i64) -> StoreResult<Device> {
     let d = get(db, scope, id).await?;
