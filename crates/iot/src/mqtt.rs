@@ -141,6 +141,7 @@ async fn write_round(db: &Db, client: &AsyncClient, round: Vec<Publish>, counts:
         let key = (school.to_string(), device.to_string());
         by_device.entry(key).or_default().push(p);
     }
+    let mut ready: Vec<(iot::Device, Vec<Record>, usize, Vec<Publish>)> = Vec::new();
     for ((school, code), publishes) in by_device {
         let mut records: Vec<Record> = Vec::new();
         let mut bad = 0;
@@ -164,7 +165,6 @@ async fn write_round(db: &Db, client: &AsyncClient, round: Vec<Publish>, counts:
             done.extend(publishes);
             continue;
         }
-        let mut last_error = "";
         for p in &publishes {
             let kind = topic_parts(&p.topic).map(|(_, _, k)| k);
             let parsed = serde_json::from_slice::<serde_json::Value>(&p.payload)
@@ -174,36 +174,29 @@ async fn write_round(db: &Db, client: &AsyncClient, round: Vec<Publish>, counts:
                 Ok(r) => records.push(r),
                 Err(code) => {
                     bad += 1;
-                    last_error = code;
+                    tracing::warn!(device_id = device.id, code, "an unreadable message");
                 }
             }
         }
-        let written = if records.is_empty() {
-            Ok(iot::Ingested::default())
-        } else {
-            iot::ingest(db, &device, &records, bad, now).await
-        };
-        match written {
-            Ok(n) => {
+        ready.push((device, records, bad, publishes));
+    }
+    // One transaction for the round: every device's records are durable, or none is and
+    // nothing is acknowledged (the broker sends them again).
+    let items: Vec<(&iot::Device, Vec<Record>, usize)> = ready
+        .iter()
+        .map(|(d, r, bad, _)| (d, r.clone(), *bad))
+        .collect();
+    match iot::ingest_round(db, &items, now).await {
+        Ok(written) => {
+            for (n, (_, _, bad, publishes)) in written.iter().zip(ready) {
                 counts.accepted += n.accepted as u64;
                 counts.duplicates += n.duplicates as u64;
                 counts.malformed += bad as u64;
-                if bad > 0 {
-                    tracing::warn!(
-                        device_id = device.id,
-                        bad,
-                        code = last_error,
-                        "unreadable messages"
-                    );
-                    if records.is_empty() {
-                        let _ = iot::count_malformed(db, device.id, bad, last_error).await;
-                    }
-                }
                 done.extend(publishes);
             }
-            Err(e) => {
-                tracing::error!(error = %e, device_id = device.id, "cannot write a round; the broker will resend it");
-            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot write a round; the broker will resend it");
         }
     }
     for p in done {

@@ -356,12 +356,40 @@ pub async fn ingest(
     malformed: usize,
     now: Millis,
 ) -> StoreResult<Ingested> {
+    let mut tx = db.begin_write().await?;
+    let out = ingest_on(&mut tx, d, records, malformed, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Several devices' records in one transaction (a round of the MQTT subscriber): all are
+/// durable, or none is.
+pub async fn ingest_round(
+    db: &Db,
+    items: &[(&Device, Vec<Record>, usize)],
+    now: Millis,
+) -> StoreResult<Vec<Ingested>> {
+    let mut tx = db.begin_write().await?;
+    let mut out = Vec::with_capacity(items.len());
+    for (d, records, malformed) in items {
+        out.push(ingest_on(&mut tx, d, records, *malformed, now).await?);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+async fn ingest_on(
+    conn: &mut AnyConnection,
+    d: &Device,
+    records: &[Record],
+    malformed: usize,
+    now: Millis,
+) -> StoreResult<Ingested> {
     if d.retired_at.is_some() {
         return Err(StoreError::Conflict("device_retired"));
     }
     let kind_rules =
         rules(d.kind, &d.overrides).unwrap_or_else(|_| xiaoan_domain::iot::defaults(d.kind));
-    let mut tx = db.begin_write().await?;
     let mut out = Ingested::default();
     let (mut battery, mut signal, mut online) = (None, None, true);
     for r in records {
@@ -371,7 +399,7 @@ pub async fn ingest(
         .bind(d.id)
         .bind(r.msg_id.clone())
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?
         .rows_affected();
         if fresh == 0 {
@@ -389,7 +417,7 @@ pub async fn ingest(
                     .bind(r.ts)
                     .bind(metric.clone())
                     .bind(*value)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
                     sqlx::query(
                         "INSERT INTO latest_values (device_id, metric, at, value) VALUES ($1, $2, $3, $4) \
@@ -400,7 +428,7 @@ pub async fn ingest(
                     .bind(metric.clone())
                     .bind(r.ts)
                     .bind(*value)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
                     let Some(t) = kind_rules.thresholds.iter().find(|t| t.metric == metric) else {
                         continue;
@@ -410,7 +438,7 @@ pub async fn ingest(
                     )
                     .bind(d.id)
                     .bind(metric.clone())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
                     let s = state.map_or(ThresholdState::default(), |(above, firing)| {
                         ThresholdState {
@@ -428,14 +456,14 @@ pub async fn ingest(
                     .bind(i64::from(next.above))
                     .bind(i64::from(next.firing))
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
                     match verdict {
                         Verdict::Hold => {}
                         Verdict::Raise(v) | Verdict::Update(v) => {
-                            raise(&mut tx, d, t.alarm, t.severity, Some(v), now).await?;
+                            raise(conn, d, t.alarm, t.severity, Some(v), now).await?;
                         }
-                        Verdict::Clear => clear(&mut tx, d, t.alarm, now, "").await?,
+                        Verdict::Clear => clear(conn, d, t.alarm, now, "").await?,
                     }
                 }
             }
@@ -444,9 +472,9 @@ pub async fn ingest(
                     return Err(StoreError::Invalid("ingest_event"));
                 };
                 if *active {
-                    raise(&mut tx, d, alarm, severity, None, now).await?;
+                    raise(conn, d, alarm, severity, None, now).await?;
                 } else {
-                    clear(&mut tx, d, alarm, now, "").await?;
+                    clear(conn, d, alarm, now, "").await?;
                 }
             }
             Payload::Status {
@@ -471,7 +499,7 @@ pub async fn ingest(
     .bind(i64::try_from(out.duplicates).unwrap_or(0))
     .bind(i64::try_from(malformed).unwrap_or(0))
     .bind(d.id)
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     for (column, v) in [("battery", battery), ("signal", signal)] {
         if let Some(v) = v {
@@ -479,14 +507,13 @@ pub async fn ingest(
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(v)
                 .bind(d.id)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
     }
     if out.accepted > 0 {
-        clear(&mut tx, d, AlarmType::NoData, now, "").await?;
+        clear(conn, d, AlarmType::NoData, now, "").await?;
     }
-    tx.commit().await?;
     Ok(out)
 }
 

@@ -3,6 +3,7 @@
 
 mod compliance;
 mod hazards;
+mod iot;
 mod notify;
 mod search;
 
@@ -28,6 +29,9 @@ enum Which {
     /// Notification intents produced and delivered through the job queue, escalation
     /// latency, and the queue's claim overhead.
     Notify(notify::Args),
+    /// Monitoring ingest over MQTT with rules on, against the broker's rate, a raw batched
+    /// insert and one commit per message.
+    Iot(iot::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -36,6 +40,7 @@ pub async fn run(cfg: AppConfig, args: Args) -> anyhow::Result<()> {
         Which::Hazards(a) => hazards::run(cfg, a).await,
         Which::Compliance(a) => compliance::run(cfg, a).await,
         Which::Notify(a) => notify::run(cfg, a).await,
+        Which::Iot(a) => iot::run(a).await,
     }
 }
 
