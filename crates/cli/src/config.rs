@@ -39,6 +39,9 @@ pub struct IotConfig {
     pub mqtt_window_millis: u64,
     /// HOST:PORT of the GB/T 26875.3 receiver for fire-alarm transmission devices; empty: none.
     pub gb26875_listen: String,
+    /// Messages one device may send a minute (MQTT and HTTP together); more are counted as
+    /// a flood and dropped.
+    pub device_messages_per_minute: u32,
 }
 
 impl IotConfig {
@@ -64,6 +67,8 @@ impl IotConfig {
             share_group: (!group.is_empty()).then(|| group.to_string()),
             batch: self.mqtt_batch.clamp(1, 10_000),
             window: std::time::Duration::from_millis(self.mqtt_window_millis.clamp(1, 5_000)),
+            stats: Default::default(),
+            flood: xiaoan_iot::FloodLimit::per_minute(self.device_messages_per_minute),
         })
     }
 }
@@ -103,6 +108,12 @@ pub struct JobsConfig {
     pub batch: i64,
     /// Days device readings are kept before the monitoring sweep prunes them.
     pub reading_retention_days: u64,
+    /// Minutes between reminders of an unacknowledged critical or major alarm.
+    pub alarm_repeat_minutes: u64,
+    /// Minutes after its raise an unacknowledged alarm reaches the township centre…
+    pub alarm_centre_minutes: u64,
+    /// …and the bureau.
+    pub alarm_bureau_minutes: u64,
 }
 
 impl AppConfig {
@@ -136,6 +147,15 @@ impl AppConfig {
                     .max(1)
                     .saturating_mul(86_400),
             ),
+            alarm_escalation: {
+                let ms =
+                    |m: u64| i64::try_from(m.max(1).saturating_mul(60_000)).unwrap_or(i64::MAX);
+                xiaoan_domain::iot::Escalation {
+                    repeat_ms: ms(self.jobs.alarm_repeat_minutes),
+                    centre_ms: ms(self.jobs.alarm_centre_minutes),
+                    bureau_ms: ms(self.jobs.alarm_bureau_minutes),
+                }
+            },
         }
     }
 

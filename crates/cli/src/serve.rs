@@ -38,7 +38,8 @@ pub async fn serve_on(
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     ready(&format!("http://{local}/"));
-    let state = xiaoan_web::AppState::new(db.clone(), cfg.web.clone());
+    let mut state = xiaoan_web::AppState::new(db.clone(), cfg.web.clone());
+    state.flood = xiaoan_iot::FloodLimit::per_minute(cfg.iot.device_messages_per_minute);
     // Background jobs stop when the server does.
     let (stop, mut stopped) = tokio::sync::watch::channel(());
     let jobs = tokio::spawn(xiaoan_jobs::run(
@@ -50,7 +51,8 @@ pub async fn serve_on(
             let _ = stopped.changed().await;
         },
     ));
-    let mqtt = cfg.iot.mqtt().map(|settings| {
+    let mqtt = cfg.iot.mqtt().map(|mut settings| {
+        settings.flood = state.flood.clone();
         let mut stopped = stop.subscribe();
         tokio::spawn(xiaoan_iot::mqtt::run(db.clone(), settings, async move {
             let _ = stopped.changed().await;

@@ -37,6 +37,8 @@ crate::codes! {
         Fault => "fault",
         Tamper => "tamper",
         NoData => "no_data",
+        /// Temperature rising faster than a rate-of-rise heat detector allows.
+        RapidRise => "rapid_rise",
     }
 }
 
@@ -68,6 +70,94 @@ crate::codes! {
         Test => "test",
         Maintenance => "maintenance",
         Duplicate => "duplicate",
+    }
+}
+
+crate::codes! {
+    /// Why alarms are silenced for a while: their notifications wait until the window ends
+    /// (the alarms themselves are recorded and shown as usual).
+    pub enum SilenceReason {
+        Maintenance => "maintenance",
+        Drill => "drill",
+        Test => "test",
+    }
+}
+
+/// The longest silence (a week): a longer outage is a retirement, not a silence.
+pub const MAX_SILENCE_MS: i64 = 7 * 24 * 3_600_000;
+
+/// When an open alarm that nobody has acknowledged is repeated to the school and taken up
+/// the org tree; the district sets these ([jobs] alarm_*_minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Escalation {
+    /// Between reminders to the school.
+    pub repeat_ms: i64,
+    /// After the raise, the township centre hears of it.
+    pub centre_ms: i64,
+    /// After the raise, the bureau hears of it.
+    pub bureau_ms: i64,
+}
+
+impl Default for Escalation {
+    fn default() -> Self {
+        Escalation {
+            repeat_ms: 10 * 60_000,
+            centre_ms: 15 * 60_000,
+            bureau_ms: 60 * 60_000,
+        }
+    }
+}
+
+/// The level an alarm reaches unacknowledged: the school, the centre, the bureau.
+pub const LEVEL_SCHOOL: u8 = 0;
+pub const LEVEL_CENTRE: u8 = 1;
+pub const LEVEL_BUREAU: u8 = 2;
+
+/// What the escalation round does for one open, active, unacknowledged alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Nothing,
+    /// Tell the school again.
+    Remind,
+    /// Take it up to this level (telling each level passed).
+    Escalate(u8),
+}
+
+impl Severity {
+    /// Critical and major alarms are repeated until acknowledged and escalate; minor ones
+    /// and warnings are told once.
+    pub fn escalates(self) -> bool {
+        matches!(self, Severity::Critical | Severity::Major)
+    }
+}
+
+/// The escalation step for an alarm of `severity` raised at `raised_at`, last told at
+/// `notified_at`, at `level`, now.
+pub fn escalation_step(
+    p: &Escalation,
+    severity: Severity,
+    raised_at: i64,
+    notified_at: i64,
+    level: u8,
+    now: i64,
+) -> Step {
+    if !severity.escalates() {
+        return Step::Nothing;
+    }
+    let age = now - raised_at;
+    let target = if age >= p.bureau_ms {
+        LEVEL_BUREAU
+    } else if age >= p.centre_ms {
+        LEVEL_CENTRE
+    } else {
+        LEVEL_SCHOOL
+    };
+    if target > level {
+        Step::Escalate(target)
+    } else if now - notified_at >= p.repeat_ms {
+        Step::Remind
+    } else {
+        Step::Nothing
     }
 }
 
@@ -117,6 +207,59 @@ pub struct KindRules {
     pub no_data_minutes: i64,
     /// Discrete events the device reports, each an alarm type with its severity.
     pub events: &'static [(&'static str, AlarmType, Severity)],
+    /// Rate-of-change rules.
+    pub rises: Vec<Rise>,
+}
+
+/// A rate-of-change rule: raised when a metric climbs at least `per_minute` a minute, and
+/// by at least `min_rise` (so that two close readings' noise is no rate), between two
+/// readings at most `within_ms` apart; cleared when a later reading shows it rising at less
+/// than a quarter of that.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rise {
+    pub metric: &'static str,
+    pub alarm: AlarmType,
+    pub severity: Severity,
+    pub per_minute: f64,
+    pub min_rise: f64,
+    pub within_ms: i64,
+}
+
+/// The key a rate rule's state is kept under, beside its metric's threshold state.
+pub fn rise_key(metric: &str) -> String {
+    format!("{metric}:rise")
+}
+
+/// Evaluates a rate rule on a reading `(at, value)` after the previous reading `prev` of
+/// the metric, with the rule `firing` or not; returns whether it fires after this reading,
+/// and what to do.
+pub fn on_rise(
+    r: &Rise,
+    firing: bool,
+    prev: Option<(i64, f64)>,
+    at: i64,
+    value: f64,
+) -> (bool, Verdict) {
+    let Some((then, before)) = prev else {
+        return (firing, Verdict::Hold);
+    };
+    let dt = at - then;
+    if dt <= 0 || dt > r.within_ms {
+        return (firing, Verdict::Hold);
+    }
+    let rate = (value - before) * 60_000.0 / dt as f64;
+    if rate >= r.per_minute && value - before >= r.min_rise {
+        let v = if firing {
+            Verdict::Update(rate)
+        } else {
+            Verdict::Raise(rate)
+        };
+        (true, v)
+    } else if firing && rate < r.per_minute / 4.0 {
+        (false, Verdict::Clear)
+    } else {
+        (firing, Verdict::Hold)
+    }
 }
 
 const FIRE_EVENTS: &[(&str, AlarmType, Severity)] = &[
@@ -157,6 +300,15 @@ pub fn defaults(kind: DeviceKind) -> KindRules {
             )],
             no_data_minutes: 30,
             events: PLAIN_EVENTS,
+            // A class A1R heat detector (EN 54-5) answers a rise of 10 °C a minute.
+            rises: vec![Rise {
+                metric: "temp_c",
+                alarm: AlarmType::RapidRise,
+                severity: Severity::Critical,
+                per_minute: 10.0,
+                min_rise: 5.0,
+                within_ms: 10 * 60_000,
+            }],
         },
         DeviceKind::ColdRoom => KindRules {
             thresholds: vec![t(
@@ -169,6 +321,7 @@ pub fn defaults(kind: DeviceKind) -> KindRules {
             )],
             no_data_minutes: 30,
             events: PLAIN_EVENTS,
+            rises: vec![],
         },
         // GB 50116 9.2.3: residual-current alarms set at 300–500 mA; cable temperature per
         // GB 14287.3 (settable 55–140 °C).
@@ -193,6 +346,7 @@ pub fn defaults(kind: DeviceKind) -> KindRules {
             ],
             no_data_minutes: 30,
             events: PLAIN_EVENTS,
+            rises: vec![],
         },
         // Stage-one alarm of a combustible-gas detector at 25 %LEL.
         DeviceKind::Gas => KindRules {
@@ -206,17 +360,20 @@ pub fn defaults(kind: DeviceKind) -> KindRules {
             )],
             no_data_minutes: 30,
             events: GAS_EVENTS,
+            rises: vec![],
         },
         DeviceKind::Smoke => KindRules {
             thresholds: vec![],
             no_data_minutes: 24 * 60,
             events: FIRE_EVENTS,
+            rises: vec![],
         },
         // GB 50440: the polling period of a transmission device is at most 2 hours.
         DeviceKind::FirePanel => KindRules {
             thresholds: vec![],
             no_data_minutes: 120,
             events: FIRE_EVENTS,
+            rises: vec![],
         },
     }
 }
@@ -316,8 +473,11 @@ pub fn on_reading(t: &Threshold, s: ThresholdState, value: f64) -> (ThresholdSta
     if s.firing {
         if value < t.clear_below {
             (ThresholdState::default(), Verdict::Clear)
-        } else {
+        } else if value > t.raise_above {
             (s, Verdict::Update(value))
+        } else {
+            // Between the levels: still firing, not another occurrence.
+            (s, Verdict::Hold)
         }
     } else if value > t.raise_above {
         let above = s.above.saturating_add(1);
@@ -387,11 +547,66 @@ mod tests {
                 Verdict::Hold,
                 Verdict::Raise(63.0),
                 Verdict::Update(64.0),
-                Verdict::Update(57.0),
-                Verdict::Update(56.0),
+                Verdict::Hold,
+                Verdict::Hold,
                 Verdict::Clear,
                 Verdict::Hold,
             ]
+        );
+    }
+
+    #[test]
+    fn an_unacknowledged_alarm_is_repeated_then_taken_to_the_centre_and_the_bureau() {
+        let p = Escalation::default();
+        let min = 60_000;
+        let step = |sev, notified, level, now| escalation_step(&p, sev, 0, notified, level, now);
+        assert_eq!(step(Severity::Major, 0, 0, 5 * min), Step::Nothing);
+        assert_eq!(step(Severity::Major, 0, 0, 10 * min), Step::Remind);
+        assert_eq!(
+            step(Severity::Major, 10 * min, 0, 15 * min),
+            Step::Escalate(LEVEL_CENTRE)
+        );
+        assert_eq!(step(Severity::Major, 15 * min, 1, 20 * min), Step::Nothing);
+        assert_eq!(step(Severity::Major, 15 * min, 1, 25 * min), Step::Remind);
+        // Long unacknowledged (a node was down): straight to the bureau.
+        assert_eq!(
+            step(Severity::Critical, 0, 0, 90 * min),
+            Step::Escalate(LEVEL_BUREAU)
+        );
+        // Minor alarms are told once.
+        assert_eq!(step(Severity::Minor, 0, 0, 90 * min), Step::Nothing);
+    }
+
+    #[test]
+    fn a_fast_rise_raises_and_a_levelling_off_clears() {
+        let r = defaults(DeviceKind::Temperature).rises[0];
+        // No earlier reading, or one too long ago: nothing to compare.
+        assert_eq!(
+            on_rise(&r, false, None, 60_000, 30.0),
+            (false, Verdict::Hold)
+        );
+        assert_eq!(
+            on_rise(&r, false, Some((0, 20.0)), 20 * 60_000, 80.0),
+            (false, Verdict::Hold)
+        );
+        // 20 °C → 26 °C in 30 s is 12 °C a minute.
+        assert_eq!(
+            on_rise(&r, false, Some((0, 20.0)), 30_000, 26.0),
+            (true, Verdict::Raise(12.0))
+        );
+        // 1 °C in a second is no rise to speak of.
+        assert_eq!(
+            on_rise(&r, false, Some((0, 20.0)), 1_000, 21.0),
+            (false, Verdict::Hold)
+        );
+        // Still climbing at 6 °C a minute: held; at 1 °C a minute: cleared.
+        assert_eq!(
+            on_rise(&r, true, Some((30_000, 26.0)), 60_000, 29.0),
+            (true, Verdict::Hold)
+        );
+        assert_eq!(
+            on_rise(&r, true, Some((60_000, 29.0)), 120_000, 30.0),
+            (false, Verdict::Clear)
         );
     }
 

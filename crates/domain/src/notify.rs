@@ -29,6 +29,12 @@ crate::codes! {
         AlarmRaised => "alarm.raised",
         /// A fire, smoke or gas alarm: urgent, at any hour, and the centre hears of it too.
         AlarmFire => "alarm.fire",
+        /// An alarm still not acknowledged: the school is told again.
+        AlarmUnacked => "alarm.unacked",
+        /// An alarm left unacknowledged long enough to reach the township centre.
+        AlarmToCentre => "alarm.escalated.centre",
+        /// An alarm left unacknowledged long enough to reach the bureau.
+        AlarmToBureau => "alarm.escalated.bureau",
     }
 }
 
@@ -177,6 +183,24 @@ pub const RULES: &[Rule] = {
             event: Event::AlarmFire,
             people: &[School(LEADS), School(DUTY), Centre(CENTRE)],
             channels: &[Tier::School, Tier::Centre],
+            priority: Priority::Urgent,
+        },
+        Rule {
+            event: Event::AlarmUnacked,
+            people: &[School(LEADS), School(DUTY)],
+            channels: &[Tier::School],
+            priority: Priority::Normal,
+        },
+        Rule {
+            event: Event::AlarmToCentre,
+            people: &[Centre(CENTRE)],
+            channels: &[Tier::Centre],
+            priority: Priority::Urgent,
+        },
+        Rule {
+            event: Event::AlarmToBureau,
+            people: &[Bureau(BUREAU)],
+            channels: &[Tier::Bureau],
             priority: Priority::Urgent,
         },
     ]

@@ -65,6 +65,8 @@ async fn readings_over_mqtt_raise_one_alarm(db: &Db) {
         share_group: None,
         batch: 100,
         window: Duration::from_millis(20),
+        stats: Default::default(),
+        flood: xiaoan_iot::FloodLimit::per_minute(600),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let subscriber = tokio::spawn(run(db.clone(), settings, async move {

@@ -234,7 +234,8 @@ async fn deliver(ctx: &Ctx, job: &Job) -> Result<(), String> {
 }
 
 /// Monitoring on a timer: "no data" for devices gone quiet (so silence raises an alarm
-/// without a message), and readings past the retention pruned.
+/// without a message), unacknowledged alarms repeated and escalated, and readings past
+/// the retention pruned.
 pub struct IotSweep;
 
 #[async_trait::async_trait]
@@ -250,6 +251,12 @@ impl Kind for IotSweep {
         let raised = xiaoan_store::iot::sweep_no_data(&ctx.db, now)
             .await
             .map_err(|e| e.to_string())?;
+        let escalated = xiaoan_store::iot::escalate(&ctx.db, &ctx.settings.alarm_escalation, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        if escalated != xiaoan_store::iot::Escalated::default() {
+            tracing::info!(?escalated, "alarm escalation");
+        }
         let keep = i64::try_from(ctx.settings.reading_retention.as_millis()).unwrap_or(i64::MAX);
         let pruned = xiaoan_store::iot::prune(&ctx.db, now.saturating_sub(keep))
             .await

@@ -28,6 +28,8 @@ pub struct JobSettings {
     pub notify: NotifySettings,
     /// How long device readings are kept.
     pub reading_retention: Duration,
+    /// When unacknowledged alarms are repeated and escalated.
+    pub alarm_escalation: xiaoan_domain::iot::Escalation,
 }
 
 /// How notifications are delivered.

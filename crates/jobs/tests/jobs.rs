@@ -49,6 +49,7 @@ async fn a_round_escalates_overdue_hazards_once() {
         storage_dir: t.dir().unwrap().join("files"),
         unreferenced_upload_grace: Duration::from_secs(24 * 3600),
         reading_retention: Duration::from_secs(400 * 86_400),
+        alarm_escalation: xiaoan_domain::iot::Escalation::default(),
         notify: Default::default(),
     };
     let today = settings.district.today();
@@ -159,6 +160,7 @@ async fn unused_uploads_are_removed_after_the_grace_period_from_disk_too() {
         storage_dir: files.clone(),
         unreferenced_upload_grace: Duration::from_secs(24 * 3600),
         reading_retention: Duration::from_secs(400 * 86_400),
+        alarm_escalation: xiaoan_domain::iot::Escalation::default(),
         notify: Default::default(),
     };
     // Within their grace period, unused uploads stay.

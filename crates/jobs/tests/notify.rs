@@ -77,6 +77,7 @@ fn settings() -> JobSettings {
         storage_dir: std::env::temp_dir(),
         unreferenced_upload_grace: Duration::from_secs(24 * 3600),
         reading_retention: Duration::from_secs(400 * 86_400),
+        alarm_escalation: xiaoan_domain::iot::Escalation::default(),
         notify: NotifySettings {
             retry: xiaoan_store::jobs::Retry {
                 base_ms: 1_000,

@@ -108,21 +108,7 @@ mod tests {
 
     #[test]
     fn every_event_and_rung_has_words_in_every_language() {
-        let events = [
-            "hazard.reported",
-            "hazard.assigned",
-            "hazard.submitted",
-            "hazard.sent_back",
-            "hazard.closed",
-            "hazard.overdue",
-            "hazard.listed",
-            "supervision.issued",
-            "supervision.responded",
-            "supervision.accepted",
-            "supervision.returned",
-            "supervision.escalated",
-            "announcement.published",
-        ];
+        let events = xiaoan_domain::notify::Event::CODES;
         for lang in LANGS {
             for e in events {
                 let name = event_name(e, lang);

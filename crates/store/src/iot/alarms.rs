@@ -30,6 +30,10 @@ pub struct Alarm {
     pub trigger_value: Option<f64>,
     pub peak_value: Option<f64>,
     pub hazard_id: Option<i64>,
+    /// Notifications held by a silence until then.
+    pub silenced_until: Option<Millis>,
+    /// How far up it went unacknowledged (0 the school, 1 the centre, 2 the bureau).
+    pub level: i64,
     pub version: i64,
 }
 
@@ -58,13 +62,15 @@ struct AlarmRow {
     trigger_value: Option<f64>,
     peak_value: Option<f64>,
     hazard_id: Option<i64>,
+    silenced_until: Option<i64>,
+    level: i64,
     version: i64,
 }
 
 const ALARM: &str = "SELECT a.id, a.device_id, d.code AS device_code, d.kind AS device_kind, d.location, a.school_id, \
      o.name AS school_name, o.path AS school_path, a.alarm_type, a.severity, a.condition, CAST(a.acked AS BIGINT) AS acked, \
      CAST(a.closed AS BIGINT) AS closed, a.raised_at, a.last_seen_at, a.cleared_at, a.acked_at, a.closed_at, a.close_reason, \
-     a.occurrences, a.trigger_value, a.peak_value, a.hazard_id, a.version \
+     a.occurrences, a.trigger_value, a.peak_value, a.hazard_id, a.silenced_until, CAST(a.level AS BIGINT) AS level, a.version \
      FROM alarms a JOIN devices d ON d.id = a.device_id JOIN orgs o ON o.id = a.school_id";
 
 fn alarm(r: AlarmRow) -> StoreResult<Alarm> {
@@ -93,6 +99,8 @@ fn alarm(r: AlarmRow) -> StoreResult<Alarm> {
         trigger_value: r.trigger_value,
         peak_value: r.peak_value,
         hazard_id: r.hazard_id,
+        silenced_until: r.silenced_until,
+        level: r.level,
         version: r.version,
     })
 }
@@ -176,6 +184,21 @@ pub async fn get_alarm(db: &Db, scope: &Scope, id: i64) -> StoreResult<Alarm> {
         .fetch_optional(db.pool())
         .await?;
     alarm(row.ok_or(StoreError::NotFound)?)
+}
+
+/// A stamp of the open alarms of schools in `scope`: it changes whenever one is raised,
+/// counted again, cleared, acknowledged, escalated or closed (the live board watches it).
+pub async fn board_stamp(db: &Db, scope: &Scope) -> StoreResult<String> {
+    let mut sql = Sql::new(
+        db.backend(),
+        "SELECT COUNT(*), CAST(COALESCE(SUM(a.version + a.occurrences + a.level), 0) AS BIGINT), COALESCE(MAX(a.id), 0) \
+         FROM alarms a JOIN orgs o ON o.id = a.school_id WHERE a.closed = 0 AND ",
+    );
+    sql.scope("o.path", scope);
+    let (text, args) = sql.build();
+    let (n, sum, max): (i64, i64, i64) =
+        sqlx::query_as_with(text, args).fetch_one(db.pool()).await?;
+    Ok(format!("{n}-{sum}-{max}"))
 }
 
 /// One entry of an alarm's history.

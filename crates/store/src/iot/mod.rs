@@ -26,9 +26,13 @@ use xiaoan_domain::notify::Event as NotifyEvent;
 use xiaoan_domain::{Millis, OrgKind, Scope, now_millis};
 
 mod alarms;
+mod escalation;
+mod gateways;
 mod ingest;
 
 pub use alarms::*;
+pub use escalation::*;
+pub use gateways::*;
 pub use ingest::*;
 
 /// The job that files a hazard for a fire, smoke or gas alarm.
@@ -44,6 +48,8 @@ pub struct Device {
     pub school_name: String,
     #[serde(skip)]
     pub school_path: String,
+    #[serde(skip)]
+    pub school_code: String,
     pub code: String,
     pub kind: DeviceKind,
     pub location: String,
@@ -56,6 +62,8 @@ pub struct Device {
     pub accepted: i64,
     pub duplicates: i64,
     pub malformed: i64,
+    /// Messages refused as a flood (over the per-device limit).
+    pub flooded: i64,
     pub last_error: Option<String>,
     pub retired_at: Option<Millis>,
     pub created_at: Millis,
@@ -69,6 +77,7 @@ struct DeviceRow {
     school_id: i64,
     school_name: String,
     school_path: String,
+    school_code: String,
     code: String,
     kind: String,
     location: String,
@@ -81,15 +90,16 @@ struct DeviceRow {
     accepted: i64,
     duplicates: i64,
     malformed: i64,
+    flooded: i64,
     last_error: Option<String>,
     retired_at: Option<i64>,
     created_at: i64,
     created_by: Option<i64>,
 }
 
-const DEVICE: &str = "SELECT d.id, d.school_id, o.name AS school_name, o.path AS school_path, d.code, d.kind, \
+const DEVICE: &str = "SELECT d.id, d.school_id, o.name AS school_name, o.path AS school_path, o.code AS school_code, d.code, d.kind, \
      d.location, d.key_area, d.overrides, CAST(d.online AS BIGINT) AS online, d.last_seen_at, d.battery, d.signal, \
-     d.accepted, d.duplicates, d.malformed, d.last_error, d.retired_at, d.created_at, d.created_by \
+     d.accepted, d.duplicates, d.malformed, d.flooded, d.last_error, d.retired_at, d.created_at, d.created_by \
      FROM devices d JOIN orgs o ON o.id = d.school_id";
 
 fn device(r: DeviceRow) -> StoreResult<Device> {
@@ -98,6 +108,7 @@ fn device(r: DeviceRow) -> StoreResult<Device> {
         school_id: r.school_id,
         school_name: r.school_name,
         school_path: r.school_path,
+        school_code: r.school_code,
         code: r.code,
         kind: DeviceKind::from_code(&r.kind).ok_or(StoreError::Invalid("device_kind"))?,
         location: r.location,
@@ -110,6 +121,7 @@ fn device(r: DeviceRow) -> StoreResult<Device> {
         accepted: r.accepted,
         duplicates: r.duplicates,
         malformed: r.malformed,
+        flooded: r.flooded,
         last_error: r.last_error,
         retired_at: r.retired_at,
         created_at: r.created_at,
@@ -270,6 +282,31 @@ pub async fn by_code(db: &Db, school_code: &str, code: &str) -> StoreResult<Opti
         .fetch_optional(db.pool())
         .await?;
     row.map(device).transpose()
+}
+
+/// The devices named by (school code, device code) pairs, in one query per 500 pairs (an
+/// MQTT round); pairs that name no device are absent from the map.
+pub async fn by_codes(
+    db: &Db,
+    pairs: &[(String, String)],
+) -> StoreResult<std::collections::HashMap<(String, String), Device>> {
+    let mut found = std::collections::HashMap::with_capacity(pairs.len());
+    for chunk in pairs.chunks(500) {
+        let mut sql = Sql::new(db.backend(), DEVICE);
+        sql.push(" WHERE d.code IN ")
+            .list(chunk.iter().map(|(_, d)| d.clone()))
+            .push(" AND o.code IN ")
+            .list(chunk.iter().map(|(s, _)| s.clone()));
+        let (text, args) = sql.build();
+        let rows: Vec<DeviceRow> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
+        for r in rows {
+            let d = device(r)?;
+            found.insert((d.school_code.clone(), d.code.clone()), d);
+        }
+    }
+    let wanted: std::collections::HashSet<&(String, String)> = pairs.iter().collect();
+    found.retain(|k, _| wanted.contains(k));
+    Ok(found)
 }
 
 /// The fire-alarm transmission device in service registered under `code` (its source

@@ -107,7 +107,8 @@ async fn threshold_raises_once_and_clears_with_history(db: &Db) {
         iot::ingest(
             db,
             &d,
-            &[temp(&format!("n{i}"), now + 10 + i as i64, *v)],
+            // A minute apart, as a sensor reports: a climb, not a rate-of-rise.
+            &[temp(&format!("n{i}"), now + (10 + i as i64) * 60_000, *v)],
             0,
             now,
         )
@@ -278,3 +279,221 @@ async fn db_url(db: &Db) -> String {
         }
     }
 }
+
+async fn notified(db: &Db, event: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notifications WHERE object_kind = 'alarm' AND event = $1",
+    )
+    .bind(event.to_string())
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+}
+
+async fn unacknowledged_alarms_are_repeated_and_escalated(db: &Db) {
+    let (d, _) = device(db, DeviceKind::Temperature, "T-401").await;
+    let now = xiaoan_domain::now_millis();
+    let hot: Vec<Record> = (0..3)
+        .map(|i| temp(&format!("h{i}"), now + i, 70.0))
+        .collect();
+    iot::ingest(db, &d, &hot, 0, now).await.unwrap();
+    assert_eq!(notified(db, "alarm.raised").await, 1);
+    let p = xiaoan_domain::iot::Escalation::default();
+    let min = 60_000;
+    // Too early for anything; then a reminder; then the centre; then the bureau.
+    assert_eq!(
+        iot::escalate(db, &p, now + 5 * min).await.unwrap(),
+        iot::Escalated::default()
+    );
+    let r = iot::escalate(db, &p, now + 10 * min).await.unwrap();
+    assert_eq!(r.reminded, 1);
+    assert_eq!(notified(db, "alarm.unacked").await, 1);
+    // The same round again (a second node) tells nobody twice.
+    assert_eq!(
+        iot::escalate(db, &p, now + 10 * min)
+            .await
+            .unwrap()
+            .reminded,
+        0
+    );
+    assert_eq!(
+        iot::escalate(db, &p, now + 15 * min)
+            .await
+            .unwrap()
+            .escalated,
+        1
+    );
+    assert_eq!(notified(db, "alarm.escalated.centre").await, 1);
+    assert_eq!(
+        iot::escalate(db, &p, now + 61 * min)
+            .await
+            .unwrap()
+            .escalated,
+        1
+    );
+    assert_eq!(notified(db, "alarm.escalated.bureau").await, 1);
+    let a = &alarms(db, AlarmStatus::Open).await[0];
+    assert_eq!(a.level, 2);
+    let steps: Vec<String> = iot::alarm_events(db, a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(steps, ["raised", "reminded", "escalated", "escalated"]);
+    // Acknowledged: nothing more, however long it stays open.
+    iot::ack(db, &Actor::system("t"), &Scope::everything(), a.id, "on it")
+        .await
+        .unwrap();
+    assert_eq!(
+        iot::escalate(db, &p, now + 600 * min).await.unwrap(),
+        iot::Escalated::default()
+    );
+}
+both_backends!(
+    unacknowledged_alarms_are_repeated_and_escalated_t,
+    unacknowledged_alarms_are_repeated_and_escalated
+);
+
+async fn a_silence_holds_notifications_until_it_ends(db: &Db) {
+    let (d, _) = device(db, DeviceKind::Smoke, "S-401").await;
+    let now = xiaoan_domain::now_millis();
+    let actor = Actor::system("t");
+    let all = Scope::everything();
+    let new = |starts_at, ends_at| iot::NewSilence {
+        school_id: d.school_id,
+        device_id: Some(d.id),
+        reason: xiaoan_domain::iot::SilenceReason::Drill,
+        note: "消防演練".into(),
+        starts_at,
+        ends_at,
+    };
+    // Bad windows are refused, nothing written.
+    for (w, code) in [
+        ((now + 3_600_000, now + 3_600_000), "silence_window"),
+        ((now - 7_200_000, now - 3_600_000), "silence_past"),
+        ((now, now + 8 * 86_400_000), "silence_too_long"),
+    ] {
+        let e = iot::create_silence(db, &actor, &all, &new(w.0, w.1))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(c) if c == code), "{e:?}");
+    }
+    let s = iot::create_silence(db, &actor, &all, &new(now - 1000, now + 3_600_000))
+        .await
+        .unwrap();
+    let smoke = Record {
+        msg_id: "d1".into(),
+        ts: now,
+        payload: Payload::Event {
+            event: "smoke".into(),
+            active: true,
+        },
+    };
+    iot::ingest(db, &d, &[smoke], 0, now).await.unwrap();
+    // On the board, but nobody told and no hazard filed while the drill lasts.
+    let a = &alarms(db, AlarmStatus::Open).await[0];
+    assert!(a.silenced_until.is_some());
+    assert_eq!(notified(db, "alarm.fire").await, 0);
+    let p = xiaoan_domain::iot::Escalation::default();
+    assert_eq!(
+        iot::escalate(db, &p, now + 60_000).await.unwrap(),
+        iot::Escalated::default()
+    );
+    // The drill ends early with the smoke still there: told now, hazard queued.
+    iot::end_silence(db, &actor, &all, s.id).await.unwrap();
+    assert!(matches!(
+        iot::end_silence(db, &actor, &all, s.id).await,
+        Err(StoreError::Conflict("silence_over"))
+    ));
+    let later = xiaoan_domain::now_millis() + 1;
+    assert_eq!(iot::escalate(db, &p, later).await.unwrap().released, 1);
+    assert_eq!(notified(db, "alarm.fire").await, 1);
+    let jobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = 'iot.hazard'")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1);
+    assert!(
+        iot::list_silences(db, &all, None, false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        iot::list_silences(db, &all, None, true)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+both_backends!(
+    a_silence_holds_notifications_until_it_ends_t,
+    a_silence_holds_notifications_until_it_ends
+);
+
+async fn a_round_of_many_devices_is_written_at_once(db: &Db) {
+    let t = tree::Tree::create(db).await;
+    let at = |school_id, code: &str| NewDevice {
+        school_id,
+        code: code.into(),
+        kind: DeviceKind::Temperature,
+        location: "廚房".into(),
+        key_area: String::new(),
+        overrides: Overrides::default(),
+    };
+    let actor = Actor::system("test");
+    let all = Scope::everything();
+    let (a, _) = iot::create(db, &actor, &all, &at(t.school_a, "T-501"))
+        .await
+        .unwrap();
+    let (b, _) = iot::create(db, &actor, &all, &at(t.school_b, "T-502"))
+        .await
+        .unwrap();
+    let now = xiaoan_domain::now_millis();
+    iot::ingest(db, &a, &[temp("x1", now - 60_000, 20.0)], 0, now)
+        .await
+        .unwrap();
+    // a: one repeat from before, one repeated within the round, and a rise of 30 °C in a
+    // minute; b: three readings over 60 °C.
+    let ra = vec![
+        temp("x1", now - 60_000, 20.0),
+        temp("x2", now, 50.0),
+        temp("x2", now, 50.0),
+    ];
+    let rb: Vec<Record> = (0..3)
+        .map(|i| temp(&format!("y{i}"), now + i, 65.0))
+        .collect();
+    let out = iot::ingest_round(db, &[(&a, &ra, 1), (&b, &rb, 0)], now)
+        .await
+        .unwrap();
+    assert_eq!((out[0].accepted, out[0].duplicates), (1, 2));
+    assert_eq!((out[1].accepted, out[1].duplicates), (3, 0));
+    let mut types: Vec<(String, AlarmType)> = alarms(db, AlarmStatus::Active)
+        .await
+        .into_iter()
+        .map(|x| (x.device_code, x.alarm_type))
+        .collect();
+    types.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        types,
+        [
+            ("T-501".to_string(), AlarmType::RapidRise),
+            ("T-502".to_string(), AlarmType::OverTemperature)
+        ]
+    );
+    let a = iot::get(db, &Scope::everything(), a.id).await.unwrap();
+    assert_eq!((a.accepted, a.duplicates, a.malformed), (2, 2, 1));
+    assert_eq!(
+        iot::readings(db, a.id, 0, now + 10, 100)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+both_backends!(
+    a_round_of_many_devices_is_written_at_once_t,
+    a_round_of_many_devices_is_written_at_once
+);

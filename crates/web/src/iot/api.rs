@@ -125,8 +125,9 @@ pub struct IngestOut {
     pub rejected: Vec<input::Rejected>,
 }
 
-/// A batch from a device (its secret as the bearer): up to 1,000 records
-/// `{"ts", "msg_id", "type": "telemetry"|"event"|"status", …}`; telemetry carries `values`
+/// A batch from a device (its secret as the bearer) or a gateway (its token as the bearer;
+/// each record names its `device` by code, a device of the gateway's school): up to 1,000
+/// records `{"device", "ts", "msg_id", "type": "telemetry"|"event"|"status", …}`; telemetry carries `values`
 /// (numbers by metric), an event `event` and `state` (`active`/`cleared`), a status `online`,
 /// `battery`, `signal`. Answered once the batch is durable.
 #[utoipa::path(post, path = "/api/v1/ingest", tag = "monitoring", request_body = Vec<Object>,
@@ -146,10 +147,21 @@ pub async fn ingest(
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .ok_or_else(|| AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated"))?;
-    let device = iot::by_secret(&st.db, secret)
-        .await?
-        .ok_or_else(|| AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated"))?;
-    Ok(Json(input::ingest(&st, &device, &body).await?))
+    let unauthenticated = || AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated");
+    let sender = if secret.trim().starts_with(iot::GATEWAY_PREFIX) {
+        input::Sender::Gateway(
+            iot::gateway_by_token(&st.db, secret)
+                .await?
+                .ok_or_else(unauthenticated)?,
+        )
+    } else {
+        input::Sender::Device(
+            iot::by_secret(&st.db, secret)
+                .await?
+                .ok_or_else(unauthenticated)?,
+        )
+    };
+    Ok(Json(input::ingest(&st, &sender, &body).await?))
 }
 
 /// Which alarms.

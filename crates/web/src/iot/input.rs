@@ -6,10 +6,11 @@ use super::api::{DeviceIn, IngestOut};
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::{AppState, Caller};
 use serde_json::Value;
+use std::collections::HashMap;
 use xiaoan_domain::Permission;
 use xiaoan_domain::iot::CloseReason;
 use xiaoan_store::StoreError;
-use xiaoan_store::iot::{self, Alarm, AlarmStatus, Device, NewDevice};
+use xiaoan_store::iot::{self, Alarm, AlarmStatus, Device, Gateway, NewDevice};
 
 pub use xiaoan_iot::{MAX_BATCH, Rejected};
 
@@ -32,11 +33,21 @@ pub async fn register(st: &AppState, caller: &Caller, b: DeviceIn) -> AppResult<
     .await?)
 }
 
-/// Reads and writes a batch of `device`: the readable records in one transaction, the
-/// others refused one by one and counted against the device. A body that is not a JSON
-/// array is refused whole and counted.
-pub async fn ingest(st: &AppState, device: &Device, body: &[u8]) -> AppResult<IngestOut> {
-    if device.retired_at.is_some() {
+/// Who sends a batch: one device with its own secret, or a gateway with its token for
+/// devices of its school (each record naming its `device` by code).
+pub enum Sender {
+    Device(Device),
+    Gateway(Gateway),
+}
+
+/// Reads and writes a batch: the readable records of every device in one transaction, the
+/// others refused one by one (with their index and reason) and counted against their
+/// device; a device over its flood limit has the rest of its records refused as
+/// `ingest_flood`. A body that is not a JSON array is refused whole.
+pub async fn ingest(st: &AppState, sender: &Sender, body: &[u8]) -> AppResult<IngestOut> {
+    if let Sender::Device(d) = sender
+        && d.retired_at.is_some()
+    {
         return Err(AppError::conflict("device_retired"));
     }
     let parsed: Result<Value, _> = serde_json::from_slice(body);
@@ -44,7 +55,9 @@ pub async fn ingest(st: &AppState, device: &Device, body: &[u8]) -> AppResult<In
         Ok(Value::Array(items)) => items,
         Ok(v @ Value::Object(_)) => vec![v],
         _ => {
-            iot::count_malformed(&st.db, device.id, 1, "not JSON").await?;
+            if let Sender::Device(d) = sender {
+                iot::count_malformed(&st.db, d.id, 1, "not JSON").await?;
+            }
             return Err(AppError::invalid("ingest_json"));
         }
     };
@@ -52,31 +65,108 @@ pub async fn ingest(st: &AppState, device: &Device, body: &[u8]) -> AppResult<In
         return Err(AppError::invalid("ingest_batch"));
     }
     let now = xiaoan_domain::now_millis();
-    let mut records = Vec::new();
+    // The devices the records are for.
+    let devices: HashMap<String, Device> = match sender {
+        Sender::Device(d) => HashMap::from([(d.code.clone(), d.clone())]),
+        Sender::Gateway(g) => {
+            let mut pairs: Vec<(String, String)> = items
+                .iter()
+                .filter_map(|v| v.get("device").and_then(Value::as_str))
+                .map(|c| (g.school_code.clone(), c.to_string()))
+                .collect();
+            pairs.sort();
+            pairs.dedup();
+            iot::by_codes(&st.db, &pairs)
+                .await?
+                .into_iter()
+                .map(|((_, code), d)| (code, d))
+                .collect()
+        }
+    };
     let mut rejected = Vec::new();
+    // Per device, in order of first appearance: its records and the indices refused.
+    let mut order: Vec<String> = Vec::new();
+    let mut batches: HashMap<String, (Vec<(usize, iot::Record)>, Vec<usize>)> = HashMap::new();
     for (index, v) in items.iter().enumerate() {
+        let device = match sender {
+            Sender::Device(d) => Some(d),
+            Sender::Gateway(_) => v
+                .get("device")
+                .and_then(Value::as_str)
+                .and_then(|c| devices.get(c)),
+        };
+        let Some(device) = device.filter(|d| d.retired_at.is_none()) else {
+            rejected.push(Rejected {
+                index,
+                code: "ingest_device",
+            });
+            continue;
+        };
+        let entry = batches.entry(device.code.clone()).or_insert_with(|| {
+            order.push(device.code.clone());
+            (Vec::new(), Vec::new())
+        });
         match xiaoan_iot::record(device, v, None, now) {
-            Ok(r) => records.push(r),
-            Err(code) => rejected.push(Rejected { index, code }),
+            Ok(r) => entry.0.push((index, r)),
+            Err(code) => {
+                rejected.push(Rejected { index, code });
+                entry.1.push(index);
+            }
         }
     }
-    if !rejected.is_empty() {
-        tracing::warn!(
-            device_id = device.id,
-            n = rejected.len(),
-            first = rejected[0].code,
-            "records refused"
-        );
-        iot::count_malformed(&st.db, device.id, rejected.len(), rejected[0].code).await?;
+    let mut ready: Vec<(&Device, Vec<iot::Record>)> = Vec::new();
+    for code in &order {
+        let (Some(device), Some((mut records, bad))) = (devices.get(code), batches.remove(code))
+        else {
+            continue;
+        };
+        let allowed = st.flood.allow(device.id, records.len());
+        if allowed < records.len() {
+            let over = records.split_off(allowed);
+            tracing::warn!(
+                device_id = device.id,
+                n = over.len(),
+                "a flood of records; refused"
+            );
+            iot::count_flooded(&st.db, device.id, over.len()).await?;
+            rejected.extend(over.iter().map(|(index, _)| Rejected {
+                index: *index,
+                code: "ingest_flood",
+            }));
+        }
+        if let Some(first) = bad.first() {
+            let code = rejected
+                .iter()
+                .find(|r| r.index == *first)
+                .map_or("ingest_record", |r| r.code);
+            tracing::warn!(
+                device_id = device.id,
+                n = bad.len(),
+                first = code,
+                "records refused"
+            );
+            iot::count_malformed(&st.db, device.id, bad.len(), code).await?;
+        }
+        ready.push((device, records.into_iter().map(|(_, r)| r).collect()));
     }
-    let done = if records.is_empty() {
-        iot::Ingested::default()
+    rejected.sort_by_key(|r| r.index);
+    let round: Vec<(&Device, &[iot::Record], usize)> = ready
+        .iter()
+        .filter(|(_, r)| !r.is_empty())
+        .map(|(d, r)| (*d, r.as_slice(), 0))
+        .collect();
+    let done = if round.is_empty() {
+        Vec::new()
     } else {
-        iot::ingest(&st.db, device, &records, 0, now).await?
+        iot::ingest_round(&st.db, &round, now).await?
     };
+    let accepted = done.iter().map(|n| n.accepted).sum();
+    if let Sender::Gateway(g) = sender {
+        iot::gateway_heard(&st.db, g.id, accepted, now).await?;
+    }
     Ok(IngestOut {
-        accepted: done.accepted,
-        duplicates: done.duplicates,
+        accepted,
+        duplicates: done.iter().map(|n| n.duplicates).sum(),
         rejected,
     })
 }

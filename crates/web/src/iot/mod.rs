@@ -1,9 +1,13 @@
-//! Monitoring: devices registered at schools, their batches over HTTP (each device's
-//! secret as the bearer), alarms raised by the rules, acknowledged and closed by people.
+//! Monitoring: devices registered at schools, their batches over HTTP (a device's secret
+//! or a gateway's token as the bearer), alarms raised by the rules, acknowledged and closed
+//! by people on a live board, silences for maintenance and drills.
 
 mod api;
+mod gateways;
 mod input;
+mod live;
 mod pages;
+mod silences;
 
 use crate::kit::Routes;
 use utoipa_axum::routes;
@@ -21,12 +25,29 @@ pub fn routes() -> Routes {
         .api(AlarmRead, routes!(api::get_alarm))
         .api(AlarmAct, routes!(api::ack))
         .api(AlarmAct, routes!(api::close))
+        .api(AlarmRead, routes!(silences::list))
+        .api(AlarmAct, routes!(silences::create))
+        .api(AlarmAct, routes!(silences::end))
+        .api(DeviceRead, routes!(gateways::list))
+        .api(DeviceManage, routes!(gateways::create))
+        .api(DeviceManage, routes!(gateways::retire))
         .get("/alarms", AlarmRead, pages::board)
+        .get("/alarms/events", AlarmRead, live::events)
+        .get("/alarms/silences", AlarmRead, silences::page)
+        .post("/alarms/silences", AlarmAct, silences::create_page)
+        .post("/alarms/silences/{id}/end", AlarmAct, silences::end_page)
         .get("/alarms/{id}", AlarmRead, pages::alarm)
         .post("/alarms/{id}/ack", AlarmAct, pages::ack)
         .post("/alarms/{id}/close", AlarmAct, pages::close)
         .get("/devices", DeviceRead, pages::devices)
         .post("/devices", DeviceManage, pages::register)
+        .get("/devices/gateways", DeviceRead, gateways::page)
+        .post("/devices/gateways", DeviceManage, gateways::create_page)
+        .post(
+            "/devices/gateways/{id}/retire",
+            DeviceManage,
+            gateways::retire_page,
+        )
         .get("/devices/{id}", DeviceRead, pages::device)
         .post("/devices/{id}/retire", DeviceManage, pages::retire)
 }

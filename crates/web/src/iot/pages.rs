@@ -21,7 +21,7 @@ use xiaoan_domain::{OrgKind, now_millis};
 use xiaoan_store::iot::{self, Alarm, Device, Reading};
 use xiaoan_store::orgs::OrgFilter;
 
-fn when(st: &AppState, at: Option<i64>) -> String {
+pub(super) fn when(st: &AppState, at: Option<i64>) -> String {
     at.and_then(|a| st.config.district.local(a))
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "—".to_string())
@@ -36,6 +36,10 @@ struct AlarmLine {
     raised: String,
     last_seen: String,
     may_ack: bool,
+    /// Its notifications are held by a silence.
+    silenced: bool,
+    /// How far up it went, in words.
+    level: String,
 }
 
 fn line(st: &AppState, caller: &Caller, a: Alarm) -> AlarmLine {
@@ -49,6 +53,12 @@ fn line(st: &AppState, caller: &Caller, a: Alarm) -> AlarmLine {
         may_ack: !a.closed
             && !a.acked
             && caller.scope(Permission::AlarmAct).contains(&a.school_path),
+        silenced: !a.closed && a.silenced_until.is_some_and(|u| u > now_millis()),
+        level: if a.level > 0 {
+            l.t(&format!("iot.level.{}", a.level.min(2)))
+        } else {
+            String::new()
+        },
         a,
     }
 }

@@ -165,8 +165,9 @@ fn kind_error(kind: &str) -> Option<AppError> {
     use xiaoan_domain::code::Code;
     use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
     use xiaoan_domain::{OrgKind, Role, SchoolType};
-    let table: [(&str, &'static str); 13] = [
+    let table: [(&str, &'static str); 14] = [
         (xiaoan_domain::iot::DeviceKind::KIND, "device_kind"),
+        (xiaoan_domain::iot::SilenceReason::KIND, "silence_reason"),
         (xiaoan_domain::iot::CloseReason::KIND, "alarm_close_reason"),
         (xiaoan_domain::iot::AlarmType::KIND, "alarm_type"),
         (xiaoan_domain::supervision::Rung::KIND, "supervision_rung"),

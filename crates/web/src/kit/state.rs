@@ -15,6 +15,8 @@ pub struct AppState {
     pub login_limiter: Arc<crate::kit::auth::LoginLimiter>,
     /// Memory that photo decodes in flight may take together.
     pub photo_decodes: Arc<MemoryBudget>,
+    /// Monitoring messages allowed per device (shared with this node's MQTT subscriber).
+    pub flood: xiaoan_iot::FloodLimit,
 }
 
 impl AppState {
@@ -32,6 +34,7 @@ impl AppState {
             config: Arc::new(config),
             login_limiter,
             photo_decodes,
+            flood: xiaoan_iot::FloodLimit::per_minute(xiaoan_iot::flood::DEFAULT_PER_MINUTE),
         }
     }
 }

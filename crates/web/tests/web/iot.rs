@@ -236,3 +236,222 @@ async fn the_register_page_shows_the_secret_once_and_keeps_fields_after_a_refusa
     let list = f.send(page("/devices", Some(&cookie))).await.text();
     assert!(list.contains("C-1") && !list.contains("xd_"), "{list}");
 }
+
+#[tokio::test]
+async fn a_gateway_sends_for_devices_of_its_own_school_only() {
+    let f = TestApp::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    f.add_role_user("safety-b", "趙安全", Role::SafetyOfficer, f.tree.school_b)
+        .await;
+    let a = f.token("safety-a").await;
+    let b = f.token("safety-b").await;
+    for (token, school, code) in [
+        (&a, f.tree.school_a, "CAM-1"),
+        (&a, f.tree.school_a, "T-9"),
+        (&b, f.tree.school_b, "T-B"),
+    ] {
+        let kind = if code.starts_with("CAM") {
+            "smoke"
+        } else {
+            "temperature"
+        };
+        let r = f
+            .post(
+                "/api/v1/devices",
+                token,
+                &json!({"school_id": school, "code": code, "kind": kind, "location": "校門"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    assert_eq!(
+        f.post(
+            "/api/v1/gateways",
+            &a,
+            &json!({"school_id": f.tree.school_a, "name": " "})
+        )
+        .await
+        .error_code(),
+        "gateway_name"
+    );
+    assert_eq!(
+        f.post(
+            "/api/v1/gateways",
+            &b,
+            &json!({"school_id": f.tree.school_a, "name": "視頻平台"})
+        )
+        .await
+        .error_code(),
+        "gateway_school"
+    );
+    let r = f
+        .post(
+            "/api/v1/gateways",
+            &a,
+            &json!({"school_id": f.tree.school_a, "name": "視頻平台"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let token = r.json()["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("xg_"));
+    let id = r.json()["id"].as_i64().unwrap();
+    assert!(!f.get("/api/v1/gateways", &a).await.text().contains(&token));
+    assert_eq!(f.get("/api/v1/gateways", &b).await.json(), json!([]));
+    let now = xiaoan_domain::now_millis();
+    let batch = json!([
+        {"device": "CAM-1", "ts": now, "msg_id": "v-1", "type": "event", "event": "smoke"},
+        {"device": "T-9", "ts": now, "msg_id": "v-2", "type": "telemetry", "values": {"temp_c": 21.5}},
+        {"device": "T-B", "ts": now, "msg_id": "v-3", "type": "telemetry", "values": {"temp_c": 21.5}},
+        {"ts": now, "msg_id": "v-4", "type": "telemetry", "values": {"temp_c": 21.5}},
+    ]);
+    let r = ingest(&f, Some(&token), &batch.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"accepted": 2, "duplicates": 0, "rejected": [{"index": 2, "code": "ingest_device"}, {"index": 3, "code": "ingest_device"}]})
+    );
+    let alarms = f.get("/api/v1/alarms", &a).await.json();
+    assert_eq!(alarms.as_array().unwrap().len(), 1, "{alarms}");
+    assert_eq!(alarms[0]["alarm_type"], "smoke");
+    let listed = f.get("/api/v1/gateways", &a).await.json();
+    assert_eq!(listed[0]["accepted"], 2);
+    // Retired: the token stops working.
+    let r = f
+        .post(&format!("/api/v1/gateways/{id}/retire"), &a, &json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        ingest(&f, Some(&token), &batch.to_string()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_flooding_device_is_held_back_and_counted() {
+    let f = TestApp::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    let a = f.token("safety-a").await;
+    let r = f
+        .post("/api/v1/devices", &a, &json!({"school_id": f.tree.school_a, "code": "T-F", "kind": "temperature", "location": "宿舍"}))
+        .await;
+    let secret = r.json()["secret"].as_str().unwrap().to_string();
+    let id = r.json()["id"].as_i64().unwrap();
+    // The default limit is 600 a minute: a batch of 1,000 gets 600 through.
+    let batch: Vec<Value> = (0..1000).map(|i| reading(i, json!(20.0))).collect();
+    let r = ingest(&f, Some(&secret), &Value::Array(batch).to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let out = r.json();
+    assert_eq!(out["accepted"], 600);
+    let rejected = out["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 400);
+    assert_eq!(rejected[0], json!({"index": 600, "code": "ingest_flood"}));
+    let d = f.get("/api/v1/devices", &a).await.json();
+    assert_eq!(d[0]["flooded"], 400);
+    assert_eq!(d[0]["accepted"], 600);
+    let readings = f
+        .get(&format!("/api/v1/devices/{id}/readings?from=0"), &a)
+        .await
+        .json();
+    assert_eq!(readings.as_array().unwrap().len(), 600);
+}
+
+#[tokio::test]
+async fn a_drill_silence_is_set_from_the_page_and_the_board_is_live() {
+    let f = TestApp::new().await;
+    f.add_role_user("safety-a", "李安全", Role::SafetyOfficer, f.tree.school_a)
+        .await;
+    let a = f.token("safety-a").await;
+    let cookie = sign_in_page(&f, "safety-a", PW).await;
+    let html = f.send(page("/alarms/silences", Some(&cookie))).await.text();
+    assert!(html.contains("目前沒有生效或待生效的靜默"), "{html}");
+    let token = csrf_of(&html);
+    let school = f.tree.school_a.to_string();
+    let form = |ends: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("school_id", school.clone()),
+            ("reason", "drill".to_string()),
+            ("note", "秋季消防演練".to_string()),
+            ("starts", String::new()),
+            ("ends", ends.to_string()),
+        ]
+    };
+    // An end in the past is refused in words, the fields kept.
+    let bad = form("2020-01-01T10:00");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert!(
+        post_form(&f, "/alarms/silences", &cookie, &bad)
+            .await
+            .status
+            .is_redirection()
+    );
+    let html = f.send(page("/alarms/silences", Some(&cookie))).await.text();
+    assert!(
+        html.contains("結束時間已過") && html.contains("value=\"秋季消防演練\""),
+        "{html}"
+    );
+    let good = form("2099-01-01T10:00");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Too long a window (past seven days) is refused too.
+    assert!(
+        post_form(&f, "/alarms/silences", &cookie, &good)
+            .await
+            .status
+            .is_redirection()
+    );
+    let html = f.send(page("/alarms/silences", Some(&cookie))).await.text();
+    assert!(html.contains("靜默最長七天"), "{html}");
+    let ends = xiaoan_domain::now_millis() + 3_600_000;
+    let r = f
+        .post(
+            "/api/v1/silences",
+            &a,
+            &json!({"school_id": f.tree.school_a, "reason": "drill", "ends_at": ends}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let sid = r.json()["id"].as_i64().unwrap();
+    let html = f.send(page("/alarms/silences", Some(&cookie))).await.text();
+    assert!(
+        html.contains("應急演練") && html.contains("生效中"),
+        "{html}"
+    );
+    // The board says it is live and links the silences; the stream answers with a stamp.
+    let board = f.send(page("/alarms", Some(&cookie))).await.text();
+    assert!(
+        board.contains("data-live=\"/alarms/events\"") && board.contains("id=\"board\""),
+        "{board}"
+    );
+    use tower::ServiceExt;
+    let res = f
+        .app
+        .clone()
+        .oneshot(page("/alarms/events", Some(&cookie)))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
+    let mut body = res.into_body().into_data_stream();
+    let first = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        futures_util::StreamExt::next(&mut body),
+    )
+    .await
+    .expect("the stream speaks at once")
+    .unwrap()
+    .unwrap();
+    let first = String::from_utf8(first.to_vec()).unwrap();
+    assert!(first.starts_with("event: alarms\ndata: 0-0-0"), "{first}");
+    let r = f
+        .post(&format!("/api/v1/silences/{sid}/end"), &a, &json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        f.post(&format!("/api/v1/silences/{sid}/end"), &a, &json!({}))
+            .await
+            .error_code(),
+        "silence_over"
+    );
+}
