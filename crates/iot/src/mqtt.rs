@@ -140,7 +140,7 @@ impl Stats {
 
     /// Forgets the latencies seen so far (a benchmark's warm-up).
     pub fn reset_latency(&self) {
-        for c in self.latency_ms.iter() {
+        for c in &self.latency_ms {
             c.store(0, Ordering::Relaxed);
         }
     }

@@ -224,11 +224,11 @@ async fn ingest_on(
     let mut fresh: Vec<Vec<&Record>> = vec![Vec::new(); items.len()];
     for &(i, j) in &candidates {
         let r = &items[i].1[j];
-        if !stored.contains(&(items[i].0.id, r.msg_id.clone())) {
+        if stored.contains(&(items[i].0.id, r.msg_id.clone())) {
+            out[i].duplicates += 1;
+        } else {
             out[i].accepted += 1;
             fresh[i].push(r);
-        } else {
-            out[i].duplicates += 1;
         }
     }
 

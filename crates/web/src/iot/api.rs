@@ -155,11 +155,11 @@ pub async fn ingest(
                 .ok_or_else(unauthenticated)?,
         )
     } else {
-        input::Sender::Device(
+        input::Sender::Device(Box::new(
             iot::by_secret(&st.db, secret)
                 .await?
                 .ok_or_else(unauthenticated)?,
-        )
+        ))
     };
     Ok(Json(input::ingest(&st, &sender, &body).await?))
 }

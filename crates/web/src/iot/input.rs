@@ -36,8 +36,16 @@ pub async fn register(st: &AppState, caller: &Caller, b: DeviceIn) -> AppResult<
 /// Who sends a batch: one device with its own secret, or a gateway with its token for
 /// devices of its school (each record naming its `device` by code).
 pub enum Sender {
-    Device(Device),
+    Device(Box<Device>),
     Gateway(Gateway),
+}
+
+/// One device's part of a batch: its readable records with their index, and the indices
+/// of the records refused.
+#[derive(Default)]
+struct Part {
+    records: Vec<(usize, iot::Record)>,
+    bad: Vec<usize>,
 }
 
 /// Reads and writes a batch: the readable records of every device in one transaction, the
@@ -67,7 +75,7 @@ pub async fn ingest(st: &AppState, sender: &Sender, body: &[u8]) -> AppResult<In
     let now = xiaoan_domain::now_millis();
     // The devices the records are for.
     let devices: HashMap<String, Device> = match sender {
-        Sender::Device(d) => HashMap::from([(d.code.clone(), d.clone())]),
+        Sender::Device(d) => HashMap::from([(d.code.clone(), (**d).clone())]),
         Sender::Gateway(g) => {
             let mut pairs: Vec<(String, String)> = items
                 .iter()
@@ -86,10 +94,10 @@ pub async fn ingest(st: &AppState, sender: &Sender, body: &[u8]) -> AppResult<In
     let mut rejected = Vec::new();
     // Per device, in order of first appearance: its records and the indices refused.
     let mut order: Vec<String> = Vec::new();
-    let mut batches: HashMap<String, (Vec<(usize, iot::Record)>, Vec<usize>)> = HashMap::new();
+    let mut batches: HashMap<String, Part> = HashMap::new();
     for (index, v) in items.iter().enumerate() {
         let device = match sender {
-            Sender::Device(d) => Some(d),
+            Sender::Device(d) => Some(&**d),
             Sender::Gateway(_) => v
                 .get("device")
                 .and_then(Value::as_str)
@@ -104,19 +112,20 @@ pub async fn ingest(st: &AppState, sender: &Sender, body: &[u8]) -> AppResult<In
         };
         let entry = batches.entry(device.code.clone()).or_insert_with(|| {
             order.push(device.code.clone());
-            (Vec::new(), Vec::new())
+            Part::default()
         });
         match xiaoan_iot::record(device, v, None, now) {
-            Ok(r) => entry.0.push((index, r)),
+            Ok(r) => entry.records.push((index, r)),
             Err(code) => {
                 rejected.push(Rejected { index, code });
-                entry.1.push(index);
+                entry.bad.push(index);
             }
         }
     }
     let mut ready: Vec<(&Device, Vec<iot::Record>)> = Vec::new();
     for code in &order {
-        let (Some(device), Some((mut records, bad))) = (devices.get(code), batches.remove(code))
+        let (Some(device), Some(Part { mut records, bad })) =
+            (devices.get(code), batches.remove(code))
         else {
             continue;
         };

@@ -11,8 +11,10 @@ use xiaoan_web::kit::routes::RouteRule;
 const LOGOUT: &str = "/api/v1/auth/logout";
 
 /// API routes on objects of one person or one item, which the fixture's id does not name.
-const PERSONAL: [&str; 6] = [
+const PERSONAL: [&str; 8] = [
     "/api/v1/devices/{id}",
+    "/api/v1/gateways/{id}",
+    "/api/v1/silences/{id}",
     "/api/v1/alarms/{id}",
     "/api/v1/inbox/{id}",
     "/api/v1/announcements/{id}",
