@@ -144,7 +144,7 @@ pub fn escalation_step(
     if !severity.escalates() {
         return Step::Nothing;
     }
-    let age = now - raised_at;
+    let age = now.saturating_sub(raised_at);
     let target = if age >= p.bureau_ms {
         LEVEL_BUREAU
     } else if age >= p.centre_ms {
@@ -154,7 +154,7 @@ pub fn escalation_step(
     };
     if target > level {
         Step::Escalate(target)
-    } else if now - notified_at >= p.repeat_ms {
+    } else if now.saturating_sub(notified_at) >= p.repeat_ms {
         Step::Remind
     } else {
         Step::Nothing
@@ -243,7 +243,7 @@ pub fn on_rise(
     let Some((then, before)) = prev else {
         return (firing, Verdict::Hold);
     };
-    let dt = at - then;
+    let dt = at.saturating_sub(then);
     if dt <= 0 || dt > r.within_ms {
         return (firing, Verdict::Hold);
     }

@@ -69,7 +69,7 @@ pub async fn create_silence(
     if new.ends_at <= new.starts_at {
         return Err(StoreError::Invalid("silence_window"));
     }
-    if new.ends_at - new.starts_at > MAX_SILENCE_MS {
+    if new.ends_at.saturating_sub(new.starts_at) > MAX_SILENCE_MS {
         return Err(StoreError::Invalid("silence_too_long"));
     }
     let note = new.note.trim();
