@@ -46,9 +46,7 @@ pub async fn create_gateway(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(StoreError::Invalid("gateway_name"));
     }
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = format!("{GATEWAY_PREFIX}{}", hex::encode(bytes));
+    let token = new_secret(GATEWAY_PREFIX);
     let now = now_millis();
     let mut tx = db.begin_write().await?;
     let taken: i64 =

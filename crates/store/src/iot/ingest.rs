@@ -1,5 +1,5 @@
 //! Ingest: the records of one device or of a round of many written in one transaction by a
-//! few multi-row statements, the rules run on them, alarms raised and cleared; the no-data sweep; readings and pruning.
+//! few multi-row statements, the rules run on them in memory, alarms raised and cleared.
 
 use super::*;
 use crate::sql::Rows;
@@ -161,76 +161,7 @@ async fn ingest_on(
         return Err(StoreError::Conflict("device_retired"));
     }
     let mut out = vec![Ingested::default(); items.len()];
-    // Message ids: the first of each in the batch is offered; the database says which are new.
-    let mut offered: HashSet<(i64, &str)> = HashSet::new();
-    let mut candidates: Vec<(usize, usize)> = Vec::new();
-    for (i, (d, records, _)) in items.iter().enumerate() {
-        for (j, r) in records.iter().enumerate() {
-            if offered.insert((d.id, r.msg_id.as_str())) {
-                candidates.push((i, j));
-            } else {
-                out[i].duplicates += 1;
-            }
-        }
-    }
-    // Ids stored before (a repeat after a lost acknowledgement): usually none, so this
-    // answers with few rows; then the rest are inserted, and if another node inserted one of
-    // them meanwhile the round is refused as a race (and retried by `ingest_round`).
-    let mut stored: HashSet<(i64, String)> = HashSet::new();
-    for chunk in candidates.chunks(CHUNK) {
-        let mut sql = Sql::new(
-            backend,
-            "SELECT device_id, msg_id FROM device_messages WHERE (device_id, msg_id) IN (VALUES ",
-        );
-        for (k, &(i, j)) in chunk.iter().enumerate() {
-            sql.push(if k == 0 { "(" } else { ", (" })
-                .bind(items[i].0.id)
-                .push(", ")
-                .bind(items[i].1[j].msg_id.clone())
-                .push(")");
-        }
-        sql.push(")");
-        let (text, args) = sql.build();
-        let got: Vec<(i64, String)> = sqlx::query_as_with(text, args)
-            .fetch_all(&mut *conn)
-            .await?;
-        stored.extend(got);
-    }
-    let new: Vec<(usize, usize)> = candidates
-        .iter()
-        .copied()
-        .filter(|&(i, j)| !stored.contains(&(items[i].0.id, items[i].1[j].msg_id.clone())))
-        .collect();
-    for chunk in new.chunks(CHUNK) {
-        let mut rows = Rows::new(
-            backend,
-            "INSERT INTO device_messages (device_id, msg_id, received_at) VALUES ",
-        );
-        for &(i, j) in chunk {
-            rows.row()
-                .value(items[i].0.id)
-                .value(items[i].1[j].msg_id.clone())
-                .value(now);
-        }
-        let (text, args) = rows.build_with(" ON CONFLICT DO NOTHING");
-        let n = sqlx::query_with(text, args)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        if n != chunk.len() as u64 {
-            return Err(StoreError::Conflict(RACE));
-        }
-    }
-    let mut fresh: Vec<Vec<&Record>> = vec![Vec::new(); items.len()];
-    for &(i, j) in &candidates {
-        let r = &items[i].1[j];
-        if stored.contains(&(items[i].0.id, r.msg_id.clone())) {
-            out[i].duplicates += 1;
-        } else {
-            out[i].accepted += 1;
-            fresh[i].push(r);
-        }
-    }
+    let fresh = new_records(conn, backend, items, &mut out, now).await?;
 
     // The devices whose rules look at values.
     let kind_rules: Vec<KindRules> = items
@@ -445,7 +376,101 @@ async fn ingest_on(
         }
     }
 
-    // Heard from: online again (unless it said otherwise), counters, "no data" over.
+    heard(conn, backend, items, &out, &health, now).await?;
+    Ok(out)
+}
+
+/// The records of each item not stored before: the first of each message id in the batch
+/// is offered; the database says which it already has. Counts both into `out`.
+async fn new_records<'a>(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    items: &[(&Device, &'a [Record], usize)],
+    out: &mut [Ingested],
+    now: Millis,
+) -> StoreResult<Vec<Vec<&'a Record>>> {
+    let mut offered: HashSet<(i64, &str)> = HashSet::new();
+    let mut candidates: Vec<(usize, usize)> = Vec::new();
+    for (i, (d, records, _)) in items.iter().enumerate() {
+        for (j, r) in records.iter().enumerate() {
+            if offered.insert((d.id, r.msg_id.as_str())) {
+                candidates.push((i, j));
+            } else {
+                out[i].duplicates += 1;
+            }
+        }
+    }
+    // Ids stored before (a repeat after a lost acknowledgement): usually none, so this
+    // answers with few rows; then the rest are inserted, and if another node inserted one of
+    // them meanwhile the round is refused as a race (and retried by `ingest_round`).
+    let mut stored: HashSet<(i64, String)> = HashSet::new();
+    for chunk in candidates.chunks(CHUNK) {
+        let mut sql = Sql::new(
+            backend,
+            "SELECT device_id, msg_id FROM device_messages WHERE (device_id, msg_id) IN (VALUES ",
+        );
+        for (k, &(i, j)) in chunk.iter().enumerate() {
+            sql.push(if k == 0 { "(" } else { ", (" })
+                .bind(items[i].0.id)
+                .push(", ")
+                .bind(items[i].1[j].msg_id.clone())
+                .push(")");
+        }
+        sql.push(")");
+        let (text, args) = sql.build();
+        let got: Vec<(i64, String)> = sqlx::query_as_with(text, args)
+            .fetch_all(&mut *conn)
+            .await?;
+        stored.extend(got);
+    }
+    let new: Vec<(usize, usize)> = candidates
+        .iter()
+        .copied()
+        .filter(|&(i, j)| !stored.contains(&(items[i].0.id, items[i].1[j].msg_id.clone())))
+        .collect();
+    for chunk in new.chunks(CHUNK) {
+        let mut rows = Rows::new(
+            backend,
+            "INSERT INTO device_messages (device_id, msg_id, received_at) VALUES ",
+        );
+        for &(i, j) in chunk {
+            rows.row()
+                .value(items[i].0.id)
+                .value(items[i].1[j].msg_id.clone())
+                .value(now);
+        }
+        let (text, args) = rows.build_with(" ON CONFLICT DO NOTHING");
+        let n = sqlx::query_with(text, args)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+        if n != chunk.len() as u64 {
+            return Err(StoreError::Conflict(RACE));
+        }
+    }
+    let mut fresh: Vec<Vec<&Record>> = vec![Vec::new(); items.len()];
+    for &(i, j) in &candidates {
+        let r = &items[i].1[j];
+        if stored.contains(&(items[i].0.id, r.msg_id.clone())) {
+            out[i].duplicates += 1;
+        } else {
+            out[i].accepted += 1;
+            fresh[i].push(r);
+        }
+    }
+    Ok(fresh)
+}
+
+/// The devices heard from: online again (unless a status said otherwise), counters, battery
+/// and signal, "no data" over.
+async fn heard(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    items: &[(&Device, &[Record], usize)],
+    out: &[Ingested],
+    health: &[(bool, Option<f64>, Option<f64>)],
+    now: Millis,
+) -> StoreResult<()> {
     let indices: Vec<usize> = (0..items.len()).collect();
     for chunk in indices.chunks(CHUNK) {
         let mut sql = Sql::new(backend, "UPDATE devices SET last_seen_at = ");
@@ -504,355 +529,5 @@ async fn ingest_on(
             event(conn, id, "cleared", "device", None, "", now).await?;
         }
     }
-    Ok(out)
-}
-
-/// Counts records of a device that could not be read, keeping the last reason (nothing
-/// else is written).
-pub async fn count_malformed(db: &Db, device_id: i64, n: usize, error: &str) -> StoreResult<()> {
-    let mut tx = db.begin_write().await?;
-    sqlx::query("UPDATE devices SET malformed = malformed + $1, last_error = $2 WHERE id = $3")
-        .bind(i64::try_from(n).unwrap_or(0))
-        .bind(error.chars().take(200).collect::<String>())
-        .bind(device_id)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     Ok(())
-}
-
-/// Counts `n` messages of a device refused as a flood (nothing else is written).
-pub async fn count_flooded(db: &Db, device_id: i64, n: usize) -> StoreResult<()> {
-    let mut tx = db.begin_write().await?;
-    sqlx::query(
-        "UPDATE devices SET flooded = flooded + $1, last_error = 'ingest_flood' WHERE id = $2",
-    )
-    .bind(i64::try_from(n).unwrap_or(0))
-    .bind(device_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn event(
-    conn: &mut AnyConnection,
-    alarm: i64,
-    action: &str,
-    actor: &str,
-    value: Option<f64>,
-    note: &str,
-    now: Millis,
-) -> StoreResult<()> {
-    // A value is bound only when there is one: the Any driver types a statement by the
-    // first binding it sees, and a NULL double there breaks a later one on PostgreSQL.
-    let q = match value {
-        Some(v) => sqlx::query(
-            "INSERT INTO alarm_events (alarm_id, at, action, actor_login, note, value) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(alarm)
-        .bind(now)
-        .bind(action.to_string())
-        .bind(actor.to_string())
-        .bind(note.to_string())
-        .bind(v),
-        None => sqlx::query(
-            "INSERT INTO alarm_events (alarm_id, at, action, actor_login, note, value) VALUES ($1, $2, $3, $4, $5, NULL)",
-        )
-        .bind(alarm)
-        .bind(now)
-        .bind(action.to_string())
-        .bind(actor.to_string())
-        .bind(note.to_string()),
-    };
-    q.execute(&mut *conn).await?;
-    Ok(())
-}
-
-/// Raises alarm `t` on device `d`, or, when one is open, counts the occurrence (peak, last
-/// seen; reactivated when it had cleared). A raise that finds the slot taken by another
-/// node's insert updates that alarm.
-pub(super) async fn raise(
-    conn: &mut AnyConnection,
-    d: &Device,
-    t: AlarmType,
-    severity: Severity,
-    value: Option<f64>,
-    now: Millis,
-) -> StoreResult<()> {
-    raise_n(conn, d, t, severity, value, value, 1, now).await
-}
-
-/// [`raise`] for `n` occurrences at once, `first` the value of the first and `peak` the
-/// highest.
-#[allow(clippy::too_many_arguments)]
-async fn raise_n(
-    conn: &mut AnyConnection,
-    d: &Device,
-    t: AlarmType,
-    severity: Severity,
-    first: Option<f64>,
-    peak: Option<f64>,
-    n: i64,
-    now: Millis,
-) -> StoreResult<()> {
-    let value = first;
-    let sql = if value.is_some() {
-        "INSERT INTO alarms (device_id, school_id, alarm_type, severity, condition, raised_at, last_seen_at, trigger_value, peak_value) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $5, $6, $6) \
-         ON CONFLICT (device_id, alarm_type) WHERE closed = 0 DO NOTHING RETURNING id"
-    } else {
-        "INSERT INTO alarms (device_id, school_id, alarm_type, severity, condition, raised_at, last_seen_at) \
-         VALUES ($1, $2, $3, $4, 'active', $5, $5) \
-         ON CONFLICT (device_id, alarm_type) WHERE closed = 0 DO NOTHING RETURNING id"
-    };
-    let mut q = sqlx::query_scalar(sql)
-        .bind(d.id)
-        .bind(d.school_id)
-        .bind(t.code().to_string())
-        .bind(severity.code().to_string())
-        .bind(now);
-    if let Some(v) = value {
-        q = q.bind(v);
-    }
-    let inserted: Option<i64> = q.fetch_optional(&mut *conn).await?;
-    if let Some(id) = inserted {
-        event(conn, id, "raised", "device", value, "", now).await?;
-        if n > 1 {
-            bump(conn, id, n - 1, peak, now).await?;
-        }
-        // In a maintenance, drill or test window its notifications wait for the window's
-        // end (the escalation round sends them then, if it is still open).
-        let silenced: Option<i64> = sqlx::query_scalar(
-            "SELECT MAX(ends_at) FROM alarm_silences WHERE school_id = $1 AND (device_id IS NULL OR device_id = $2) \
-             AND starts_at <= $3 AND ends_at > $3",
-        )
-        .bind(d.school_id)
-        .bind(d.id)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        if let Some(until) = silenced {
-            sqlx::query("UPDATE alarms SET silenced_until = $1 WHERE id = $2")
-                .bind(until)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-            event(conn, id, "silenced", "device", None, "", now).await?;
-        } else {
-            sqlx::query("UPDATE alarms SET notified_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
-            announce(conn, d, id, t, value, now).await?;
-        }
-        return Ok(());
-    }
-    let open: Option<(i64, String)> = sqlx::query_as(
-        "SELECT id, condition FROM alarms WHERE device_id = $1 AND alarm_type = $2 AND closed = 0",
-    )
-    .bind(d.id)
-    .bind(t.code().to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((id, condition)) = open else {
-        return Ok(());
-    };
-    bump(conn, id, n, peak, now).await?;
-    if condition == Condition::Cleared.code() {
-        event(conn, id, "reactivated", "device", value, "", now).await?;
-    }
-    Ok(())
-}
-
-/// Tells people of alarm `id` just raised on `d` (through the outbox), and for fire, smoke
-/// and gas queues the job that files its hazard.
-pub(super) async fn announce(
-    conn: &mut AnyConnection,
-    d: &Device,
-    id: i64,
-    t: AlarmType,
-    value: Option<f64>,
-    now: Millis,
-) -> StoreResult<()> {
-    let event_code = if t.urgent() {
-        NotifyEvent::AlarmFire
-    } else {
-        NotifyEvent::AlarmRaised
-    };
-    tell(conn, d, id, t, value, event_code, now).await?;
-    if t.makes_hazard() {
-        enqueue_on(
-            conn,
-            &NewJob {
-                kind: HAZARD_JOB.into(),
-                payload: serde_json::json!({ "alarm": id }),
-                dedupe_key: Some(format!("alarm-{id}")),
-                run_at: now,
-                max_attempts: 10,
-            },
-            now,
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Writes the notification `event` of alarm `id` on device `d`.
-pub(super) async fn tell(
-    conn: &mut AnyConnection,
-    d: &Device,
-    id: i64,
-    t: AlarmType,
-    value: Option<f64>,
-    event: NotifyEvent,
-    now: Millis,
-) -> StoreResult<()> {
-    let intent = Intent {
-        event,
-        object_kind: "alarm",
-        object_id: id,
-        org_id: d.school_id,
-        actor_id: None,
-        user_id: None,
-        args: serde_json::json!({
-            "school": d.school_name, "location": d.location, "device": d.code,
-            "alarm": t.code(), "value": value.map_or_else(|| t.code().to_string(), |v| format!("{v}")),
-        }),
-    };
-    notify::record(conn, &intent, now).await?;
-    Ok(())
-}
-
-/// Counts `n` more occurrences of open alarm `id` (active again, last seen now, the peak
-/// kept).
-async fn bump(
-    conn: &mut AnyConnection,
-    id: i64,
-    n: i64,
-    peak: Option<f64>,
-    now: Millis,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE alarms SET occurrences = occurrences + $1, last_seen_at = $2, condition = 'active', cleared_at = NULL, \
-         version = version + 1 WHERE id = $3",
-    )
-    .bind(n)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    if let Some(v) = peak {
-        sqlx::query(
-            "UPDATE alarms SET peak_value = $1 WHERE id = $2 AND (peak_value IS NULL OR peak_value < $1)",
-        )
-        .bind(v)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Clears the open alarm `t` of device `d`, if it is active.
-pub(super) async fn clear(
-    conn: &mut AnyConnection,
-    d: &Device,
-    t: AlarmType,
-    now: Millis,
-    note: &str,
-) -> StoreResult<()> {
-    let id: Option<i64> = sqlx::query_scalar(
-        "UPDATE alarms SET condition = 'cleared', cleared_at = $1, version = version + 1 \
-         WHERE device_id = $2 AND alarm_type = $3 AND closed = 0 AND condition = 'active' RETURNING id",
-    )
-    .bind(now)
-    .bind(d.id)
-    .bind(t.code().to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(id) = id {
-        event(conn, id, "cleared", "device", None, note, now).await?;
-    }
-    Ok(())
-}
-
-/// Raises "no data" for every device in service not heard from for longer than its rules
-/// allow (marking it offline); returns how many were raised. Runs on a timer, so silence
-/// raises an alarm without any message; a rerun raises nothing new.
-#[tracing::instrument(skip_all)]
-pub async fn sweep_no_data(db: &Db, now: Millis) -> StoreResult<usize> {
-    let mut sql = Sql::new(db.backend(), DEVICE);
-    sql.push(
-        " WHERE d.retired_at IS NULL AND NOT EXISTS (SELECT 1 FROM alarms a WHERE a.device_id = d.id \
-         AND a.alarm_type = 'no_data' AND a.closed = 0 AND a.condition = 'active') ORDER BY d.id LIMIT 5000",
-    );
-    let (text, args) = sql.build();
-    let rows: Vec<DeviceRow> = sqlx::query_as_with(text, args).fetch_all(db.pool()).await?;
-    let mut raised = 0;
-    for r in rows {
-        let d = device(r)?;
-        let minutes = rules(d.kind, &d.overrides)
-            .map(|r| r.no_data_minutes)
-            .unwrap_or(30);
-        let since = d.last_seen_at.unwrap_or(d.created_at);
-        if !xiaoan_domain::iot::no_data(since, now, minutes) {
-            continue;
-        }
-        let mut tx = db.begin_write().await?;
-        sqlx::query("UPDATE devices SET online = 0 WHERE id = $1")
-            .bind(d.id)
-            .execute(&mut *tx)
-            .await?;
-        raise(&mut tx, &d, AlarmType::NoData, Severity::Minor, None, now).await?;
-        tx.commit().await?;
-        raised += 1;
-    }
-    Ok(raised)
-}
-
-/// One reading.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Reading {
-    pub at: Millis,
-    pub metric: String,
-    pub value: f64,
-}
-
-/// A device's readings from `from` to `to` (milliseconds, inclusive), oldest first, at most
-/// `limit`.
-pub async fn readings(
-    db: &Db,
-    device_id: i64,
-    from: Millis,
-    to: Millis,
-    limit: i64,
-) -> StoreResult<Vec<Reading>> {
-    Ok(sqlx::query_as(
-        "SELECT at, metric, value FROM readings WHERE device_id = $1 AND at >= $2 AND at <= $3 ORDER BY at, metric LIMIT $4",
-    )
-    .bind(device_id)
-    .bind(from)
-    .bind(to)
-    .bind(limit.clamp(1, 20_000))
-    .fetch_all(db.pool())
-    .await?)
-}
-
-/// Removes readings and message ids older than `before` (the retention setting); returns
-/// how many readings went.
-pub async fn prune(db: &Db, before: Millis) -> StoreResult<u64> {
-    let mut tx = db.begin_write().await?;
-    let n = sqlx::query("DELETE FROM readings WHERE at < $1")
-        .bind(before)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    sqlx::query("DELETE FROM device_messages WHERE received_at < $1")
-        .bind(before)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(n)
 }

@@ -26,13 +26,17 @@ use xiaoan_domain::notify::Event as NotifyEvent;
 use xiaoan_domain::{Millis, OrgKind, Scope, now_millis};
 
 mod alarms;
+mod changes;
 mod escalation;
 mod gateways;
+mod health;
 mod ingest;
 
 pub use alarms::*;
+use changes::*;
 pub use escalation::*;
 pub use gateways::*;
+pub use health::*;
 pub use ingest::*;
 
 /// The job that files a hazard for a fire, smoke or gas alarm.
@@ -129,6 +133,13 @@ fn device(r: DeviceRow) -> StoreResult<Device> {
     })
 }
 
+/// A fresh credential: `prefix` and 24 random bytes in hex.
+fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -176,9 +187,7 @@ pub async fn create(
         return Err(StoreError::Invalid("device_key_area"));
     }
     rules(new.kind, &new.overrides).map_err(|e| StoreError::Invalid(e.code()))?;
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("{SECRET_PREFIX}{}", hex::encode(bytes));
+    let secret = new_secret(SECRET_PREFIX);
     let now = now_millis();
     let mut tx = db.begin_write().await?;
     let taken: i64 =

@@ -3,7 +3,7 @@
 //! `POST /api/v1/gateways/{id}/retire`, and the page `/devices/gateways`.
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
+use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
 use crate::kit::widgets::Choice;
 use crate::kit::{ApiJson, ApiQuery, AppState, Caller, ErrorBody, Id};
 use askama::Template;
@@ -15,9 +15,8 @@ use axum_extra::extract::Form;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use utoipa::{IntoParams, ToSchema};
-use xiaoan_domain::{OrgKind, Permission};
+use xiaoan_domain::Permission;
 use xiaoan_store::iot::{self, Gateway};
-use xiaoan_store::orgs::OrgFilter;
 
 /// Which gateways.
 #[derive(Deserialize, IntoParams)]
@@ -162,22 +161,7 @@ pub async fn page(
         .collect();
     let may_register = caller.can(Permission::DeviceManage);
     let schools = if may_register {
-        xiaoan_store::orgs::list(
-            &st.db,
-            &manage,
-            &OrgFilter {
-                kind: Some(OrgKind::School),
-                ..OrgFilter::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .map(|o| Choice {
-            selected: o.id.to_string() == f.school_id,
-            value: o.id.to_string(),
-            label: o.name,
-        })
-        .collect()
+        super::pages::school_choices(&st, &manage, &f.school_id).await?
     } else {
         vec![]
     };
@@ -243,12 +227,8 @@ pub async fn retire_page(
     {
         Ok(_) => Ok(Redirect::to("/devices/gateways").into_response()),
         Err(e @ xiaoan_store::StoreError::Conflict(_)) => {
-            let refused = Refused {
-                path: "/devices/gateways".into(),
-                error: AppError::from(e).message(caller.lang),
-                ..Refused::default()
-            };
-            Ok(refuse(&session, "/devices/gateways", refused).await)
+            let error = AppError::from(e).message(caller.lang);
+            Ok(refuse_step(&session, "/devices/gateways", error).await)
         }
         Err(e) => Err(e.into()),
     }

@@ -5,7 +5,7 @@
 use super::api::DeviceIn;
 use super::input;
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
+use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
 use crate::kit::widgets::Choice;
 use crate::kit::{AppState, Caller, Id};
 use askama::Template;
@@ -25,6 +25,27 @@ pub(super) fn when(st: &AppState, at: Option<i64>) -> String {
     at.and_then(|a| st.config.district.local(a))
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "—".to_string())
+}
+
+/// The schools of `scope` as choices of a form, `selected` (an id as typed) chosen.
+pub(super) async fn school_choices(
+    st: &AppState,
+    scope: &xiaoan_domain::Scope,
+    selected: &str,
+) -> AppResult<Vec<Choice>> {
+    let filter = OrgFilter {
+        kind: Some(OrgKind::School),
+        ..OrgFilter::default()
+    };
+    Ok(xiaoan_store::orgs::list(&st.db, scope, &filter)
+        .await?
+        .into_iter()
+        .map(|o| Choice {
+            selected: o.id.to_string() == selected.trim(),
+            value: o.id.to_string(),
+            label: o.name,
+        })
+        .collect())
 }
 
 /// An alarm as a line of the board.
@@ -315,22 +336,7 @@ pub async fn devices(
     let list = iot::list(&st.db, &caller.scope(Permission::DeviceRead), None, false).await?;
     let may_register = caller.can(Permission::DeviceManage);
     let schools = if may_register {
-        xiaoan_store::orgs::list(
-            &st.db,
-            &caller.scope(Permission::DeviceManage),
-            &OrgFilter {
-                kind: Some(OrgKind::School),
-                ..OrgFilter::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .map(|o| Choice {
-            selected: o.id.to_string() == f.school_id,
-            value: o.id.to_string(),
-            label: o.name,
-        })
-        .collect()
+        school_choices(&st, &caller.scope(Permission::DeviceManage), &f.school_id).await?
     } else {
         vec![]
     };
@@ -520,12 +526,8 @@ pub async fn retire(
     {
         Ok(_) => Ok(Redirect::to(&path).into_response()),
         Err(xiaoan_store::StoreError::Conflict(code)) => {
-            let refused = Refused {
-                path: path.clone(),
-                error: AppError::conflict(code).message(caller.lang),
-                ..Refused::default()
-            };
-            Ok(refuse(&session, &path, refused).await)
+            let error = AppError::conflict(code).message(caller.lang);
+            Ok(refuse_step(&session, &path, error).await)
         }
         Err(e) => Err(e.into()),
     }

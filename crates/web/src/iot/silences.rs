@@ -3,7 +3,7 @@
 //! `POST /api/v1/silences/{id}/end`, and the page `/alarms/silences`.
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, Refused, refuse, render, take_refused};
+use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
 use crate::kit::widgets::Choice;
 use crate::kit::{ApiJson, ApiQuery, AppState, Caller, ErrorBody, Id};
 use askama::Template;
@@ -15,11 +15,10 @@ use axum_extra::extract::Form;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 use utoipa::{IntoParams, ToSchema};
+use xiaoan_domain::Permission;
 use xiaoan_domain::code::Code;
 use xiaoan_domain::iot::SilenceReason;
-use xiaoan_domain::{OrgKind, Permission};
 use xiaoan_store::iot::{self, NewSilence, Silence};
-use xiaoan_store::orgs::OrgFilter;
 
 /// Which silences.
 #[derive(Deserialize, IntoParams)]
@@ -191,22 +190,7 @@ pub async fn page(
     let past = iot::list_silences(&st.db, &scope, None, true).await?;
     let may_create = caller.can(Permission::AlarmAct);
     let schools = if may_create {
-        xiaoan_store::orgs::list(
-            &st.db,
-            &caller.scope(Permission::AlarmAct),
-            &OrgFilter {
-                kind: Some(OrgKind::School),
-                ..OrgFilter::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .map(|o| Choice {
-            selected: o.id.to_string() == f.school_id,
-            value: o.id.to_string(),
-            label: o.name,
-        })
-        .collect()
+        super::pages::school_choices(&st, &caller.scope(Permission::AlarmAct), &f.school_id).await?
     } else {
         vec![]
     };
@@ -319,12 +303,8 @@ pub async fn end_page(
         Err(
             e @ (xiaoan_store::StoreError::Conflict(_) | xiaoan_store::StoreError::Forbidden(_)),
         ) => {
-            let refused = Refused {
-                path: "/alarms/silences".into(),
-                error: AppError::from(e).message(caller.lang),
-                ..Refused::default()
-            };
-            Ok(refuse(&session, "/alarms/silences", refused).await)
+            let error = AppError::from(e).message(caller.lang);
+            Ok(refuse_step(&session, "/alarms/silences", error).await)
         }
         Err(e) => Err(e.into()),
     }

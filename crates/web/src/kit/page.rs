@@ -198,6 +198,17 @@ pub async fn refuse(session: &Session, to: &str, refused: Refused) -> Response {
     Redirect::to(to).into_response()
 }
 
+/// Answers a step refused without a form to keep (retire, end, cancel): the page at `path`
+/// shows `error` once.
+pub async fn refuse_step(session: &Session, path: &str, error: String) -> Response {
+    let refused = Refused {
+        path: path.to_string(),
+        error,
+        ..Refused::default()
+    };
+    refuse(session, path, refused).await
+}
+
 /// The refused form waiting for the page at `path`, if any; it is shown once.
 pub async fn take_refused(session: &Session, path: &str) -> Option<Refused> {
     let refused = session

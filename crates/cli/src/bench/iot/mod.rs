@@ -13,26 +13,25 @@
 //! - GB/T 26875.3 frames a second through the TCP receiver, each confirmed after its commit,
 //!   and the time from a fire frame to its alarm on the board.
 
+mod frames;
+mod http;
+
 use anyhow::{Context, anyhow};
-use axum::body::Body;
-use axum::http::{Request, header};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::iot::{DeviceKind, Overrides};
 use xiaoan_domain::text::{Code, Name};
 use xiaoan_domain::{OrgKind, SchoolFacts, SchoolType, Scope, now_millis};
-use xiaoan_iot::gb26875;
 use xiaoan_iot::mqtt::{MqttSettings, Stats};
 use xiaoan_store::Db;
-use xiaoan_store::iot::{self, AlarmStatus, Device, NewDevice};
+use xiaoan_store::iot::{self, Device, NewDevice};
 use xiaoan_store::orgs::{self, NewOrg};
 
 /// The broker settings a district runs with (also used for the broker this benchmark starts).
-const BROKER_CONF: &str = include_str!("../../../../deploy/mosquitto/xiaoan.conf");
+const BROKER_CONF: &str = include_str!("../../../../../deploy/mosquitto/xiaoan.conf");
 
 /// Options of `xiaoan bench iot`.
 #[derive(clap::Args)]
@@ -511,138 +510,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let _ = stop.send(());
     let _ = ingest.await;
 
-    http(&db, &sensors, args.http_batches, raw).await?;
-    frames(&db, school, args.frames).await?;
+    http::run(&db, &sensors, args.http_batches, raw).await?;
+    frames::run(&db, school, args.frames).await?;
     db.close().await;
-    Ok(())
-}
-
-/// HTTP batch ingest through the router: 100 records a request, 4 clients.
-async fn http(
-    db: &Db,
-    sensors: &[(Device, String)],
-    batches: usize,
-    raw: f64,
-) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let web = xiaoan_web::WebConfig {
-        storage_dir: dir.path().join("files"),
-        ..xiaoan_web::WebConfig::default()
-    };
-    let app = xiaoan_web::router(xiaoan_web::AppState::new(db.clone(), web));
-    let secrets: Arc<Vec<String>> = Arc::new(sensors.iter().map(|(_, s)| s.clone()).collect());
-    let started = Instant::now();
-    let mut latencies = super::load(&app, 4, batches, move |i| {
-        let records: Vec<serde_json::Value> = (0..100)
-            .map(|k| {
-                serde_json::json!({"ts": now_millis(), "msg_id": format!("h-{i}-{k}"), "type": "telemetry",
-                    "values": {"temp_c": 22.0}})
-            })
-            .collect();
-        Request::post("/api/v1/ingest")
-            .header(header::AUTHORIZATION, format!("Bearer {}", secrets[i % secrets.len()]))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(serde_json::Value::Array(records).to_string()))
-            .unwrap_or_default()
-    })
-    .await?;
-    let rate = (batches * 100) as f64 / started.elapsed().as_secs_f64();
-    let (p50, p99) = super::percentiles(&mut latencies);
-    println!(
-        "HTTP batch ingest (100 records a request, 4 clients): {rate:.0} readings/s (ratio {:.2} of the raw insert); \
-         request p50 {p50:.1} ms, p99 {p99:.1} ms",
-        rate / raw
-    );
-    Ok(())
-}
-
-async fn answer(s: &mut tokio::net::TcpStream) -> anyhow::Result<gb26875::Frame> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 256];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
-            .await
-            .context("no answer within 10 s")??;
-        anyhow::ensure!(n > 0, "the receiver closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Ok((f, _)) = gb26875::parse(&buf) {
-            return Ok(f);
-        }
-    }
-}
-
-/// GB/T 26875.3: 10 transmission devices send status frames, each waiting for its
-/// confirmation; then one fire frame, timed to its alarm on the board.
-async fn frames(db: &Db, school: i64, n: usize) -> anyhow::Result<()> {
-    let panels = devices(db, school, 10, DeviceKind::FirePanel, |d| {
-        format!("0000AB0000{d:02X}")
-    })
-    .await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gb26875::serve(db.clone(), listener, async move {
-        let _ = stopped.await;
-    }));
-    let source = |d: usize| [0u8, 0, 0xAB, 0, 0, u8::try_from(d).unwrap_or(0)];
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for p in 0..panels.len() {
-        let count = n / panels.len();
-        tasks.push(tokio::spawn(async move {
-            let mut s = tokio::net::TcpStream::connect(addr).await?;
-            let mut confirmed = 0;
-            for seq in 0..count {
-                let f = gb26875::system_normal(
-                    source(p),
-                    u16::try_from(seq).unwrap_or(0),
-                    gb26875::time_tag(now_millis(), 8),
-                );
-                s.write_all(&f.encode()).await?;
-                if answer(&mut s).await?.command == gb26875::CONFIRM {
-                    confirmed += 1;
-                }
-            }
-            Ok::<usize, anyhow::Error>(confirmed)
-        }));
-    }
-    let mut confirmed = 0;
-    for t in tasks {
-        confirmed += t.await??;
-    }
-    let rate = confirmed as f64 / started.elapsed().as_secs_f64();
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let t = Instant::now();
-    let fire = gb26875::component_status(
-        source(0),
-        60_000,
-        gb26875::time_tag(now_millis(), 8),
-        true,
-        false,
-    );
-    s.write_all(&fire.encode()).await?;
-    let confirmed_in = {
-        answer(&mut s).await?;
-        t.elapsed().as_secs_f64() * 1000.0
-    };
-    let on_board = loop {
-        let open = iot::list_alarms(db, &Scope::everything(), AlarmStatus::Open, None, 100).await?;
-        if open.iter().any(|a| {
-            a.device_id == panels[0].0.id && a.alarm_type == xiaoan_domain::iot::AlarmType::Fire
-        }) {
-            break t.elapsed().as_secs_f64() * 1000.0;
-        }
-        anyhow::ensure!(
-            t.elapsed() < Duration::from_secs(10),
-            "the fire alarm did not reach the board"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
-    println!(
-        "GB/T 26875.3 receiver: {rate:.0} frames/s confirmed ({confirmed} of {n}, 10 connections, one commit each); \
-         a fire frame confirmed in {confirmed_in:.1} ms and on the board in {on_board:.1} ms (the standard allows 10 s)"
-    );
-    let _ = stop.send(());
-    let _ = server.await;
     Ok(())
 }
