@@ -179,6 +179,7 @@ pub fn records(frame: &Frame, now: i64) -> Vec<Record> {
                             payload: Payload::Event {
                                 event: event.into(),
                                 active: bit,
+                                severity: None,
                             },
                         });
                     }
@@ -414,7 +415,7 @@ mod tests {
         long[2 + 23] = 0xFF;
         assert_eq!(parse(&long), Err(FrameError::TooLong));
         let r = records(&f, 1);
-        assert!(matches!(&r[0].payload, Payload::Event { event, active: true } if event == "fire"));
+        assert!(matches!(&r[0].payload, Payload::Event { event, active: true, .. } if event == "fire"));
         assert_eq!(hex(&f.source), "0000A1B2C3D4");
     }
 }

@@ -1,6 +1,6 @@
 //! One record of a device, from JSON: `{"ts", "msg_id", "type": "telemetry"|"event"|"status",
-//! …}`. Telemetry carries `values` (numbers by metric), an event `event` and `state`
-//! (`active`/`cleared`), a status `online`, `battery`, `signal`. A record that breaks a rule
+//! …}`. Telemetry carries `values` (numbers by metric), an event `event`, `state`
+//! (`active`/`cleared`) and optionally `severity`, a status `online`, `battery`, `signal`. A record that breaks a rule
 //! is refused on its own with the rule's code.
 
 use serde::Serialize;
@@ -80,9 +80,18 @@ pub fn record(
                 Some("cleared") => false,
                 Some(_) => return Err("ingest_state"),
             };
+            let severity = match o.get("severity") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_str()
+                        .and_then(xiaoan_domain::iot::Severity::from_code)
+                        .ok_or("ingest_severity")?,
+                ),
+            };
             Payload::Event {
                 event: event.to_string(),
                 active,
+                severity,
             }
         }
         Some("status") => {

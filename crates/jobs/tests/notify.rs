@@ -486,6 +486,7 @@ async fn a_smoke_alarm_files_a_hazard_and_tells_the_school(db: &Db) {
         payload: Payload::Event {
             event: "smoke".into(),
             active: true,
+            severity: None,
         },
     };
     iot::ingest(db, &device, &[smoke], 0, now).await.unwrap();

@@ -3,6 +3,8 @@
 //! and the rungs of the supervision ladder. The inbox pages and the deliveries share these
 //! words, so a message reads the same wherever it arrives.
 
+use xiaoan_domain::iot::video::{GapWords, KeyArea};
+
 /// The language codes the words come in.
 pub const LANGS: [&str; 3] = ["zh-TW", "zh-CN", "en"];
 
@@ -81,6 +83,29 @@ pub fn alarm_hazard(alarm: &str, location: &str, device: &str, lang: &str) -> (S
         )
         .into_owned(),
     )
+}
+
+/// The name of key area `area`.
+pub fn area_name(area: KeyArea, lang: &str) -> String {
+    let key = format!("video_area.{}", area.code());
+    rust_i18n::t!(key.as_str(), locale = lang).into_owned()
+}
+
+/// The hazard of an uncovered key area `area`.
+pub fn video_gap(area: KeyArea, lang: &str) -> GapWords {
+    let name = area_name(area, lang);
+    GapWords {
+        title: rust_i18n::t!("video_gap.title", locale = lang, area = name).into_owned(),
+        description: rust_i18n::t!("video_gap.description", locale = lang, area = name)
+            .into_owned(),
+        location: name,
+        found_by: rust_i18n::t!("video_gap.found_by", locale = lang).into_owned(),
+    }
+}
+
+/// The note of the video obligation's record computed from the camera inventory.
+pub fn video_record_note(lang: &str) -> String {
+    rust_i18n::t!("video_gap.record_note", locale = lang).into_owned()
 }
 
 /// The lines under the title: the school and the deadline when there are any.

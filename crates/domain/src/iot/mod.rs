@@ -7,6 +7,7 @@ use crate::hazard::Category;
 use serde::{Deserialize, Serialize};
 
 mod escalation;
+pub mod video;
 
 pub use escalation::*;
 
@@ -25,6 +26,8 @@ crate::codes! {
         ColdRoom => "cold_room",
         /// A fire alarm panel behind a user information transmission device.
         FirePanel => "fire_panel",
+        /// A surveillance camera; its alarms come from the video platform it is on.
+        Camera => "camera",
     }
 }
 
@@ -43,6 +46,10 @@ crate::codes! {
         NoData => "no_data",
         /// Temperature rising faster than a rate-of-rise heat detector allows.
         RapidRise => "rapid_rise",
+        /// Video analytics saw someone cross a line or enter a zone.
+        Intrusion => "intrusion",
+        /// A camera's picture is lost.
+        VideoLoss => "video_loss",
     }
 }
 
@@ -119,7 +126,7 @@ pub struct Threshold {
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindRules {
     pub thresholds: Vec<Threshold>,
-    /// Minutes without any message after which "no data" is raised.
+    /// Minutes without any message after which "no data" is raised (0: never).
     pub no_data_minutes: i64,
     /// Discrete events the device reports, each an alarm type with its severity.
     pub events: &'static [(&'static str, AlarmType, Severity)],
@@ -188,6 +195,12 @@ const GAS_EVENTS: &[(&str, AlarmType, Severity)] = &[
     ("gas", AlarmType::GasLeak, Severity::Critical),
     ("fault", AlarmType::Fault, Severity::Minor),
     ("tamper", AlarmType::Tamper, Severity::Major),
+];
+const CAMERA_EVENTS: &[(&str, AlarmType, Severity)] = &[
+    ("intrusion", AlarmType::Intrusion, Severity::Major),
+    ("video_loss", AlarmType::VideoLoss, Severity::Minor),
+    ("tamper", AlarmType::Tamper, Severity::Major),
+    ("fault", AlarmType::Fault, Severity::Minor),
 ];
 const PLAIN_EVENTS: &[(&str, AlarmType, Severity)] = &[
     ("fault", AlarmType::Fault, Severity::Minor),
@@ -289,6 +302,13 @@ pub fn defaults(kind: DeviceKind) -> KindRules {
             thresholds: vec![],
             no_data_minutes: 120,
             events: FIRE_EVENTS,
+            rises: vec![],
+        },
+        // A camera is heard through its platform, which need not report it when idle.
+        DeviceKind::Camera => KindRules {
+            thresholds: vec![],
+            no_data_minutes: 0,
+            events: CAMERA_EVENTS,
             rises: vec![],
         },
     }
@@ -420,9 +440,10 @@ pub fn on_reading(t: &Threshold, s: ThresholdState, value: f64) -> (ThresholdSta
     }
 }
 
-/// Whether a device last heard from at `last_seen_ms` has gone quiet at `now_ms`.
+/// Whether a device last heard from at `last_seen_ms` has gone quiet at `now_ms` (never
+/// when `minutes` is 0).
 pub fn no_data(last_seen_ms: i64, now_ms: i64, minutes: i64) -> bool {
-    now_ms.saturating_sub(last_seen_ms) > minutes.saturating_mul(60_000)
+    minutes > 0 && now_ms.saturating_sub(last_seen_ms) > minutes.saturating_mul(60_000)
 }
 
 /// The alarm a device event names, for a device of `kind`; `None` when the kind does not
@@ -572,6 +593,7 @@ mod tests {
     fn quiet_devices_and_events() {
         assert!(!no_data(0, 30 * 60_000, 30));
         assert!(no_data(0, 30 * 60_000 + 1, 30));
+        assert!(!no_data(0, i64::MAX, 0), "a camera is never quiet");
         assert_eq!(
             event_alarm(DeviceKind::Smoke, "smoke"),
             Some((AlarmType::Smoke, Severity::Critical))

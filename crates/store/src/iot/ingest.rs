@@ -11,8 +11,14 @@ use xiaoan_domain::iot::{KindRules, defaults, on_rise, rise_key};
 pub enum Payload {
     /// Metric values.
     Telemetry(Vec<(String, f64)>),
-    /// A discrete event (`smoke`, `fire`, `gas`, `fault`, `tamper`), active or cleared.
-    Event { event: String, active: bool },
+    /// A discrete event (`smoke`, `fire`, `gas`, `fault`, `tamper`, `intrusion` …), active
+    /// or cleared; `severity` when the sender grades it (a video platform's priority),
+    /// else the kind's own.
+    Event {
+        event: String,
+        active: bool,
+        severity: Option<Severity>,
+    },
     /// Health: online, battery (%), signal (dBm or %).
     Status {
         online: bool,
@@ -315,10 +321,15 @@ async fn ingest_on(
                         }
                     }
                 }
-                Payload::Event { event, active } => {
+                Payload::Event {
+                    event,
+                    active,
+                    severity: graded,
+                } => {
                     let Some((alarm, severity)) = event_alarm(d.kind, event) else {
                         return Err(StoreError::Invalid("ingest_event"));
                     };
+                    let severity = graded.unwrap_or(severity);
                     if *active {
                         push_raise(&mut acts, alarm, severity, None);
                     } else {

@@ -31,6 +31,7 @@ mod escalation;
 mod gateways;
 mod health;
 mod ingest;
+pub mod video;
 
 pub use alarms::*;
 use changes::*;

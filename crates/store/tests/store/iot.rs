@@ -159,6 +159,7 @@ async fn smoke_alarm_tells_the_school_and_queues_its_hazard(db: &Db) {
         payload: Payload::Event {
             event: "smoke".into(),
             active,
+            severity: None,
         },
     };
     // A burst of the same event: one alarm, counted.
@@ -185,6 +186,7 @@ async fn smoke_alarm_tells_the_school_and_queues_its_hazard(db: &Db) {
         payload: Payload::Event {
             event: "flood".into(),
             active: true,
+            severity: None,
         },
     };
     let e = iot::ingest(db, &d, &[smoke("s9", true), bad], 0, now)
@@ -388,6 +390,7 @@ async fn a_silence_holds_notifications_until_it_ends(db: &Db) {
         payload: Payload::Event {
             event: "smoke".into(),
             active: true,
+            severity: None,
         },
     };
     iot::ingest(db, &d, &[smoke], 0, now).await.unwrap();

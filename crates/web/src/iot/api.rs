@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::Permission;
 use xiaoan_domain::iot::{CloseReason, DeviceKind, Overrides};
-use xiaoan_store::iot::{self, Alarm, AlarmEvent, Device, Reading};
+use xiaoan_store::iot::{self, Alarm, AlarmEvent, Device, Gateway, Reading};
 
 /// Which devices.
 #[derive(Deserialize, IntoParams)]
@@ -50,7 +50,8 @@ pub struct DeviceIn {
     pub school_id: i64,
     /// Letters, digits, `-`, `_` and `.`; unique at the school.
     pub code: String,
-    /// `temperature`, `smoke`, `electrical_fire`, `gas`, `cold_room` or `fire_panel`.
+    /// `temperature`, `smoke`, `electrical_fire`, `gas`, `cold_room`, `fire_panel` or
+    /// `camera` (whose key areas and links are set by `POST /api/v1/devices/{id}/camera`).
     pub kind: DeviceKind,
     pub location: String,
     /// The key area it watches (canteen, dormitory, laboratory…).
@@ -139,21 +140,9 @@ pub async fn ingest(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> AppResult<Json<IngestOut>> {
-    let secret = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .ok_or_else(|| AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated"))?;
-    let unauthenticated = || AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated");
+    let secret = bearer(&headers)?;
     let sender = if secret.trim().starts_with(iot::GATEWAY_PREFIX) {
-        input::Sender::Gateway(
-            iot::gateway_by_token(&st.db, secret)
-                .await?
-                .ok_or_else(unauthenticated)?,
-        )
+        input::Sender::Gateway(bearer_gateway(&st, &headers).await?)
     } else {
         input::Sender::Device(Box::new(
             iot::by_secret(&st.db, secret)
@@ -162,6 +151,33 @@ pub async fn ingest(
         ))
     };
     Ok(Json(input::ingest(&st, &sender, &body).await?))
+}
+
+fn unauthenticated() -> AppError {
+    AppError::new(StatusCode::UNAUTHORIZED, "unauthenticated")
+}
+
+/// The bearer credential of a device or gateway request.
+fn bearer(headers: &HeaderMap) -> AppResult<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .ok_or_else(unauthenticated)
+}
+
+/// The gateway whose token is the request's bearer (401 otherwise).
+pub(super) async fn bearer_gateway(st: &AppState, headers: &HeaderMap) -> AppResult<Gateway> {
+    let token = bearer(headers)?;
+    if !token.trim().starts_with(iot::GATEWAY_PREFIX) {
+        return Err(unauthenticated());
+    }
+    iot::gateway_by_token(&st.db, token)
+        .await?
+        .ok_or_else(unauthenticated)
 }
 
 /// Which alarms.

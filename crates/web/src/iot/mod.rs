@@ -1,6 +1,7 @@
 //! Monitoring: devices registered at schools, their batches over HTTP (a device's secret
 //! or a gateway's token as the bearer), alarms raised by the rules, acknowledged and closed
-//! by people on a live board, silences for maintenance and drills.
+//! by people on a live board, silences for maintenance and drills; cameras with the key
+//! areas they cover, a school's video coverage and the alarms of a video platform.
 
 mod api;
 mod gateways;
@@ -8,6 +9,7 @@ mod input;
 mod live;
 mod pages;
 mod silences;
+mod video;
 
 use crate::kit::Routes;
 use utoipa_axum::routes;
@@ -31,6 +33,11 @@ pub fn routes() -> Routes {
         .api(DeviceRead, routes!(gateways::list))
         .api(DeviceManage, routes!(gateways::create))
         .api(DeviceManage, routes!(gateways::retire))
+        .api(DeviceManage, routes!(video::set_camera))
+        .api(DeviceRead, routes!(video::coverage))
+        .api(DeviceManage, routes!(video::check))
+        // A video platform authenticates with its gateway's token, checked by the handler.
+        .api(Device, routes!(video::alarm))
         .get("/alarms", AlarmRead, pages::board)
         .get("/alarms/events", AlarmRead, live::events)
         .get("/alarms/silences", AlarmRead, silences::page)
@@ -49,5 +56,8 @@ pub fn routes() -> Routes {
             gateways::retire_page,
         )
         .get("/devices/{id}", DeviceRead, pages::device)
+        .post("/devices/{id}/camera", DeviceManage, video::camera_page)
+        .get("/video", DeviceRead, video::page)
+        .post("/video/check", DeviceManage, video::check_page)
         .post("/devices/{id}/retire", DeviceManage, pages::retire)
 }

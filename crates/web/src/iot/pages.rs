@@ -432,6 +432,8 @@ struct DevicePage {
     chart: Option<Chart>,
     recent: Vec<(String, Reading)>,
     may_retire: bool,
+    /// A camera's key areas and links, with their form when the caller may change them.
+    camera: Option<super::video::CameraSection>,
     error: Option<String>,
 }
 
@@ -497,11 +499,20 @@ pub async fn device(
         && caller
             .scope(Permission::DeviceManage)
             .contains(&d.school_path);
+    let camera = if d.kind == DeviceKind::Camera {
+        let form = refused
+            .as_ref()
+            .and_then(|r| r.form::<super::video::CameraForm>());
+        Some(super::video::section(&st, &caller, d.id, form).await?)
+    } else {
+        None
+    };
     Ok(render(&DevicePage {
         l: Layout::new(&caller, "iot.device", "/devices"),
         chart: chart(&readings, from, to),
         recent,
         may_retire,
+        camera,
         error: refused.map(|r| r.error),
         x: device_line(&st, &caller, d),
     }))

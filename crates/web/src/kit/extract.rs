@@ -165,8 +165,10 @@ fn kind_error(kind: &str) -> Option<AppError> {
     use xiaoan_domain::code::Code;
     use xiaoan_domain::hazard::{Category, Escalation, Grade, Source, Status};
     use xiaoan_domain::{OrgKind, Role, SchoolType};
-    let table: [(&str, &'static str); 14] = [
+    let table: [(&str, &'static str); 16] = [
         (xiaoan_domain::iot::DeviceKind::KIND, "device_kind"),
+        (xiaoan_domain::iot::video::KeyArea::KIND, "camera_area"),
+        (xiaoan_domain::iot::video::Link::KIND, "camera_link"),
         (xiaoan_domain::iot::SilenceReason::KIND, "silence_reason"),
         (xiaoan_domain::iot::CloseReason::KIND, "alarm_close_reason"),
         (xiaoan_domain::iot::AlarmType::KIND, "alarm_type"),
