@@ -268,6 +268,47 @@ impl Kind for IotSweep {
     }
 }
 
+/// Once a day, every school with cameras: each key area its cameras leave uncovered filed
+/// as a hazard (once, until that hazard is closed), and the video obligation's record
+/// written from the camera inventory when what it says changed.
+pub struct VideoCheck;
+
+#[async_trait::async_trait]
+impl Kind for VideoCheck {
+    fn name(&self) -> &'static str {
+        "iot.video"
+    }
+    fn every(&self) -> Option<Duration> {
+        Some(Duration::from_secs(24 * 3600))
+    }
+    async fn step(&self, ctx: &Ctx, _: &Job) -> Result<(), String> {
+        check_video(ctx).await.map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// [`VideoCheck`]'s round, callable from tests.
+pub async fn check_video(ctx: &Ctx) -> anyhow::Result<usize> {
+    use xiaoan_store::iot::video;
+    let lang = ctx.settings.notify.lang.as_str();
+    let gap = |a| xiaoan_notify::words::video_gap(a, lang);
+    let words = video::VideoWords {
+        gap: &gap,
+        record_note: xiaoan_notify::words::video_record_note(lang),
+    };
+    let today = ctx.settings.district.today();
+    let mut filed = 0;
+    for school in video::video_schools(&ctx.db, &xiaoan_domain::Scope::everything()).await? {
+        filed += video::check_video(&ctx.db, school, &words, today)
+            .await?
+            .filed
+            .len();
+    }
+    if filed > 0 {
+        tracing::info!(filed, "video coverage gaps filed as hazards");
+    }
+    Ok(filed)
+}
+
 /// Files the hazard of a fire, smoke or gas alarm in the closed loop (source: device alarm),
 /// reported on behalf of whoever registered the device, else a lead of its school.
 pub struct IotHazard;
@@ -293,17 +334,10 @@ async fn file_alarm_hazard(ctx: &Ctx, id: i64) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = xiaoan_store::iot::get(&ctx.db, &Scope::everything(), alarm.device_id).await?;
-    let reporter = match device.created_by {
-        Some(u) => u,
-        None => sqlx::query_scalar(
-            "SELECT u.id FROM users u JOIN role_assignments ra ON ra.user_id = u.id \
-             WHERE ra.org_id = $1 AND ra.role IN ('safety_officer', 'principal') AND u.disabled = 0 ORDER BY u.id LIMIT 1",
-        )
-        .bind(alarm.school_id)
-        .fetch_optional(ctx.db.pool())
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no one at the school to report the hazard"))?,
-    };
+    let reporter =
+        xiaoan_store::iot::school_reporter(&ctx.db, alarm.school_id, device.created_by)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no one at the school to report the hazard"))?;
     let lang = ctx.settings.notify.lang.as_str();
     let (title, description) = xiaoan_notify::words::alarm_hazard(
         alarm.alarm_type.code(),
@@ -414,6 +448,7 @@ pub fn all(s: &JobSettings) -> Vec<Arc<dyn Kind>> {
         Arc::new(Digest),
         Arc::new(IotSweep),
         Arc::new(IotHazard),
+        Arc::new(VideoCheck),
     ]
 }
 

@@ -334,6 +334,25 @@ pub async fn fire_panel(db: &Db, code: &str) -> StoreResult<Option<Device>> {
     rows.into_iter().next().map(device).transpose()
 }
 
+/// Someone at school `school_id` a system-filed hazard is reported on behalf of: `preferred`
+/// when given, else its safety officer or principal.
+pub async fn school_reporter(
+    db: &Db,
+    school_id: i64,
+    preferred: Option<i64>,
+) -> StoreResult<Option<i64>> {
+    if preferred.is_some() {
+        return Ok(preferred);
+    }
+    Ok(sqlx::query_scalar(
+        "SELECT u.id FROM users u JOIN role_assignments ra ON ra.user_id = u.id \
+         WHERE ra.org_id = $1 AND ra.role IN ('safety_officer', 'principal') AND u.disabled = 0 ORDER BY u.id LIMIT 1",
+    )
+    .bind(school_id)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
 /// Retires a device: it sends no more, its history stays, its open alarms are cleared.
 pub async fn retire(db: &Db, actor: &Actor, scope: &Scope, id: i64) -> StoreResult<Device> {
     let d = get(db, scope, id).await?;

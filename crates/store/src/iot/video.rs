@@ -263,6 +263,17 @@ pub async fn video_schools(db: &Db, scope: &Scope) -> StoreResult<Vec<i64>> {
     Ok(rows.into_iter().map(|(id, _)| id).collect())
 }
 
+/// Whether school `school_id` has a camera in service (its video record is then computed).
+pub async fn has_cameras(db: &Db, school_id: i64) -> StoreResult<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM devices WHERE school_id = $1 AND kind = 'camera' AND retired_at IS NULL",
+    )
+    .bind(school_id)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(n > 0)
+}
+
 /// The words a check writes: each gap's hazard, and the note of the computed record.
 pub struct VideoWords<'a> {
     pub gap: &'a (dyn Fn(KeyArea) -> GapWords + Sync),
@@ -276,25 +287,6 @@ pub struct VideoChecked {
     pub filed: Vec<(KeyArea, i64)>,
     /// The computed record written now, if one was.
     pub record_id: Option<i64>,
-}
-
-/// Someone at school `school_id` a system-filed hazard is reported on behalf of: `preferred`
-/// when given, else its safety officer or principal.
-pub async fn school_reporter(
-    db: &Db,
-    school_id: i64,
-    preferred: Option<i64>,
-) -> StoreResult<Option<i64>> {
-    if preferred.is_some() {
-        return Ok(preferred);
-    }
-    Ok(sqlx::query_scalar(
-        "SELECT u.id FROM users u JOIN role_assignments ra ON ra.user_id = u.id \
-         WHERE ra.org_id = $1 AND ra.role IN ('safety_officer', 'principal') AND u.disabled = 0 ORDER BY u.id LIMIT 1",
-    )
-    .bind(school_id)
-    .fetch_optional(db.pool())
-    .await?)
 }
 
 /// Checks school `school_id`'s video coverage on `today`: files a hazard (security,
@@ -316,7 +308,7 @@ pub async fn check_video(
     let open: Vec<&str> = c.gap_hazards.iter().map(|g| g.area.as_str()).collect();
     let actor = Actor::system("video");
     for area in c.coverage.gaps.iter().filter(|a| !open.contains(&a.code())) {
-        let Some(reporter) = school_reporter(db, school_id, None).await? else {
+        let Some(reporter) = super::school_reporter(db, school_id, None).await? else {
             break;
         };
         let w = (words.gap)(*area);

@@ -87,6 +87,13 @@ pub async fn create(
     }
     let fields = check_fields(plan, &new.kind, &new.fields)?;
     check_date(new.occurred_on, today)?;
+    if new.kind == crate::iot::video::VIDEO_RECORD_KIND
+        && actor.user_id.is_some()
+        && crate::iot::video::has_cameras(db, new.org_id).await?
+    {
+        // The school's camera inventory says it; a hand-entered record would contradict it.
+        return Err(StoreError::Invalid("record_computed"));
+    }
     let note = clean_note(&new.note, 1000, "record_note")?;
     let mut attachments = new.attachment_ids.clone();
     attachments.sort_unstable();

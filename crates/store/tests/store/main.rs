@@ -14,3 +14,4 @@ mod iot;
 mod jobs;
 mod search;
 mod uploads;
+mod video;

@@ -107,7 +107,13 @@ pub fn record_lines(lang: Lang, plan: &Plan, list: &[Record]) -> Vec<RecordLine>
                     .map(|k| kind_label(lang, &k))
                     .unwrap_or_else(|| r.kind.clone()),
                 summary,
-                author: r.author_name.clone(),
+                // Records the system computes (the video obligation from the camera
+                // inventory) are signed by it, not by an account.
+                author: if r.author_login.starts_with("system:") {
+                    lang.t("records.author_system")
+                } else {
+                    r.author_name.clone()
+                },
                 withdrawn: r.withdrawn,
             }
         })
