@@ -415,7 +415,9 @@ mod tests {
         long[2 + 23] = 0xFF;
         assert_eq!(parse(&long), Err(FrameError::TooLong));
         let r = records(&f, 1);
-        assert!(matches!(&r[0].payload, Payload::Event { event, active: true, .. } if event == "fire"));
+        assert!(
+            matches!(&r[0].payload, Payload::Event { event, active: true, .. } if event == "fire")
+        );
         assert_eq!(hex(&f.source), "0000A1B2C3D4");
     }
 }

@@ -282,7 +282,10 @@ impl Kind for VideoCheck {
         Some(Duration::from_secs(24 * 3600))
     }
     async fn step(&self, ctx: &Ctx, _: &Job) -> Result<(), String> {
-        check_video(ctx).await.map(|_| ()).map_err(|e| e.to_string())
+        check_video(ctx)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -334,10 +337,9 @@ async fn file_alarm_hazard(ctx: &Ctx, id: i64) -> anyhow::Result<()> {
         return Ok(());
     }
     let device = xiaoan_store::iot::get(&ctx.db, &Scope::everything(), alarm.device_id).await?;
-    let reporter =
-        xiaoan_store::iot::school_reporter(&ctx.db, alarm.school_id, device.created_by)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("no one at the school to report the hazard"))?;
+    let reporter = xiaoan_store::iot::school_reporter(&ctx.db, alarm.school_id, device.created_by)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no one at the school to report the hazard"))?;
     let lang = ctx.settings.notify.lang.as_str();
     let (title, description) = xiaoan_notify::words::alarm_hazard(
         alarm.alarm_type.code(),

@@ -229,10 +229,17 @@ mod tests {
         let required = required_areas(&facts(false, true, false, SchoolType::Primary));
         let cameras = vec![
             cam(
-                &[KeyArea::OutsideGate, KeyArea::MainEntrance, KeyArea::GateRoom],
+                &[
+                    KeyArea::OutsideGate,
+                    KeyArea::MainEntrance,
+                    KeyArea::GateRoom,
+                ],
                 Link::Linked,
             ),
-            cam(&[KeyArea::GatheringArea, KeyArea::TeachingArea], Link::Linked),
+            cam(
+                &[KeyArea::GatheringArea, KeyArea::TeachingArea],
+                Link::Linked,
+            ),
             cam(&[KeyArea::HiddenSpots], Link::Down),
         ];
         let c = coverage(&required, &cameras);

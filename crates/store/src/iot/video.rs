@@ -215,7 +215,11 @@ pub struct GapHazard {
 }
 
 /// The coverage of school `school_id` in `scope` by its cameras in service.
-pub async fn school_coverage(db: &Db, scope: &Scope, school_id: i64) -> StoreResult<SchoolCoverage> {
+pub async fn school_coverage(
+    db: &Db,
+    scope: &Scope,
+    school_id: i64,
+) -> StoreResult<SchoolCoverage> {
     let school = crate::orgs::get(db, scope, school_id).await?;
     let facts = school.school.as_ref().ok_or(StoreError::NotFound)?;
     let required = required_areas(facts);
@@ -280,11 +284,18 @@ pub struct VideoWords<'a> {
     pub record_note: String,
 }
 
+/// A hazard a check filed for an uncovered area.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FiledGap {
+    pub area: KeyArea,
+    pub hazard_id: i64,
+}
+
 /// What a check did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct VideoChecked {
-    /// Hazards filed now, by area.
-    pub filed: Vec<(KeyArea, i64)>,
+    /// Hazards filed now.
+    pub filed: Vec<FiledGap>,
     /// The computed record written now, if one was.
     pub record_id: Option<i64>,
 }
@@ -328,8 +339,7 @@ pub async fn check_video(
             found_on: today,
             attachments: vec![],
         };
-        let created =
-            crate::hazards::create(db, &actor, reporter, &everything, new, today).await?;
+        let created = crate::hazards::create(db, &actor, reporter, &everything, new, today).await?;
         let id = created.hazard.id;
         let now = now_millis();
         let mut tx = db.begin_write().await?;
@@ -348,7 +358,10 @@ pub async fn check_video(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        done.filed.push((*area, id));
+        done.filed.push(FiledGap {
+            area: *area,
+            hazard_id: id,
+        });
     }
     if let Some(plan) = crate::plans::active(db).await? {
         done.record_id =

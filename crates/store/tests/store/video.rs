@@ -82,17 +82,27 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
         record_note: "由攝像頭台賬自動計算。".into(),
     };
     // No cameras: nothing to check, nothing filed.
-    let none = video::check_video(db, t.school_a, &words, today).await.unwrap();
+    let none = video::check_video(db, t.school_a, &words, today)
+        .await
+        .unwrap();
     assert!(none.filed.is_empty() && none.record_id.is_none());
 
     let gate = camera(db, t.school_a, "34020000001320000001", DeviceKind::Camera).await;
     let yard = camera(db, t.school_a, "34020000001320000002", DeviceKind::Camera).await;
     let sensor = camera(db, t.school_a, "T-1", DeviceKind::Temperature).await;
-    let entrance = [KeyArea::OutsideGate, KeyArea::MainEntrance, KeyArea::GateRoom];
+    let entrance = [
+        KeyArea::OutsideGate,
+        KeyArea::MainEntrance,
+        KeyArea::GateRoom,
+    ];
     video::set_camera(db, &admin, &scope, gate, &info(&entrance, Link::Linked))
         .await
         .unwrap();
-    let inside = [KeyArea::GatheringArea, KeyArea::TeachingArea, KeyArea::HiddenSpots];
+    let inside = [
+        KeyArea::GatheringArea,
+        KeyArea::TeachingArea,
+        KeyArea::HiddenSpots,
+    ];
     let k = video::set_camera(db, &admin, &scope, yard, &info(&inside, Link::Down))
         .await
         .unwrap();
@@ -101,25 +111,38 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
 
     // Bad settings change nothing.
     let e = video::set_camera(db, &admin, &scope, sensor, &info(&entrance, Link::Linked)).await;
-    assert!(matches!(e, Err(StoreError::Invalid("camera_kind"))), "{e:?}");
+    assert!(
+        matches!(e, Err(StoreError::Invalid("camera_kind"))),
+        "{e:?}"
+    );
     let long = CameraInfo {
         retention_days: Some(0),
         ..info(&[], Link::Never)
     };
     let e = video::set_camera(db, &admin, &scope, yard, &long).await;
-    assert!(matches!(e, Err(StoreError::Invalid("camera_retention"))), "{e:?}");
-    assert_eq!(video::get_camera(db, &scope, yard).await.unwrap().areas, inside);
+    assert!(
+        matches!(e, Err(StoreError::Invalid("camera_retention"))),
+        "{e:?}"
+    );
+    assert_eq!(
+        video::get_camera(db, &scope, yard).await.unwrap().areas,
+        inside
+    );
 
     // A primary school with a canteen: the canteen is the gap, one camera is not linked.
-    let c = video::school_coverage(db, &scope, t.school_a).await.unwrap();
+    let c = video::school_coverage(db, &scope, t.school_a)
+        .await
+        .unwrap();
     assert_eq!(c.coverage.gaps, vec![KeyArea::Canteen]);
     assert_eq!(c.coverage.unlinked_police, 1);
     assert_eq!(c.cameras.len(), 2, "the temperature sensor is no camera");
 
     // The check files the gap once and writes the record from the inventory.
-    let first = video::check_video(db, t.school_a, &words, today).await.unwrap();
+    let first = video::check_video(db, t.school_a, &words, today)
+        .await
+        .unwrap();
     assert_eq!(first.filed.len(), 1);
-    let (area, hazard_id) = first.filed[0];
+    let video::FiledGap { area, hazard_id } = first.filed[0];
     assert_eq!(area, KeyArea::Canteen);
     let h = hazards::get(db, &scope, hazard_id, today).await.unwrap();
     assert_eq!((h.school_id, h.category), (t.school_a, Category::Security));
@@ -128,9 +151,17 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
         computed(db, t.school_a).await,
         vec![json!({"key_areas_covered": false, "linked_to_police": false, "cameras_online": 0})]
     );
-    let again = video::check_video(db, t.school_a, &words, today).await.unwrap();
-    assert_eq!(again, video::VideoChecked::default(), "a rerun changes nothing");
-    let c = video::school_coverage(db, &scope, t.school_a).await.unwrap();
+    let again = video::check_video(db, t.school_a, &words, today)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        video::VideoChecked::default(),
+        "a rerun changes nothing"
+    );
+    let c = video::school_coverage(db, &scope, t.school_a)
+        .await
+        .unwrap();
     assert_eq!(c.gap_hazards.len(), 1);
     assert_eq!(c.gap_hazards[0].hazard_id, hazard_id);
 
@@ -156,30 +187,51 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
         today,
     )
     .await;
-    assert!(matches!(e, Err(StoreError::Invalid("record_computed"))), "{e:?}");
+    assert!(
+        matches!(e, Err(StoreError::Invalid("record_computed"))),
+        "{e:?}"
+    );
 
     // The canteen gets a camera and the yard's link is repaired: covered and linked.
     let kitchen = camera(db, t.school_a, "34020000001320000003", DeviceKind::Camera).await;
-    video::set_camera(db, &admin, &scope, kitchen, &info(&[KeyArea::Canteen], Link::Linked))
-        .await
-        .unwrap();
+    video::set_camera(
+        db,
+        &admin,
+        &scope,
+        kitchen,
+        &info(&[KeyArea::Canteen], Link::Linked),
+    )
+    .await
+    .unwrap();
     video::set_camera(db, &admin, &scope, yard, &info(&inside, Link::Linked))
         .await
         .unwrap();
-    let c = video::school_coverage(db, &scope, t.school_a).await.unwrap();
-    assert!(c.coverage.complete() && c.coverage.linked(), "{:?}", c.coverage);
-    let fixed = video::check_video(db, t.school_a, &words, today).await.unwrap();
+    let c = video::school_coverage(db, &scope, t.school_a)
+        .await
+        .unwrap();
+    assert!(
+        c.coverage.complete() && c.coverage.linked(),
+        "{:?}",
+        c.coverage
+    );
+    let fixed = video::check_video(db, t.school_a, &words, today)
+        .await
+        .unwrap();
     assert!(fixed.filed.is_empty() && fixed.record_id.is_some());
     let all = computed(db, t.school_a).await;
     assert_eq!(all.len(), 2);
     assert!(
-        all.contains(&json!({"key_areas_covered": true, "linked_to_police": true, "cameras_online": 0})),
+        all.contains(
+            &json!({"key_areas_covered": true, "linked_to_police": true, "cameras_online": 0})
+        ),
         "{all:?}"
     );
 
     // Retiring the canteen camera opens the gap again, but its hazard is still open.
     iot::retire(db, &admin, &scope, kitchen).await.unwrap();
-    let after = video::check_video(db, t.school_a, &words, today).await.unwrap();
+    let after = video::check_video(db, t.school_a, &words, today)
+        .await
+        .unwrap();
     assert!(after.filed.is_empty());
     assert!(after.record_id.is_some(), "the record says the gap again");
     assert_eq!(

@@ -7,6 +7,7 @@
 
 use super::input;
 use crate::kit::error::{AppError, AppResult};
+use crate::kit::i18n::Lang;
 use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
 use crate::kit::widgets::Choice;
 use crate::kit::{ApiJson, ApiQuery, AppState, Caller, ErrorBody, Id};
@@ -22,7 +23,6 @@ use tower_sessions::Session;
 use utoipa::{IntoParams, ToSchema};
 use xiaoan_domain::Permission;
 use xiaoan_domain::code::Code;
-use crate::kit::i18n::Lang;
 use xiaoan_domain::iot::video::{KeyArea, Link, priority_severity};
 use xiaoan_store::iot::video::{
     self as store, Camera, CameraInfo, SchoolCoverage, VideoChecked, VideoWords,
@@ -128,9 +128,10 @@ pub struct CheckIn {
 }
 
 async fn check_as(st: &AppState, caller: &Caller, school_id: i64) -> AppResult<VideoChecked> {
-    let school = xiaoan_store::orgs::get(&st.db, &caller.scope(Permission::DeviceManage), school_id)
-        .await
-        .map_err(|_| AppError::invalid("video_school"))?;
+    let school =
+        xiaoan_store::orgs::get(&st.db, &caller.scope(Permission::DeviceManage), school_id)
+            .await
+            .map_err(|_| AppError::invalid("video_school"))?;
     if school.school.is_none() {
         return Err(AppError::invalid("video_school"));
     }
@@ -200,7 +201,7 @@ fn event_of(a: &VideoAlarmIn) -> Result<String, AppError> {
         (Some(5), _) => Ok("intrusion".into()),
         (Some(2), Some(1)) => Ok("video_loss".into()),
         (Some(2), Some(2)) => Ok("tamper".into()),
-        (Some(2), _) | (Some(6), _) => Ok("fault".into()),
+        (Some(2 | 6), _) => Ok("fault".into()),
         _ => Err(AppError::invalid("video_alarm_method")),
     }
 }
@@ -221,10 +222,15 @@ pub struct VideoAlarmOut {
 pub async fn alarm(
     State(st): State<AppState>,
     headers: HeaderMap,
-    ApiJson(a): ApiJson<VideoAlarmIn>,
+    body: axum::body::Bytes,
 ) -> AppResult<Json<VideoAlarmOut>> {
+    // Who sends it is known before what it says is read.
     let gateway = super::api::bearer_gateway(&st, &headers).await?;
-    let severity = priority_severity(a.priority).ok_or_else(|| AppError::invalid("video_alarm_priority"))?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|_| AppError::invalid("video_alarm_json"))?;
+    let a: VideoAlarmIn = crate::kit::extract::from_json(value)?;
+    let severity =
+        priority_severity(a.priority).ok_or_else(|| AppError::invalid("video_alarm_priority"))?;
     let sn = match &a.sn {
         Value::String(s) if !s.trim().is_empty() && s.len() <= 80 => s.trim().to_string(),
         Value::Number(n) => n.to_string(),
@@ -347,10 +353,17 @@ pub async fn page(
     let lang = caller.lang;
     let chosen = match q.school_id.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(s) => Some(s.parse::<i64>().map_err(|_| AppError::invalid("video_school"))?),
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| AppError::invalid("video_school"))?,
+        ),
     };
     let all = store::video_schools(&st.db, &scope).await?;
-    let chosen = chosen.or(if all.len() == 1 { all.first().copied() } else { None });
+    let chosen = chosen.or(if all.len() == 1 {
+        all.first().copied()
+    } else {
+        None
+    });
     let mut page = VideoPage {
         l: Layout::new(&caller, "iot.video", "/devices"),
         schools: vec![],
@@ -393,7 +406,11 @@ pub async fn page(
         page.complete = c.coverage.complete();
         page.linked = c.coverage.linked();
         page.school = Some((c.school_id, c.school_name.clone()));
-        page.cameras = c.cameras.into_iter().map(|k| camera_line(lang, k)).collect();
+        page.cameras = c
+            .cameras
+            .into_iter()
+            .map(|k| camera_line(lang, k))
+            .collect();
     } else {
         for c in coverages(&st, &scope, None).await? {
             page.schools.push(SchoolLine {

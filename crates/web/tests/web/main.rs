@@ -24,3 +24,4 @@ mod record_photos;
 mod scope;
 mod security;
 mod signin;
+mod video;
