@@ -7,6 +7,7 @@ mod district;
 pub(crate) mod evidence;
 mod hazards;
 mod iot;
+mod simulate;
 
 use crate::config::AppConfig;
 use anyhow::{Context, anyhow};
@@ -47,6 +48,10 @@ pub struct Args {
     /// With `--database`: drop everything in the database's schema first.
     #[arg(long, requires = "database")]
     reset: bool,
+    /// Keep the demo devices reporting while serving (an alarm raised and cleared every few
+    /// minutes, an intrusion on a gate camera), one tick every this many seconds; 0: off.
+    #[arg(long, default_value_t = 0)]
+    simulate: u64,
 }
 
 /// Writes the district into `db`; returns one login per role, in role order.
@@ -157,7 +162,7 @@ pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
     )
     .await?;
     let plan = campaign::populate(&db, args.seed, today).await?;
-    iot::populate(&db).await?;
+    iot::populate(&db, today).await?;
     let print = |url: &str| {
         println!(
             "xiaoan demo district (seed {}, {} schools) at {url}",
@@ -182,6 +187,9 @@ pub async fn run(mut cfg: AppConfig, args: Args) -> anyhow::Result<()> {
         print(&format!("(not serving; database {shown})"));
         db.close().await;
         return Ok(());
+    }
+    if args.simulate > 0 {
+        simulate::spawn(db.clone(), std::time::Duration::from_secs(args.simulate));
     }
     crate::serve::serve_on(db, cfg, &args.addr, print).await
 }
