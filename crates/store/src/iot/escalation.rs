@@ -172,8 +172,13 @@ pub async fn end_silence(db: &Db, actor: &Actor, scope: &Scope, id: i64) -> Stor
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    // What it held is released unless another silence still covers its device: then it
+    // waits for the latest end among those.
     sqlx::query(
-        "UPDATE alarms SET silenced_until = $1 WHERE school_id = $2 AND closed = 0 AND silenced_until > $1",
+        "UPDATE alarms SET silenced_until = COALESCE((SELECT MAX(s.ends_at) FROM alarm_silences s \
+         WHERE s.school_id = alarms.school_id AND (s.device_id IS NULL OR s.device_id = alarms.device_id) \
+         AND s.starts_at <= $1 AND s.ends_at > $1), $1) \
+         WHERE school_id = $2 AND closed = 0 AND silenced_until > $1",
     )
     .bind(now)
     .bind(s.school_id)

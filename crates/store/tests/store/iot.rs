@@ -436,6 +436,59 @@ both_backends!(
     a_silence_holds_notifications_until_it_ends
 );
 
+async fn ending_one_of_two_silences_keeps_the_other(db: &Db) {
+    let (d, _) = device(db, DeviceKind::Smoke, "S-402").await;
+    let now = xiaoan_domain::now_millis();
+    let actor = Actor::system("t");
+    let all = Scope::everything();
+    let silence = |device_id, reason, ends_at| iot::NewSilence {
+        school_id: d.school_id,
+        device_id,
+        reason,
+        note: String::new(),
+        starts_at: now - 1000,
+        ends_at,
+    };
+    use xiaoan_domain::iot::SilenceReason::{Drill, Maintenance};
+    let drill = iot::create_silence(
+        db,
+        &actor,
+        &all,
+        &silence(Some(d.id), Drill, now + 3_600_000),
+    )
+    .await
+    .unwrap();
+    let works = silence(None, Maintenance, now + 7_200_000);
+    let works = iot::create_silence(db, &actor, &all, &works).await.unwrap();
+    let smoke = Record {
+        msg_id: "o1".into(),
+        ts: now,
+        payload: Payload::Event {
+            event: "smoke".into(),
+            active: true,
+            severity: None,
+        },
+    };
+    iot::ingest(db, &d, &[smoke], 0, now).await.unwrap();
+    // The drill ends early, the school's maintenance goes on: still held.
+    iot::end_silence(db, &actor, &all, drill.id).await.unwrap();
+    let p = xiaoan_domain::iot::Escalation::default();
+    let later = xiaoan_domain::now_millis() + 1;
+    assert_eq!(iot::escalate(db, &p, later).await.unwrap().released, 0);
+    assert_eq!(notified(db, "alarm.fire").await, 0);
+    let a = &alarms(db, AlarmStatus::Open).await[0];
+    assert_eq!(a.silenced_until, Some(works.ends_at));
+    // The maintenance ends too: told now.
+    iot::end_silence(db, &actor, &all, works.id).await.unwrap();
+    let later = xiaoan_domain::now_millis() + 1;
+    assert_eq!(iot::escalate(db, &p, later).await.unwrap().released, 1);
+    assert_eq!(notified(db, "alarm.fire").await, 1);
+}
+both_backends!(
+    ending_one_of_two_silences_keeps_the_other_t,
+    ending_one_of_two_silences_keeps_the_other
+);
+
 async fn a_round_of_many_devices_is_written_at_once(db: &Db) {
     let t = tree::Tree::create(db).await;
     let at = |school_id, code: &str| NewDevice {
