@@ -12,7 +12,7 @@ use xiaoan_store::Db;
 use xiaoan_store::iot::{self, NewDevice, Payload, Record};
 use xiaoan_store::orgs::OrgFilter;
 
-/// Devices at the first three schools; returns how many.
+/// Devices at the first three schools by code; returns how many.
 pub async fn populate(db: &Db, today: chrono::NaiveDate) -> anyhow::Result<usize> {
     let schools = xiaoan_store::orgs::list(
         db,
@@ -23,6 +23,9 @@ pub async fn populate(db: &Db, today: chrono::NaiveDate) -> anyhow::Result<usize
         },
     )
     .await?;
+    // The schools whose accounts the demo prints (S001, S002, …) come first.
+    let mut schools = schools;
+    schools.sort_by(|a, b| a.code.cmp(&b.code));
     let now = now_millis();
     let mut made = 0;
     for (n, school) in schools.iter().take(3).enumerate() {

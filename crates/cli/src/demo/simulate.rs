@@ -61,12 +61,14 @@ fn payload(d: &Device, school: usize, tick: u64) -> Option<Payload> {
 /// One tick: every demo device in service sends what the scenario says.
 async fn step(db: &Db, tick: u64) -> anyhow::Result<usize> {
     let devices = iot::list(db, &Scope::everything(), None, false).await?;
-    let mut schools: Vec<i64> = vec![];
-    for d in &devices {
-        if !schools.contains(&d.school_id) {
-            schools.push(d.school_id);
-        }
-    }
+    // Schools in the order the demo gave them devices: by code.
+    let mut schools: Vec<(&str, i64)> = devices
+        .iter()
+        .map(|d| (d.school_code.as_str(), d.school_id))
+        .collect();
+    schools.sort_unstable();
+    schools.dedup();
+    let schools: Vec<i64> = schools.into_iter().map(|(_, id)| id).collect();
     let now = now_millis();
     let mut sent = 0;
     for d in &devices {
