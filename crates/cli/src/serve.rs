@@ -68,6 +68,7 @@ pub async fn serve_on(
             Some(tokio::spawn(xiaoan_iot::gb26875::serve(
                 db.clone(),
                 l,
+                cfg.district.utc_offset_minutes,
                 async move {
                     let _ = stopped.changed().await;
                 },

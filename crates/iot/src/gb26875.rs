@@ -11,8 +11,17 @@
 //! Application data: a type flag, an object count, then the objects. Type 1 (system status,
 //! 10 bytes each) and type 2 (component status, 46 bytes each) carry status bits — bit 1
 //! fire, bit 2 fault; type 3 (analog values, 16 bytes each) carries temperatures (0.1 °C)
-//! and gas concentrations (%LEL). The device registered with kind `fire_panel` and the source
-//! address as its code (12 hexadecimal digits) receives them as events and readings.
+//! and gas concentrations (%LEL); type 4 (operations on the fire system, 10 bytes) and type
+//! 24 (operations on the transmission device, 8 bytes) a reset (bit 0, clearing fire and
+//! fault) or a manual alarm (bit 2 of type 4); type 21 (the transmission device's own
+//! status, 7 bytes) fire (bit 1) and its faults (bits 2–6: fault, main and standby power,
+//! the channel to the centre, the monitoring line). Other types are confirmed and not
+//! stored. The device registered with kind `fire_panel` and the source address as its code
+//! (12 hexadecimal digits) receives them as events and readings.
+//!
+//! A device whose clock (the frame's time tag, in the district's time) is more than a
+//! minute off is sent, after the confirm, a control command (command 1) of type 90
+//! (synchronise the clock) carrying the receiver's time.
 
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,9 +31,14 @@ use xiaoan_store::Db;
 use xiaoan_store::iot::{self, Payload, Record};
 
 /// Command bytes.
+pub const CONTROL: u8 = 1;
 pub const SEND: u8 = 2;
 pub const CONFIRM: u8 = 3;
 pub const DENY: u8 = 6;
+/// The type flag of the clock-synchronisation command.
+pub const SYNC_CLOCK: u8 = 90;
+/// A device clock further off than this (milliseconds) is synchronised.
+pub const MAX_DRIFT_MS: i64 = 60_000;
 /// The most application data one frame may carry.
 pub const MAX_DATA: usize = 4096;
 const HEADER: usize = 2 + 2 + 6 + 6 + 6 + 2 + 1;
@@ -152,9 +166,11 @@ pub fn records(frame: &Frame, now: i64) -> Vec<Record> {
     }
     let (flag, count) = (d[0], usize::from(d[1]));
     let size = match flag {
-        1 => 10,
+        1 | 4 => 10,
         2 => 46,
         3 => 16,
+        21 => 7,
+        24 => 8,
         _ => return vec![],
     };
     let mut out = Vec::new();
@@ -164,24 +180,40 @@ pub fn records(frame: &Frame, now: i64) -> Vec<Record> {
         let Some(o) = d.get(2 + n * size..2 + (n + 1) * size) else {
             break;
         };
+        let event = |n: usize, event: &str, active: bool| Record {
+            msg_id: id(n, event),
+            ts: now,
+            payload: Payload::Event {
+                event: event.into(),
+                active,
+                severity: None,
+            },
+        };
         match flag {
+            21 => {
+                // The transmission device's whole status: both events, raised or cleared.
+                let status = o[0];
+                out.push(event(n, "fire", status & 0b10 != 0));
+                out.push(event(n, "fault", status & 0b0111_1100 != 0));
+            }
+            4 | 24 => {
+                let ops = if flag == 4 { o[2] } else { o[0] };
+                if ops & 0b1 != 0 {
+                    out.push(event(n, "fire", false));
+                    out.push(event(n, "fault", false));
+                } else if flag == 4 && ops & 0b100 != 0 {
+                    out.push(event(n, "fire", true));
+                }
+            }
             1 | 2 => {
                 let at = if flag == 1 { 2 } else { 7 };
                 let status = u16::from_le_bytes([o[at], o[at + 1]]);
                 let fire = status & 0b10 != 0;
                 let fault = status & 0b100 != 0;
                 // A system status with neither bit is the panel back to normal (a reset).
-                for (bit, event) in [(fire, "fire"), (fault, "fault")] {
+                for (bit, name) in [(fire, "fire"), (fault, "fault")] {
                     if bit || flag == 1 {
-                        out.push(Record {
-                            msg_id: id(n, event),
-                            ts: now,
-                            payload: Payload::Event {
-                                event: event.into(),
-                                active: bit,
-                                severity: None,
-                            },
-                        });
+                        out.push(event(n, name, bit));
                     }
                 }
             }
@@ -213,7 +245,13 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Accepts transmission devices on `listener` until `shutdown` completes.
-pub async fn serve(db: Db, listener: TcpListener, shutdown: impl std::future::Future<Output = ()>) {
+/// `utc_offset_minutes` is the district's offset: what a device's time tag is read in.
+pub async fn serve(
+    db: Db,
+    listener: TcpListener,
+    utc_offset_minutes: i32,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -222,7 +260,7 @@ pub async fn serve(db: Db, listener: TcpListener, shutdown: impl std::future::Fu
                 Ok((stream, peer)) => {
                     let db = db.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = connection(db, stream).await {
+                        if let Err(e) = connection(db, stream, utc_offset_minutes).await {
                             tracing::warn!(error = %e, %peer, "GB/T 26875.3 connection closed");
                         }
                     });
@@ -236,8 +274,10 @@ pub async fn serve(db: Db, listener: TcpListener, shutdown: impl std::future::Fu
     }
 }
 
-async fn connection(db: Db, mut stream: TcpStream) -> std::io::Result<()> {
+async fn connection(db: Db, mut stream: TcpStream, offset: i32) -> std::io::Result<()> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    // The sequence numbers of the frames the receiver starts itself (clock sync).
+    let mut own_seq: u16 = 0;
     let mut chunk = [0u8; 4096];
     loop {
         // An idle device polls within 2 hours (GB 50440); a silent connection is closed then.
@@ -258,6 +298,17 @@ async fn connection(db: Db, mut stream: TcpStream) -> std::io::Result<()> {
                     let answer = handle(&db, &frame).await;
                     if let Some(a) = answer {
                         stream.write_all(&a.encode()).await?;
+                        let now = now_millis();
+                        if a.command == CONFIRM
+                            && tag_millis(frame.time, offset)
+                                .is_some_and(|t| (t - now).abs() > MAX_DRIFT_MS)
+                        {
+                            own_seq = own_seq.wrapping_add(1);
+                            tracing::info!(source = %hex(&frame.source), "device clock off; synchronised");
+                            stream
+                                .write_all(&clock_sync(&frame, own_seq, now, offset).encode())
+                                .await?;
+                        }
                     }
                 }
                 Err(FrameError::Incomplete) => break,
@@ -327,11 +378,42 @@ async fn handle(db: &Db, frame: &Frame) -> Option<Frame> {
     }
 }
 
+/// The instant (milliseconds) of time tag `t` read at UTC + `offset_minutes`; `None` when
+/// it names no date.
+pub fn tag_millis(t: [u8; 6], offset_minutes: i32) -> Option<i64> {
+    let day =
+        chrono::NaiveDate::from_ymd_opt(2000 + i32::from(t[5]), u32::from(t[4]), u32::from(t[3]))?;
+    let at = day.and_hms_opt(u32::from(t[2]), u32::from(t[1]), u32::from(t[0]))?;
+    Some(at.and_utc().timestamp_millis() - i64::from(offset_minutes) * 60_000)
+}
+
+/// The clock-synchronisation command to the device that sent `to`: the receiver's time
+/// `now` as the device's time tag.
+pub fn clock_sync(to: &Frame, seq: u16, now: i64, offset_minutes: i32) -> Frame {
+    let tag = time_tag_minutes(now, offset_minutes);
+    let mut data = vec![SYNC_CLOCK, 1];
+    data.extend_from_slice(&tag);
+    Frame {
+        seq,
+        version: to.version,
+        time: tag,
+        source: to.destination,
+        destination: to.source,
+        command: CONTROL,
+        data,
+    }
+}
+
 /// The time tag of `at` (milliseconds, UTC + `offset_hours`): second, minute, hour, day,
 /// month, year − 2000.
 pub fn time_tag(at: i64, offset_hours: i32) -> [u8; 6] {
+    time_tag_minutes(at, offset_hours.saturating_mul(60))
+}
+
+/// [`time_tag`] with the offset in minutes.
+pub fn time_tag_minutes(at: i64, offset_minutes: i32) -> [u8; 6] {
     use chrono::{Datelike, Timelike};
-    let t = chrono::DateTime::from_timestamp_millis(at + i64::from(offset_hours) * 3_600_000)
+    let t = chrono::DateTime::from_timestamp_millis(at + i64::from(offset_minutes) * 60_000)
         .unwrap_or_default()
         .naive_utc();
     let b = |v: u32| u8::try_from(v).unwrap_or(0);
@@ -419,5 +501,73 @@ mod tests {
             matches!(&r[0].payload, Payload::Event { event, active: true, .. } if event == "fire")
         );
         assert_eq!(hex(&f.source), "0000A1B2C3D4");
+    }
+
+    fn frame(data: Vec<u8>) -> Frame {
+        Frame {
+            seq: 1,
+            version: 0x0101,
+            time: time_tag(1_796_000_000_000, 8),
+            source: [1; 6],
+            destination: [0; 6],
+            command: SEND,
+            data,
+        }
+    }
+
+    fn events(r: &[Record]) -> Vec<(String, bool)> {
+        r.iter()
+            .filter_map(|r| match &r.payload {
+                Payload::Event { event, active, .. } => Some((event.clone(), *active)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn transmission_device_status_and_operations_become_events() {
+        let ev = |e: &str, a| (e.to_string(), a);
+        // Type 21: fire and main-power fault on the transmission device itself.
+        let mut d = vec![21u8, 1, 0b1010];
+        d.extend_from_slice(&[0; 6]);
+        assert_eq!(
+            events(&records(&frame(d), 1)),
+            [ev("fire", true), ev("fault", true)]
+        );
+        // Type 21 back to normal monitoring: both cleared.
+        let mut d = vec![21u8, 1, 0b1];
+        d.extend_from_slice(&[0; 6]);
+        assert_eq!(
+            events(&records(&frame(d), 1)),
+            [ev("fire", false), ev("fault", false)]
+        );
+        // Type 24: a reset on the transmission device clears fire and fault.
+        let mut d = vec![24u8, 1, 0b1, 7];
+        d.extend_from_slice(&[0; 6]);
+        assert_eq!(
+            events(&records(&frame(d), 1)),
+            [ev("fire", false), ev("fault", false)]
+        );
+        // Type 4: a manual alarm at the fire system.
+        let mut d = vec![4u8, 1, 1, 1, 0b100, 3];
+        d.extend_from_slice(&[0; 6]);
+        assert_eq!(events(&records(&frame(d), 1)), [ev("fire", true)]);
+        // A type it does not store, and objects cut short: nothing.
+        assert!(records(&frame(vec![25, 1, 1, 2]), 1).is_empty());
+        assert!(records(&frame(vec![21, 3, 0b10]), 1).is_empty());
+    }
+
+    #[test]
+    fn a_time_tag_reads_back_and_a_clock_sync_carries_the_time() {
+        let at = 1_796_000_000_000;
+        let tag = time_tag(at, 8);
+        assert_eq!(tag_millis(tag, 480), Some(at - at % 1000));
+        assert_eq!(tag_millis([0, 0, 0, 31, 2, 26], 480), None, "31 February");
+        let f = frame(vec![]);
+        let sync = clock_sync(&f, 9, at, 480);
+        assert_eq!((sync.command, sync.seq), (CONTROL, 9));
+        assert_eq!((sync.destination, sync.source), (f.source, f.destination));
+        assert_eq!(sync.data[..2], [SYNC_CLOCK, 1]);
+        assert_eq!(sync.data[2..], tag);
     }
 }

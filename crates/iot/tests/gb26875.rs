@@ -1,7 +1,8 @@
 //! The GB/T 26875.3 receiver over real TCP, on both backends: a fire alarm frame is
 //! confirmed and its alarm is on the board at once; a bad checksum is denied and changes
 //! nothing; noise and a length that runs past the buffer do not stop the listener; a reset
-//! clears the alarm; an unregistered address is denied.
+//! clears the alarm; a device whose clock is off is synchronised; an unregistered address
+//! is denied.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,17 +19,27 @@ use xiaoan_testkit::tree::Tree;
 const SOURCE: [u8; 6] = [0, 0, 0xA1, 0xB2, 0xC3, 0xD4];
 
 async fn answer(s: &mut tokio::net::TcpStream) -> Frame {
+    answers(s, 1).await.remove(0)
+}
+
+/// The next `n` frames the receiver sends.
+async fn answers(s: &mut tokio::net::TcpStream, n: usize) -> Vec<Frame> {
     let mut buf = Vec::new();
+    let mut out = Vec::new();
     let mut chunk = [0u8; 256];
     loop {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
             .await
             .expect("an answer within 5 s")
             .unwrap();
-        assert!(n > 0, "the receiver closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
-        if let Ok((f, _)) = gb26875::parse(&buf) {
-            return f;
+        assert!(read > 0, "the receiver closed the connection");
+        buf.extend_from_slice(&chunk[..read]);
+        while let Ok((f, used)) = gb26875::parse(&buf) {
+            buf.drain(..used);
+            out.push(f);
+            if out.len() == n {
+                return out;
+            }
         }
     }
 }
@@ -53,7 +64,7 @@ async fn a_fire_alarm_frame_is_confirmed_and_on_the_board(db: &Db) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gb26875::serve(db.clone(), listener, async move {
+    let server = tokio::spawn(gb26875::serve(db.clone(), listener, 480, async move {
         let _ = stopped.await;
     }));
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -103,6 +114,18 @@ async fn a_fire_alarm_frame_is_confirmed_and_on_the_board(db: &Db) {
         all[0].condition,
         Condition::Cleared,
         "the reset cleared the fire alarm"
+    );
+    // A device whose clock is ten minutes slow: confirmed, then told the time (type 90).
+    let slow = system_normal(SOURCE, 6, time_tag(now - 600_000, 8));
+    s.write_all(&slow.encode()).await.unwrap();
+    let two = answers(&mut s, 2).await;
+    assert_eq!((two[0].command, two[0].seq), (CONFIRM, 6));
+    assert_eq!(two[1].command, gb26875::CONTROL);
+    assert_eq!(two[1].data[..2], [gb26875::SYNC_CLOCK, 1]);
+    let told = gb26875::tag_millis(two[1].data[2..8].try_into().unwrap(), 480).unwrap();
+    assert!(
+        (told - xiaoan_domain::now_millis()).abs() < 5_000,
+        "the receiver's time"
     );
     // An address nobody registered: denied.
     let stranger = component_status([9; 6], 5, time_tag(now, 8), true, false);

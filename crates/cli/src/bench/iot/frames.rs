@@ -34,7 +34,7 @@ pub(super) async fn run(db: &Db, school: i64, n: usize) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gb26875::serve(db.clone(), listener, async move {
+    let server = tokio::spawn(gb26875::serve(db.clone(), listener, 480, async move {
         let _ = stopped.await;
     }));
     let source = |d: usize| [0u8, 0, 0xAB, 0, 0, u8::try_from(d).unwrap_or(0)];
