@@ -1,7 +1,8 @@
 //! The MQTT subscriber: `xiaoan/v1/{school_code}/{device_code}/telemetry|event|status`
 //! (QoS 1, optionally through a shared subscription `$share/{group}/…` so that several
 //! ingest nodes split the load). Messages are gathered for a short window or up to a batch
-//! size, written in one transaction per round, and acknowledged to the broker only
+//! size (an event closes the round at once, so an alarm never waits out the window),
+//! written in one transaction per round, and acknowledged to the broker only
 //! after their transaction committed: a crash before the commit has the broker send them
 //! again, and the message ids make the repeat harmless. A message that cannot be read is
 //! counted against its device, logged and acknowledged; it never stops the subscriber.
@@ -201,10 +202,13 @@ async fn write_rounds(
     s: MqttSettings,
 ) {
     let mut cache = DeviceCache::default();
+    // An event (smoke, fire, gas, a fault) does not wait out the window: the round it
+    // joins is written at once, with what had gathered before it.
+    let urgent = |p: &Publish| p.topic.ends_with("/event");
     while let Some(first) = rx.recv().await {
         let mut round = vec![first];
         let until = tokio::time::Instant::now() + s.window;
-        while round.len() < s.batch {
+        while round.len() < s.batch && !round.last().is_some_and(urgent) {
             match tokio::time::timeout_at(until, rx.recv()).await {
                 Ok(Some(p)) => round.push(p),
                 Ok(None) | Err(_) => break,

@@ -1,7 +1,8 @@
 //! The MQTT subscriber against a real broker (Mosquitto on 127.0.0.1:1883, or
 //! `XIAOAN_TEST_MQTT=host:port`), on both backends: QoS 1 readings over the threshold raise
 //! one alarm, a repeated message id is a duplicate, unreadable messages are counted and do
-//! not stop the subscriber, a last-will status takes the device offline.
+//! not stop the subscriber, a last-will status takes the device offline; an event does not
+//! wait out the gathering window.
 
 // Test code: a failed unwrap is a failed test (helpers are outside #[test] functions).
 #![allow(clippy::unwrap_used)]
@@ -58,16 +59,7 @@ async fn readings_over_mqtt_raise_one_alarm(db: &Db) {
         std::net::TcpStream::connect((host.as_str(), port)).is_ok(),
         "the MQTT tests need a broker at {host}:{port} (apt-get install mosquitto; or set XIAOAN_TEST_MQTT)"
     );
-    let settings = MqttSettings {
-        host: host.clone(),
-        port,
-        client_id: format!("xiaoan-test-{:08x}", rand_id()),
-        share_group: None,
-        batch: 100,
-        window: Duration::from_millis(20),
-        stats: Default::default(),
-        flood: xiaoan_iot::FloodLimit::per_minute(600),
-    };
+    let settings = settings(&host, port, Duration::from_millis(20));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let subscriber = tokio::spawn(run(db.clone(), settings, async move {
         let _ = stopped.await;
@@ -143,6 +135,89 @@ async fn readings_over_mqtt_raise_one_alarm(db: &Db) {
     subscriber.await.unwrap();
 }
 xiaoan_testkit::both_backends!(readings_over_mqtt, readings_over_mqtt_raise_one_alarm);
+
+fn settings(host: &str, port: u16, window: Duration) -> MqttSettings {
+    MqttSettings {
+        host: host.to_string(),
+        port,
+        client_id: format!("xiaoan-test-{:08x}", rand_id()),
+        share_group: None,
+        batch: 100,
+        window,
+        stats: Default::default(),
+        flood: xiaoan_iot::FloodLimit::per_minute(600),
+    }
+}
+
+/// A round that began with a reading and a minute-long window is written as soon as an
+/// event joins it.
+async fn an_event_does_not_wait_out_the_window(db: &Db) {
+    let tree = Tree::create(db).await;
+    let school = xiaoan_store::orgs::get(db, &Scope::everything(), tree.school_a)
+        .await
+        .unwrap();
+    let code = format!("S-{:08x}", rand_id());
+    let (device, _) = iot::create(
+        db,
+        &Actor::system("test"),
+        &Scope::everything(),
+        &NewDevice {
+            school_id: tree.school_a,
+            code: code.clone(),
+            kind: DeviceKind::Temperature,
+            location: "配電間".into(),
+            key_area: String::new(),
+            overrides: Overrides::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let (host, port) = broker();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let s = settings(&host, port, Duration::from_secs(60));
+    let subscriber = tokio::spawn(run(db.clone(), s, async move {
+        let _ = stopped.await;
+    }));
+    let topic = |kind: &str| format!("xiaoan/v1/{}/{code}/{kind}", school.code);
+    let opts = MqttOptions::new(format!("dev-{:08x}", rand_id()), host, port);
+    let (client, mut eventloop) = AsyncClient::new(opts, 64);
+    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let now = xiaoan_domain::now_millis();
+    let reading = serde_json::json!({"ts": now, "msg_id": "w-1", "values": {"temp_c": 21.0}});
+    let tamper = serde_json::json!({"ts": now, "msg_id": "w-2", "event": "tamper"});
+    for (kind, body) in [("telemetry", reading), ("event", tamper)] {
+        client
+            .publish(topic(kind), QoS::AtLeastOnce, false, body.to_string())
+            .await
+            .unwrap();
+    }
+    // Well inside the minute: both written, the tamper alarm raised.
+    until("the round with the event", async || {
+        iot::get(db, &Scope::everything(), device.id)
+            .await
+            .unwrap()
+            .accepted
+            == 2
+    })
+    .await;
+    let open = iot::list_alarms(
+        db,
+        &Scope::everything(),
+        AlarmStatus::Active,
+        Some(tree.school_a),
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(open.len(), 1);
+    let _ = stop.send(());
+    subscriber.await.unwrap();
+}
+xiaoan_testkit::both_backends!(
+    events_skip_the_window,
+    an_event_does_not_wait_out_the_window
+);
 
 fn rand_id() -> u32 {
     let t = std::time::SystemTime::now()
