@@ -33,19 +33,19 @@ async fn until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
-async fn readings_over_mqtt_raise_one_alarm(db: &Db) {
+/// The fixture tree, school A and a temperature sensor registered there.
+async fn sensor(db: &Db) -> (Tree, xiaoan_store::orgs::Org, iot::Device) {
     let tree = Tree::create(db).await;
     let school = xiaoan_store::orgs::get(db, &Scope::everything(), tree.school_a)
         .await
         .unwrap();
-    let code = format!("T-{:08x}", rand_id());
     let (device, _) = iot::create(
         db,
         &Actor::system("test"),
         &Scope::everything(),
         &NewDevice {
             school_id: tree.school_a,
-            code: code.clone(),
+            code: format!("T-{:08x}", rand_id()),
             kind: DeviceKind::Temperature,
             location: "學生宿舍三樓".into(),
             key_area: String::new(),
@@ -54,6 +54,12 @@ async fn readings_over_mqtt_raise_one_alarm(db: &Db) {
     )
     .await
     .unwrap();
+    (tree, school, device)
+}
+
+async fn readings_over_mqtt_raise_one_alarm(db: &Db) {
+    let (tree, school, device) = sensor(db).await;
+    let code = device.code.clone();
     let (host, port) = broker();
     assert!(
         std::net::TcpStream::connect((host.as_str(), port)).is_ok(),
@@ -152,26 +158,8 @@ fn settings(host: &str, port: u16, window: Duration) -> MqttSettings {
 /// A round that began with a reading and a minute-long window is written as soon as an
 /// event joins it.
 async fn an_event_does_not_wait_out_the_window(db: &Db) {
-    let tree = Tree::create(db).await;
-    let school = xiaoan_store::orgs::get(db, &Scope::everything(), tree.school_a)
-        .await
-        .unwrap();
-    let code = format!("S-{:08x}", rand_id());
-    let (device, _) = iot::create(
-        db,
-        &Actor::system("test"),
-        &Scope::everything(),
-        &NewDevice {
-            school_id: tree.school_a,
-            code: code.clone(),
-            kind: DeviceKind::Temperature,
-            location: "配電間".into(),
-            key_area: String::new(),
-            overrides: Overrides::default(),
-        },
-    )
-    .await
-    .unwrap();
+    let (tree, school, device) = sensor(db).await;
+    let code = device.code.clone();
     let (host, port) = broker();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let s = settings(&host, port, Duration::from_secs(60));

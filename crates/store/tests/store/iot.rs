@@ -34,6 +34,18 @@ fn temp(id: &str, ts: i64, v: f64) -> Record {
     }
 }
 
+fn smoke(id: &str, ts: i64, active: bool) -> Record {
+    Record {
+        msg_id: id.into(),
+        ts,
+        payload: Payload::Event {
+            event: "smoke".into(),
+            active,
+            severity: None,
+        },
+    }
+}
+
 async fn alarms(db: &Db, status: AlarmStatus) -> Vec<iot::Alarm> {
     iot::list_alarms(db, &Scope::everything(), status, None, 100)
         .await
@@ -153,15 +165,7 @@ both_backends!(
 async fn smoke_alarm_tells_the_school_and_queues_its_hazard(db: &Db) {
     let (d, _) = device(db, DeviceKind::Smoke, "S-1").await;
     let now = xiaoan_domain::now_millis();
-    let smoke = |id: &str, active| Record {
-        msg_id: id.into(),
-        ts: now,
-        payload: Payload::Event {
-            event: "smoke".into(),
-            active,
-            severity: None,
-        },
-    };
+    let smoke = |id: &str, active| smoke(id, now, active);
     // A burst of the same event: one alarm, counted.
     for i in 0..5 {
         iot::ingest(db, &d, &[smoke(&format!("s{i}"), true)], 0, now)
@@ -384,15 +388,7 @@ async fn a_silence_holds_notifications_until_it_ends(db: &Db) {
     let s = iot::create_silence(db, &actor, &all, &new(now - 1000, now + 3_600_000))
         .await
         .unwrap();
-    let smoke = Record {
-        msg_id: "d1".into(),
-        ts: now,
-        payload: Payload::Event {
-            event: "smoke".into(),
-            active: true,
-            severity: None,
-        },
-    };
+    let smoke = smoke("d1", now, true);
     iot::ingest(db, &d, &[smoke], 0, now).await.unwrap();
     // On the board, but nobody told and no hazard filed while the drill lasts.
     let a = &alarms(db, AlarmStatus::Open).await[0];
@@ -460,15 +456,7 @@ async fn ending_one_of_two_silences_keeps_the_other(db: &Db) {
     .unwrap();
     let works = silence(None, Maintenance, now + 7_200_000);
     let works = iot::create_silence(db, &actor, &all, &works).await.unwrap();
-    let smoke = Record {
-        msg_id: "o1".into(),
-        ts: now,
-        payload: Payload::Event {
-            event: "smoke".into(),
-            active: true,
-            severity: None,
-        },
-    };
+    let smoke = smoke("o1", now, true);
     iot::ingest(db, &d, &[smoke], 0, now).await.unwrap();
     // The drill ends early, the school's maintenance goes on: still held.
     iot::end_silence(db, &actor, &all, drill.id).await.unwrap();
