@@ -58,7 +58,7 @@ async fn sensor(db: &Db) -> (Tree, xiaoan_store::orgs::Org, iot::Device) {
 }
 
 async fn readings_over_mqtt_raise_one_alarm(db: &Db) {
-    let (tree, school, device) = sensor(db).await;
+    let (_, school, device) = sensor(db).await;
     let code = device.code.clone();
     let (host, port) = broker();
     assert!(
