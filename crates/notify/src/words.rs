@@ -38,7 +38,14 @@ pub fn title(event: &str, args: &serde_json::Value, lang: &str) -> String {
     } else {
         alarm_name(&alarm, lang)
     };
-    let key = format!("event.{event}.title");
+    // An alarm without a value (an event, no data) has a title without one.
+    let plain = format!("event.{event}.title_no_value");
+    let has_plain = rust_i18n::t!(plain.as_str(), locale = lang) != plain.as_str();
+    let key = if arg(args, "value").is_empty() && has_plain {
+        plain
+    } else {
+        format!("event.{event}.title")
+    };
     rust_i18n::t!(
         key.as_str(),
         locale = lang,
@@ -166,5 +173,19 @@ mod tests {
             ),
             "隱患指派給你：S001-2026-0001 扶手鬆動"
         );
+        let alarm = |value: &str| {
+            title(
+                "alarm.raised",
+                &serde_json::json!({"school": "一中", "location": "宿舍", "device": "T-1",
+                    "alarm": "no_data", "value": value}),
+                "zh-TW",
+            )
+        };
+        assert_eq!(
+            alarm(""),
+            "一中：宿舍設備無數據（設備 T-1）",
+            "no value, no code"
+        );
+        assert_eq!(alarm("63.5"), "一中：宿舍設備無數據（設備 T-1，63.5）");
     }
 }

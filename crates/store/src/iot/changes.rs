@@ -187,7 +187,7 @@ pub(super) async fn tell(
         user_id: None,
         args: serde_json::json!({
             "school": d.school_name, "location": d.location, "device": d.code,
-            "alarm": t.code(), "value": value.map_or_else(|| t.code().to_string(), |v| format!("{v}")),
+            "alarm": t.code(), "value": value.map(|v| format!("{v}")).unwrap_or_default(),
         }),
     };
     notify::record(conn, &intent, now).await?;
