@@ -2,7 +2,8 @@
 //! hazard is listed and told to the principal's inbox and to the bureau's DingTalk robot
 //! (signature checked here by DingTalk's published rule), a webhook that fails three times
 //! is retried until it answers with every attempt recorded, and two workers on one
-//! database deliver each message exactly once.
+//! database deliver each message exactly once; a smoke alarm and an uncovered video area
+//! become hazards.
 
 #![allow(clippy::unwrap_used)]
 
@@ -521,3 +522,62 @@ xiaoan_testkit::both_backends!(
     smoke_alarm,
     a_smoke_alarm_files_a_hazard_and_tells_the_school
 );
+
+/// The daily video round: a school's camera leaves the canteen uncovered; the round files
+/// that gap as a hazard in the district's words, once.
+async fn the_video_round_files_each_gap_once(db: &Db) {
+    use xiaoan_domain::iot::video::{KeyArea, Link};
+    use xiaoan_domain::iot::{DeviceKind, Overrides};
+    use xiaoan_store::iot::video::{self, CameraInfo};
+    use xiaoan_store::iot::{self, NewDevice};
+    let s = school(db).await;
+    let (ctx, _) = ctx(db, "node-1");
+    assert_eq!(xiaoan_jobs::kinds::check_video(&ctx).await.unwrap(), 0);
+    let actor = tree::actor_of(&s.safety);
+    let (camera, _) = iot::create(
+        db,
+        &actor,
+        &Scope::everything(),
+        &NewDevice {
+            school_id: s.tree.school_a,
+            code: "34020000001320000001".into(),
+            kind: DeviceKind::Camera,
+            location: "校門".into(),
+            key_area: String::new(),
+            overrides: Overrides::default(),
+        },
+    )
+    .await
+    .unwrap();
+    let mut areas: Vec<KeyArea> = KeyArea::ALL.to_vec();
+    areas.retain(|a| *a != KeyArea::Canteen);
+    let info = CameraInfo {
+        areas,
+        police_link: Link::Linked,
+        bureau_link: Link::Linked,
+        retention_days: Some(30),
+    };
+    video::set_camera(db, &actor, &Scope::everything(), camera.id, &info)
+        .await
+        .unwrap();
+    assert_eq!(xiaoan_jobs::kinds::check_video(&ctx).await.unwrap(), 1);
+    assert_eq!(
+        xiaoan_jobs::kinds::check_video(&ctx).await.unwrap(),
+        0,
+        "once"
+    );
+    let c = video::school_coverage(db, &Scope::everything(), s.tree.school_a)
+        .await
+        .unwrap();
+    let h = hazards::get(
+        db,
+        &Scope::everything(),
+        c.gap_hazards[0].hazard_id,
+        xiaoan_domain::District::default().today(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.category, Category::Security);
+    assert!(h.title.contains("食堂操作間"), "{}", h.title);
+}
+xiaoan_testkit::both_backends!(video_round, the_video_round_files_each_gap_once);
