@@ -161,7 +161,7 @@ pub async fn page(
         .collect();
     let may_register = caller.can(Permission::DeviceManage);
     let schools = if may_register {
-        super::pages::school_choices(&st, &manage, &f.school_id).await?
+        crate::kit::widgets::school_choices(&st.db, &manage, &f.school_id).await?
     } else {
         vec![]
     };

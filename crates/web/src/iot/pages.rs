@@ -6,7 +6,7 @@ use super::api::DeviceIn;
 use super::input;
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
-use crate::kit::widgets::Choice;
+use crate::kit::widgets::{Choice, school_choices};
 use crate::kit::{AppState, Caller, Id};
 use askama::Template;
 use axum::extract::{Query, State};
@@ -17,35 +17,13 @@ use tower_sessions::Session;
 use xiaoan_domain::Permission;
 use xiaoan_domain::code::Code;
 use xiaoan_domain::iot::{CloseReason, DeviceKind, Overrides};
-use xiaoan_domain::{OrgKind, now_millis};
+use xiaoan_domain::now_millis;
 use xiaoan_store::iot::{self, Alarm, Device, Reading};
-use xiaoan_store::orgs::OrgFilter;
 
 pub(super) fn when(st: &AppState, at: Option<i64>) -> String {
     at.and_then(|a| st.config.district.local(a))
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "—".to_string())
-}
-
-/// The schools of `scope` as choices of a form, `selected` (an id as typed) chosen.
-pub(super) async fn school_choices(
-    st: &AppState,
-    scope: &xiaoan_domain::Scope,
-    selected: &str,
-) -> AppResult<Vec<Choice>> {
-    let filter = OrgFilter {
-        kind: Some(OrgKind::School),
-        ..OrgFilter::default()
-    };
-    Ok(xiaoan_store::orgs::list(&st.db, scope, &filter)
-        .await?
-        .into_iter()
-        .map(|o| Choice {
-            selected: o.id.to_string() == selected.trim(),
-            value: o.id.to_string(),
-            label: o.name,
-        })
-        .collect())
 }
 
 /// An alarm as a line of the board.
@@ -336,7 +314,12 @@ pub async fn devices(
     let list = iot::list(&st.db, &caller.scope(Permission::DeviceRead), None, false).await?;
     let may_register = caller.can(Permission::DeviceManage);
     let schools = if may_register {
-        school_choices(&st, &caller.scope(Permission::DeviceManage), &f.school_id).await?
+        school_choices(
+            &st.db,
+            &caller.scope(Permission::DeviceManage),
+            &f.school_id,
+        )
+        .await?
     } else {
         vec![]
     };

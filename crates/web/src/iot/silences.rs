@@ -190,7 +190,12 @@ pub async fn page(
     let past = iot::list_silences(&st.db, &scope, None, true).await?;
     let may_create = caller.can(Permission::AlarmAct);
     let schools = if may_create {
-        super::pages::school_choices(&st, &caller.scope(Permission::AlarmAct), &f.school_id).await?
+        crate::kit::widgets::school_choices(
+            &st.db,
+            &caller.scope(Permission::AlarmAct),
+            &f.school_id,
+        )
+        .await?
     } else {
         vec![]
     };

@@ -1,6 +1,11 @@
-//! Form widgets shared by every page: the choices of a `<select>` or a group of radios.
+//! Form widgets shared by every page: the choices of a `<select>` or a group of radios,
+//! and the school selector of forms that act at one school.
 
+use crate::kit::error::AppResult;
 use crate::kit::i18n::Lang;
+use xiaoan_domain::{OrgKind, Scope};
+use xiaoan_store::Db;
+use xiaoan_store::orgs::OrgFilter;
 
 /// A choice in a `<select>`.
 #[derive(Clone, Debug)]
@@ -37,4 +42,23 @@ pub fn code_choices(codes: &[&'static str], prefix: &str, l: Lang, selected: &st
             selected: *c == selected,
         })
         .collect()
+}
+
+/// The schools of `scope` as choices of a form, `selected` (an id as typed) chosen; with
+/// nothing selected and one school in scope, that school.
+pub async fn school_choices(db: &Db, scope: &Scope, selected: &str) -> AppResult<Vec<Choice>> {
+    let filter = OrgFilter {
+        kind: Some(OrgKind::School),
+        ..OrgFilter::default()
+    };
+    let schools = xiaoan_store::orgs::list(db, scope, &filter).await?;
+    let only = (selected.trim().is_empty() && schools.len() == 1).then(|| schools[0].id);
+    Ok(schools
+        .into_iter()
+        .map(|o| Choice {
+            selected: o.id.to_string() == selected.trim() || Some(o.id) == only,
+            value: o.id.to_string(),
+            label: o.name,
+        })
+        .collect())
 }

@@ -14,9 +14,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+use xiaoan_domain::Permission;
 use xiaoan_domain::supervision::{Rung, State as ItemState, Step};
-use xiaoan_domain::{OrgKind, Permission};
-use xiaoan_store::orgs::OrgFilter;
 use xiaoan_store::supervision::{self, Filter, Item};
 
 fn rung_word(caller: &Caller, r: Rung) -> String {
@@ -165,22 +164,7 @@ pub async fn new_form(
             ..IssueForm::default()
         });
     let scope = caller.scope(Permission::SupervisionIssue);
-    let schools = xiaoan_store::orgs::list(
-        &st.db,
-        &scope,
-        &OrgFilter {
-            kind: Some(OrgKind::School),
-            ..OrgFilter::default()
-        },
-    )
-    .await?
-    .into_iter()
-    .map(|o| Choice {
-        selected: o.id.to_string() == f.school_id,
-        value: o.id.to_string(),
-        label: o.name,
-    })
-    .collect();
+    let schools = crate::kit::widgets::school_choices(&st.db, &scope, &f.school_id).await?;
     let mut issuers = Vec::new();
     for id in issuer_orgs(&caller) {
         if let Ok(o) = xiaoan_store::orgs::get(&st.db, &scope, id).await {

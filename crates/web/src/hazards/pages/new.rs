@@ -14,10 +14,8 @@ use askama::Template;
 use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
-use xiaoan_domain::OrgKind;
 use xiaoan_domain::Permission;
 use xiaoan_domain::hazard::{Category, Grade, Source};
-use xiaoan_store::orgs::OrgFilter;
 
 #[derive(Template)]
 #[template(path = "hazards/new.html")]
@@ -46,28 +44,16 @@ async fn page(
 ) -> AppResult<Response> {
     let l = caller.lang;
     let field = |k: &str| f.map(|f| f.get(k)).unwrap_or_default();
-    let schools = xiaoan_store::orgs::list(
+    let chosen = f.and_then(|f| f.opt("school_id")).unwrap_or_default();
+    let schools = crate::kit::widgets::school_choices(
         &st.db,
         &caller.scope(Permission::HazardReport),
-        &OrgFilter {
-            kind: Some(OrgKind::School),
-            ..Default::default()
-        },
+        &chosen,
     )
     .await?;
-    let chosen = f
-        .and_then(|f| f.opt("school_id"))
-        .or_else(|| (schools.len() == 1).then(|| schools[0].id.to_string()));
     let codes = |all: Vec<&'static str>| all;
     let page = NewPage {
-        schools: schools
-            .iter()
-            .map(|o| Choice {
-                value: o.id.to_string(),
-                label: o.name.clone(),
-                selected: chosen.as_deref() == Some(&o.id.to_string()),
-            })
-            .collect(),
+        schools,
         categories: code_choices(
             &codes(Category::ALL.iter().map(|c| c.code()).collect()),
             "hazard.category",
