@@ -85,6 +85,8 @@ pub struct CameraView {
     pub online: bool,
     pub police: Link,
     pub bureau: Link,
+    /// Days its recorder keeps the video, when known.
+    pub retention_days: Option<i64>,
 }
 
 /// A school's video coverage, from its cameras in service.
@@ -100,6 +102,9 @@ pub struct Coverage {
     pub unlinked_police: usize,
     /// The same for the bureau's platform.
     pub unlinked_bureau: usize,
+    /// Cameras on a required area whose recorder keeps video for fewer days than the
+    /// district's minimum (SEC-08), when both are known.
+    pub short_retention: usize,
 }
 
 impl Coverage {
@@ -115,8 +120,13 @@ impl Coverage {
     }
 }
 
-/// The coverage of `required` areas by `cameras`.
-pub fn coverage(required: &[KeyArea], cameras: &[CameraView]) -> Coverage {
+/// The coverage of `required` areas by `cameras`, `min_retention_days` the district's
+/// minimum of video kept (a plan parameter), if it sets one.
+pub fn coverage(
+    required: &[KeyArea],
+    cameras: &[CameraView],
+    min_retention_days: Option<i64>,
+) -> Coverage {
     let mut c = Coverage {
         cameras: cameras.len(),
         online: cameras.iter().filter(|k| k.online).count(),
@@ -140,6 +150,10 @@ pub fn coverage(required: &[KeyArea], cameras: &[CameraView]) -> Coverage {
     c.unlinked_bureau = on_required
         .iter()
         .filter(|k| k.bureau != Link::Linked)
+        .count();
+    c.short_retention = on_required
+        .iter()
+        .filter(|k| matches!((k.retention_days, min_retention_days), (Some(d), Some(m)) if d < m))
         .count();
     c
 }
@@ -207,6 +221,7 @@ mod tests {
             online: true,
             police,
             bureau: Link::Linked,
+            retention_days: Some(30),
         }
     }
 
@@ -242,22 +257,24 @@ mod tests {
             ),
             cam(&[KeyArea::HiddenSpots], Link::Down),
         ];
-        let c = coverage(&required, &cameras);
+        let c = coverage(&required, &cameras, Some(30));
         assert_eq!(c.gaps, vec![KeyArea::Canteen]);
+        assert_eq!(c.short_retention, 0);
+        assert_eq!(coverage(&required, &cameras, Some(90)).short_retention, 3);
         assert!(!c.complete());
         assert_eq!(c.unlinked_police, 1);
         assert!(!c.linked());
         let mut all = cameras.clone();
         all[2].police = Link::Linked;
         all.push(cam(&[KeyArea::Canteen], Link::Linked));
-        let c = coverage(&required, &all);
+        let c = coverage(&required, &all, None);
         assert!(c.complete() && c.linked(), "{c:?}");
         assert_eq!(c.covered.len(), required.len());
     }
 
     #[test]
     fn no_cameras_is_neither_complete_nor_linked() {
-        let c = coverage(&[KeyArea::MainEntrance], &[]);
+        let c = coverage(&[KeyArea::MainEntrance], &[], Some(30));
         assert!(!c.complete() && !c.linked());
         assert_eq!(c.gaps, vec![KeyArea::MainEntrance]);
     }

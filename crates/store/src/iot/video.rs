@@ -16,6 +16,8 @@ use xiaoan_domain::iot::video::{
 };
 use xiaoan_domain::text::{Name, Text};
 
+/// The plan parameter with the least days of video a recorder keeps (SEC-08).
+pub const RETENTION_PARAM: &str = "video_retention_days";
 /// The record kind the inventory writes for the video obligation, and its fields.
 pub const VIDEO_RECORD_KIND: &str = "video_check";
 const VIDEO_FIELDS: [&str; 3] = ["key_areas_covered", "linked_to_police", "cameras_online"];
@@ -199,6 +201,8 @@ pub struct SchoolCoverage {
     pub school_name: String,
     /// The areas its facts require on camera.
     pub required: Vec<KeyArea>,
+    /// The least days of video the active plan asks a recorder to keep, if it says.
+    pub min_retention_days: Option<i64>,
     #[serde(flatten)]
     pub coverage: Coverage,
     pub cameras: Vec<Camera>,
@@ -231,8 +235,20 @@ pub async fn school_coverage(
             online: c.device.online,
             police: c.police_link,
             bureau: c.bureau_link,
+            retention_days: c.retention_days,
         })
         .collect();
+    let min_retention_days = crate::plans::active(db)
+        .await?
+        .and_then(|p| {
+            p.plan
+                .params
+                .iter()
+                .find(|x| x.name == RETENTION_PARAM)
+                .map(|x| x.value)
+        })
+        .filter(|v| v.is_finite() && *v >= 1.0)
+        .map(|v| v.round() as i64);
     let mut sql = Sql::new(
         db.backend(),
         "SELECT g.area, g.hazard_id, h.status FROM video_gaps g JOIN hazards h ON h.id = g.hazard_id \
@@ -247,7 +263,8 @@ pub async fn school_coverage(
     Ok(SchoolCoverage {
         school_id,
         school_name: school.name,
-        coverage: coverage(&required, &views),
+        coverage: coverage(&required, &views, min_retention_days),
+        min_retention_days,
         required,
         cameras,
         gap_hazards,

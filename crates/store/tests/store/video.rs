@@ -1,7 +1,7 @@
 //! Video surveillance on both backends: a school's cameras and the key areas they cover
 //! give its coverage; each uncovered area is filed as a hazard once; the video obligation's
-//! record follows the inventory and a hand-entered one is refused; bad camera settings
-//! change nothing.
+//! record follows the inventory and a hand-entered one is refused; recorders keeping less
+//! than the plan's minimum are counted; bad camera settings change nothing.
 
 use serde_json::{Map, Value, json};
 use xiaoan_domain::audit::Actor;
@@ -136,6 +136,8 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
     assert_eq!(c.coverage.gaps, vec![KeyArea::Canteen]);
     assert_eq!(c.coverage.unlinked_police, 1);
     assert_eq!(c.cameras.len(), 2, "the temperature sensor is no camera");
+    assert_eq!(c.min_retention_days, Some(30), "the plan's parameter");
+    assert_eq!(c.coverage.short_retention, 0);
 
     // The check files the gap once and writes the record from the inventory.
     let first = video::check_video(db, t.school_a, &words, today)
@@ -194,15 +196,13 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
 
     // The canteen gets a camera and the yard's link is repaired: covered and linked.
     let kitchen = camera(db, t.school_a, "34020000001320000003", DeviceKind::Camera).await;
-    video::set_camera(
-        db,
-        &admin,
-        &scope,
-        kitchen,
-        &info(&[KeyArea::Canteen], Link::Linked),
-    )
-    .await
-    .unwrap();
+    let week = CameraInfo {
+        retention_days: Some(7),
+        ..info(&[KeyArea::Canteen], Link::Linked)
+    };
+    video::set_camera(db, &admin, &scope, kitchen, &week)
+        .await
+        .unwrap();
     video::set_camera(db, &admin, &scope, yard, &info(&inside, Link::Linked))
         .await
         .unwrap();
@@ -213,6 +213,10 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
         c.coverage.complete() && c.coverage.linked(),
         "{:?}",
         c.coverage
+    );
+    assert_eq!(
+        c.coverage.short_retention, 1,
+        "a week of video is under 30 days"
     );
     let fixed = video::check_video(db, t.school_a, &words, today)
         .await

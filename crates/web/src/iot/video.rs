@@ -280,6 +280,8 @@ struct CameraLine {
     areas: String,
     police: String,
     bureau: String,
+    /// Its recorder keeps fewer days than the plan's minimum.
+    short: bool,
 }
 
 /// A school's summary line (the bureau's view).
@@ -303,6 +305,8 @@ struct VideoPage {
     cameras: Vec<CameraLine>,
     complete: bool,
     linked: bool,
+    short_retention: usize,
+    min_retention: Option<i64>,
     may_check: bool,
     message: Option<String>,
     error: Option<String>,
@@ -325,8 +329,9 @@ fn link_label(lang: Lang, l: Link) -> String {
     lang.t(&format!("iot.link.{}", l.code()))
 }
 
-fn camera_line(lang: Lang, c: Camera) -> CameraLine {
+fn camera_line(lang: Lang, c: Camera, min_retention: Option<i64>) -> CameraLine {
     CameraLine {
+        short: matches!((c.retention_days, min_retention), (Some(d), Some(m)) if d < m),
         areas: c
             .areas
             .iter()
@@ -372,6 +377,8 @@ pub async fn page(
         cameras: vec![],
         complete: false,
         linked: false,
+        short_retention: 0,
+        min_retention: None,
         may_check: false,
         message: q
             .checked
@@ -406,10 +413,13 @@ pub async fn page(
         page.complete = c.coverage.complete();
         page.linked = c.coverage.linked();
         page.school = Some((c.school_id, c.school_name.clone()));
+        page.short_retention = c.coverage.short_retention;
+        page.min_retention = c.min_retention_days;
+        let min = c.min_retention_days;
         page.cameras = c
             .cameras
             .into_iter()
-            .map(|k| camera_line(lang, k))
+            .map(|k| camera_line(lang, k, min))
             .collect();
     } else {
         for c in coverages(&st, &scope, None).await? {
@@ -539,7 +549,7 @@ pub async fn section(
         police: link_choices(lang, &f.police_link),
         bureau: link_choices(lang, &f.bureau_link),
         retention_days: f.retention_days,
-        summary: camera_line(lang, c),
+        summary: camera_line(lang, c, None),
     })
 }
 
