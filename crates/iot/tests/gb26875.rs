@@ -57,6 +57,7 @@ async fn a_fire_alarm_frame_is_confirmed_and_on_the_board(db: &Db) {
             location: "消防控制室".into(),
             key_area: String::new(),
             overrides: Overrides::default(),
+            category: None,
         },
     )
     .await

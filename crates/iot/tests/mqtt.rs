@@ -50,6 +50,7 @@ async fn sensor(db: &Db) -> (Tree, xiaoan_store::orgs::Org, iot::Device) {
             location: "學生宿舍三樓".into(),
             key_area: String::new(),
             overrides: Overrides::default(),
+            category: None,
         },
     )
     .await

@@ -350,7 +350,9 @@ async fn file_alarm_hazard(ctx: &Ctx, id: i64) -> anyhow::Result<()> {
     let today = ctx.settings.district.today();
     let new = xiaoan_store::hazards::NewHazard {
         school_id: alarm.school_id,
-        category: alarm.alarm_type.category(),
+        category: device
+            .category
+            .unwrap_or_else(|| alarm.alarm_type.category()),
         grade: if alarm.alarm_type == xiaoan_domain::iot::AlarmType::Fire {
             Grade::Major
         } else {

@@ -476,6 +476,7 @@ async fn a_smoke_alarm_files_a_hazard_and_tells_the_school(db: &Db) {
             location: "宿舍三樓走廊".into(),
             key_area: "dorm".into(),
             overrides: Overrides::default(),
+            category: None,
         },
     )
     .await
@@ -510,13 +511,56 @@ async fn a_smoke_alarm_files_a_hazard_and_tells_the_school(db: &Db) {
         .await
         .unwrap();
     assert!(inbox.iter().any(|e| e.event == "alarm.fire"), "{inbox:?}");
-    let seen = robot.seen.lock().unwrap();
-    assert!(
-        seen.iter()
-            .any(|m| m.body.contains("alarm.fire") && m.body.contains("SMOKE-3F-01")),
-        "{:?}",
-        seen.iter().map(|m| &m.body).collect::<Vec<_>>()
-    );
+    {
+        let seen = robot.seen.lock().unwrap();
+        assert!(
+            seen.iter()
+                .any(|m| m.body.contains("alarm.fire") && m.body.contains("SMOKE-3F-01")),
+            "{:?}",
+            seen.iter().map(|m| &m.body).collect::<Vec<_>>()
+        );
+    }
+    // A laboratory's gas detector files its hazard under the category it was given.
+    let (gas, _) = iot::create(
+        db,
+        &tree::actor_of(&s.safety),
+        &Scope::everything(),
+        &NewDevice {
+            school_id: s.tree.school_a,
+            code: "GAS-LAB-1".into(),
+            kind: DeviceKind::Gas,
+            location: "化學實驗室".into(),
+            key_area: "lab".into(),
+            overrides: Overrides::default(),
+            category: Some(Category::LabChemicals),
+        },
+    )
+    .await
+    .unwrap();
+    let leak = Record {
+        msg_id: "g-1".into(),
+        ts: now,
+        payload: Payload::Event {
+            event: "gas".into(),
+            active: true,
+            severity: None,
+        },
+    };
+    iot::ingest(db, &gas, &[leak], 0, now).await.unwrap();
+    drain(&ctx, &registry, now).await;
+    let alarms = iot::list_alarms(db, &Scope::everything(), iot::AlarmStatus::Open, None, 10)
+        .await
+        .unwrap();
+    let gas_alarm = alarms.iter().find(|a| a.device_id == gas.id).unwrap();
+    let h = hazards::get(
+        db,
+        &Scope::everything(),
+        gas_alarm.hazard_id.expect("a hazard for the gas alarm"),
+        xiaoan_domain::District::default().today(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(h.category, Category::LabChemicals);
 }
 xiaoan_testkit::both_backends!(
     smoke_alarm,
@@ -545,6 +589,7 @@ async fn the_video_round_files_each_gap_once(db: &Db) {
             location: "校門".into(),
             key_area: String::new(),
             overrides: Overrides::default(),
+            category: None,
         },
     )
     .await

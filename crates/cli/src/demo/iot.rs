@@ -47,6 +47,7 @@ pub async fn populate(db: &Db, today: chrono::NaiveDate) -> anyhow::Result<usize
                 location: location.into(),
                 key_area: area.into(),
                 overrides: Overrides::default(),
+                category: None,
             };
             let (d, _) = iot::create(db, &Actor::system("demo"), &Scope::everything(), &new)
                 .await
@@ -125,6 +126,7 @@ async fn cameras(
             location: xiaoan_notify::words::area_name(group[0], "zh-TW"),
             key_area: String::new(),
             overrides: Overrides::default(),
+            category: None,
         };
         let (d, _) = iot::create(db, &actor, &everything, &new)
             .await

@@ -105,6 +105,7 @@ impl AlarmType {
     pub fn category(self) -> Category {
         match self {
             AlarmType::ColdChain => Category::CanteenFood,
+            AlarmType::Intrusion | AlarmType::VideoLoss => Category::Security,
             _ => Category::FireHeating,
         }
     }

@@ -1,6 +1,6 @@
 -- Video surveillance: what a camera (a device of kind `camera`) covers and how its picture
 -- reaches the police and bureau platforms, and the hazard filed for each key area a
--- school's cameras leave uncovered.
+-- school's cameras leave uncovered; and the hazard category of any device's alarms.
 
 CREATE TABLE cameras (
     device_id BIGINT PRIMARY KEY REFERENCES devices (id),
@@ -22,3 +22,7 @@ CREATE TABLE video_gaps (
     filed_at BIGINT NOT NULL,
     PRIMARY KEY (school_id, area)
 );
+
+-- The hazard category a device's alarms are filed under (a gas detector in a laboratory is
+-- a chemicals matter, in the canteen a food one); empty: by the alarm's type.
+ALTER TABLE devices ADD COLUMN category TEXT NOT NULL DEFAULT '';

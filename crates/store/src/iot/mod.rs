@@ -18,6 +18,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use xiaoan_domain::audit::Actor;
+use xiaoan_domain::hazard::Category;
 use xiaoan_domain::iot::{
     AlarmType, CloseReason, Condition, DeviceKind, Overrides, Severity, ThresholdState, Verdict,
     event_alarm, on_reading, rules,
@@ -60,6 +61,8 @@ pub struct Device {
     pub location: String,
     pub key_area: String,
     pub overrides: Overrides,
+    /// The hazard category its alarms are filed under; `None`: by the alarm's type.
+    pub category: Option<Category>,
     pub online: bool,
     pub last_seen_at: Option<Millis>,
     pub battery: Option<f64>,
@@ -88,6 +91,7 @@ struct DeviceRow {
     location: String,
     key_area: String,
     overrides: String,
+    category: Option<String>,
     online: i64,
     last_seen_at: Option<i64>,
     battery: Option<f64>,
@@ -103,7 +107,7 @@ struct DeviceRow {
 }
 
 const DEVICE: &str = "SELECT d.id, d.school_id, o.name AS school_name, o.path AS school_path, o.code AS school_code, d.code, d.kind, \
-     d.location, d.key_area, d.overrides, CAST(d.online AS BIGINT) AS online, d.last_seen_at, d.battery, d.signal, \
+     d.location, d.key_area, d.overrides, d.category, CAST(d.online AS BIGINT) AS online, d.last_seen_at, d.battery, d.signal, \
      d.accepted, d.duplicates, d.malformed, d.flooded, d.last_error, d.retired_at, d.created_at, d.created_by \
      FROM devices d JOIN orgs o ON o.id = d.school_id";
 
@@ -119,6 +123,7 @@ fn device(r: DeviceRow) -> StoreResult<Device> {
         location: r.location,
         key_area: r.key_area,
         overrides: serde_json::from_str(&r.overrides).unwrap_or_default(),
+        category: r.category.as_deref().and_then(Category::from_code),
         online: r.online != 0,
         last_seen_at: r.last_seen_at,
         battery: r.battery,
@@ -154,6 +159,8 @@ pub struct NewDevice {
     pub location: String,
     pub key_area: String,
     pub overrides: Overrides,
+    /// The hazard category its alarms are filed under; `None`: by the alarm's type.
+    pub category: Option<Category>,
 }
 
 /// Registers a device at a school in `scope`; returns it and its secret, which is shown
@@ -203,8 +210,8 @@ pub async fn create(
     let overrides =
         serde_json::to_string(&new.overrides).map_err(|e| StoreError::Internal(e.to_string()))?;
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO devices (school_id, code, kind, location, key_area, overrides, secret_hash, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        "INSERT INTO devices (school_id, code, kind, location, key_area, overrides, secret_hash, created_by, created_at, category) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(school.id)
     .bind(code.to_string())
@@ -215,6 +222,8 @@ pub async fn create(
     .bind(hash(&secret))
     .bind(actor.user_id)
     .bind(now)
+    // Always a text (empty for none): the Any driver types a statement by its bindings.
+    .bind(new.category.map(|c| c.code()).unwrap_or("").to_string())
     .fetch_one(&mut *tx)
     .await?;
     audit::append(

@@ -20,6 +20,7 @@ async fn device(db: &Db, kind: DeviceKind, code: &str) -> (Device, String) {
         location: "學生宿舍三樓".into(),
         key_area: "dorm".into(),
         overrides: Overrides::default(),
+        category: None,
     };
     iot::create(db, &Actor::system("test"), &Scope::everything(), &new)
         .await
@@ -486,6 +487,7 @@ async fn a_round_of_many_devices_is_written_at_once(db: &Db) {
         location: "廚房".into(),
         key_area: String::new(),
         overrides: Overrides::default(),
+        category: None,
     };
     let actor = Actor::system("test");
     let all = Scope::everything();

@@ -24,6 +24,7 @@ async fn camera(db: &Db, school: i64, code: &str, kind: DeviceKind) -> i64 {
         location: "校園".into(),
         key_area: String::new(),
         overrides: Overrides::default(),
+        category: None,
     };
     iot::create(db, &Actor::system("test"), &Scope::everything(), &new)
         .await

@@ -61,6 +61,10 @@ pub struct DeviceIn {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub overrides: Overrides,
+    /// The hazard category its alarms are filed under (`lab_chemicals` for a laboratory's
+    /// gas detector …); absent: by the alarm's type.
+    #[serde(default)]
+    pub category: Option<xiaoan_domain::hazard::Category>,
 }
 
 /// A registered device and its secret, shown this once.

@@ -23,6 +23,7 @@ pub async fn register(st: &AppState, caller: &Caller, b: DeviceIn) -> AppResult<
         location: b.location,
         key_area: b.key_area,
         overrides: b.overrides,
+        category: b.category,
     };
     Ok(iot::create(
         &st.db,

@@ -258,6 +258,8 @@ struct DeviceLine {
     d: Device,
     kind: String,
     last_seen: String,
+    /// The hazard category its alarms are filed under, in words.
+    category: String,
 }
 
 #[derive(Template)]
@@ -267,6 +269,7 @@ struct DevicesPage {
     lines: Vec<DeviceLine>,
     schools: Vec<Choice>,
     kinds: Vec<Choice>,
+    categories: Vec<Choice>,
     f: RegisterForm,
     may_register: bool,
     error: Option<String>,
@@ -289,12 +292,18 @@ pub struct RegisterForm {
     raise_above: String,
     #[serde(default)]
     clear_below: String,
+    #[serde(default)]
+    category: String,
 }
 
 fn device_line(st: &AppState, caller: &Caller, d: Device) -> DeviceLine {
     DeviceLine {
         kind: caller.lang.t(&format!("iot.kind.{}", d.kind.code())),
         last_seen: when(st, d.last_seen_at),
+        category: match d.category {
+            Some(c) => caller.lang.t(&format!("hazard.category.{}", c.code())),
+            None => caller.lang.t("iot.category_by_alarm"),
+        },
         d,
     }
 }
@@ -339,6 +348,12 @@ pub async fn devices(
             .collect(),
         schools,
         kinds,
+        categories: crate::kit::widgets::code_choices(
+            xiaoan_domain::hazard::Category::CODES,
+            "hazard.category",
+            caller.lang,
+            &f.category,
+        ),
         f,
         may_register,
         error: refused.map(|r| r.error),
@@ -388,6 +403,10 @@ pub async fn register(
                 raise_above: optional_number(&f.raise_above)?,
                 clear_below: optional_number(&f.clear_below)?,
                 ..Overrides::default()
+            },
+            category: match f.category.trim() {
+                "" => None,
+                c => Some(crate::kit::extract::parse_code(c)?),
             },
         };
         input::register(&st, &caller, body).await

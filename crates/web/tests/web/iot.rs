@@ -48,11 +48,15 @@ async fn a_device_reports_an_alarm_that_is_acknowledged_and_closed() {
     );
     assert_eq!(f.get("/api/v1/devices", &safety).await.json(), json!([]));
     // Registered: the secret comes back once and never again.
-    let ok = json!({"school_id": f.tree.school_a, "code": "T-301", "kind": "temperature", "location": "宿舍三樓", "key_area": "dorm"});
+    let r = f.post("/api/v1/devices", &safety, &json!({"school_id": f.tree.school_a, "code": "T-1", "kind": "temperature", "location": "宿舍", "category": "roof"})).await;
+    assert_eq!(r.error_code(), "hazard_category", "{}", r.text());
+    let ok = json!({"school_id": f.tree.school_a, "code": "T-301", "kind": "temperature", "location": "宿舍三樓", "key_area": "dorm",
+        "category": "buildings"});
     let r = f.post("/api/v1/devices", &safety, &ok).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let secret = r.json()["secret"].as_str().unwrap().to_string();
     let id = r.json()["id"].as_i64().unwrap();
+    assert_eq!(r.json()["category"], "buildings");
     let listed = f.get("/api/v1/devices", &safety).await.text();
     assert!(
         !listed.contains(&secret) && listed.contains("T-301"),

@@ -291,6 +291,7 @@ async fn devices(
             location: "基準測試".into(),
             key_area: String::new(),
             overrides: Overrides::default(),
+            category: None,
         };
         out.push(iot::create(db, &Actor::system("bench"), &Scope::everything(), &new).await?);
     }
