@@ -13,6 +13,7 @@ pub use escalate::escalate;
 pub use list::{
     CountsCache, HazardFilter, HazardOrder, HazardPage, StatusCounts, count_rows, counts, list,
 };
+pub(crate) use write::insert_on;
 pub use write::{Created, NewHazard, Powers, create, transition};
 
 use crate::sql::Sql;

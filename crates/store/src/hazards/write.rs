@@ -147,7 +147,39 @@ pub async fn create(
     let school = crate::orgs::get(db, scope, new.school_id)
         .await
         .map_err(|_| StoreError::Invalid("hazard_school"))?;
-    if school.kind != OrgKind::School {
+    let mut tx = db.begin_write().await?;
+    let (id, duplicates) = insert_on(
+        &mut tx,
+        db.backend(),
+        &school,
+        actor,
+        reporter_id,
+        &new,
+        today,
+    )
+    .await?;
+    tx.commit().await?;
+    let hazard = get(db, &Scope::subtree(&school.path), id, today).await?;
+    Ok(Created {
+        hazard,
+        possible_duplicates: duplicates,
+    })
+}
+
+/// Reports hazard `new` at `school` inside the caller's write transaction (its number, its
+/// first history entry, photos, notification and audit entry), so that a writer filing a
+/// hazard for something of its own (a video gap) commits both or neither. Returns its id
+/// and the open hazards it may duplicate.
+pub(crate) async fn insert_on(
+    conn: &mut AnyConnection,
+    backend: crate::Backend,
+    school: &crate::orgs::Org,
+    actor: &Actor,
+    reporter_id: i64,
+    new: &NewHazard,
+    today: NaiveDate,
+) -> StoreResult<(i64, Vec<i64>)> {
+    if school.kind != OrgKind::School || school.id != new.school_id {
         return Err(StoreError::Invalid("hazard_school"));
     }
     if new.found_on > today {
@@ -158,8 +190,7 @@ pub async fn create(
     }
     let key = location_key(new.location.as_str());
     let now = now_millis();
-    let mut tx = db.begin_write().await?;
-    let mut sql = Sql::new(db.backend(), "SELECT id FROM hazards WHERE school_id = ");
+    let mut sql = Sql::new(backend, "SELECT id FROM hazards WHERE school_id = ");
     sql.bind(school.id)
         .push(" AND category = ")
         .bind(new.category.code().to_string())
@@ -170,7 +201,7 @@ pub async fn create(
         .push(" ORDER BY id");
     let (text, args) = sql.build();
     let duplicates: Vec<i64> = sqlx::query_scalar_with(text, args)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut *conn)
         .await?;
     let recurrence_of: Option<i64> = sqlx::query_scalar(
         "SELECT MAX(id) FROM hazards WHERE school_id = $1 AND category = $2 AND location_key = $3 AND status = $4",
@@ -179,20 +210,20 @@ pub async fn create(
     .bind(new.category.code().to_string())
     .bind(key.clone())
     .bind(Status::Closed.code().to_string())
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     let year = today.year() as i64;
     sqlx::query("INSERT INTO hazard_counters (school_id, year, seq) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING")
         .bind(school.id)
         .bind(year)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     let seq: i64 = sqlx::query_scalar(
         "UPDATE hazard_counters SET seq = seq + 1 WHERE school_id = $1 AND year = $2 RETURNING seq",
     )
     .bind(school.id)
     .bind(year)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     let number = format!("{}-{year}-{seq:04}", school.code);
     let id: i64 = sqlx::query_scalar(
@@ -215,7 +246,7 @@ pub async fn create(
     .bind(recurrence_of)
     .bind(now)
     .bind(Status::Reported.code().to_string())
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
     let detail =
         serde_json::json!({"possible_duplicates": duplicates, "recurrence_of": recurrence_of});
@@ -226,8 +257,8 @@ pub async fn create(
         note: "",
         detail,
     };
-    let event = insert_event(&mut tx, id, actor, step).await?;
-    attach(&mut tx, id, event, reporter_id, &new.attachments).await?;
+    let event = insert_event(conn, id, actor, step).await?;
+    attach(conn, id, event, reporter_id, &new.attachments).await?;
     let intent = notify::Intent {
         event: NotifyEvent::HazardReported,
         object_kind: "hazard",
@@ -237,20 +268,15 @@ pub async fn create(
         user_id: None,
         args: serde_json::json!({"number": number, "title": new.title.as_str(), "school": school.name, "deadline": null}),
     };
-    notify::record(&mut tx, &intent, now).await?;
+    notify::record(conn, &intent, now).await?;
     let detail = serde_json::json!({"number": number, "school_id": school.id, "category": new.category, "grade": new.grade});
     audit::append(
-        &mut tx,
+        conn,
         actor,
         Event::ok("hazard.report", "hazard", id, detail),
     )
     .await?;
-    tx.commit().await?;
-    let hazard = get(db, &Scope::subtree(&school.path), id, today).await?;
-    Ok(Created {
-        hazard,
-        possible_duplicates: duplicates,
-    })
+    Ok((id, duplicates))
 }
 
 /// Whether `user_id` belongs to the school (home org there, or a role held there).

@@ -328,6 +328,7 @@ pub async fn check_video(
     today: NaiveDate,
 ) -> StoreResult<VideoChecked> {
     let everything = Scope::everything();
+    let school = crate::orgs::get(db, &everything, school_id).await?;
     let c = school_coverage(db, &everything, school_id).await?;
     let mut done = VideoChecked::default();
     if c.cameras.is_empty() {
@@ -356,24 +357,46 @@ pub async fn check_video(
             found_on: today,
             attachments: vec![],
         };
-        let created = crate::hazards::create(db, &actor, reporter, &everything, new, today).await?;
-        let id = created.hazard.id;
-        let now = now_millis();
+        // The hazard and the gap's row in one transaction: a crash files neither, and a
+        // second check racing this one finds the row taken (its hazard still open) and
+        // rolls its own hazard back.
         let mut tx = db.begin_write().await?;
-        sqlx::query("DELETE FROM video_gaps WHERE school_id = $1 AND area = $2")
-            .bind(school_id)
-            .bind(area.code().to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO video_gaps (school_id, area, hazard_id, filed_at) VALUES ($1, $2, $3, $4)",
+        let (id, _) = crate::hazards::insert_on(
+            &mut tx,
+            db.backend(),
+            &school,
+            &actor,
+            reporter,
+            &new,
+            today,
         )
-        .bind(school_id)
-        .bind(area.code().to_string())
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
+        let mut sql = Sql::new(
+            db.backend(),
+            "INSERT INTO video_gaps (school_id, area, hazard_id, filed_at) VALUES (",
+        );
+        sql.bind(school_id)
+            .push(", ")
+            .bind(area.code().to_string())
+            .push(", ")
+            .bind(id)
+            .push(", ")
+            .bind(now_millis())
+            .push(
+                ") ON CONFLICT (school_id, area) DO UPDATE SET hazard_id = excluded.hazard_id, \
+                 filed_at = excluded.filed_at WHERE (SELECT h.status FROM hazards h WHERE h.id = video_gaps.hazard_id) IN ",
+            )
+            .list(HazardStatus::DONE.iter().map(|s| s.code().to_string()));
+        let (text, args) = sql.build();
+        if sqlx::query_with(text, args)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 0
+        {
+            tx.rollback().await?;
+            continue;
+        }
         tx.commit().await?;
         done.filed.push(FiledGap {
             area: *area,
@@ -407,48 +430,65 @@ async fn write_record(
     if VIDEO_FIELDS.iter().any(|f| kind.field(f).is_none()) {
         return Ok(None);
     }
-    let fields = serde_json::json!({
+    let serde_json::Value::Object(fields) = serde_json::json!({
         "key_areas_covered": c.complete(),
         "linked_to_police": c.linked(),
         "cameras_online": c.online,
-    });
+    }) else {
+        return Ok(None);
+    };
+    let new = NewRecord {
+        org_id: school_id,
+        kind: VIDEO_RECORD_KIND.into(),
+        occurred_on: today,
+        fields,
+        note: clip(note, 1000),
+        attachment_ids: vec![],
+    };
+    let (fields, note) = records::checked(plan, &new, today)?;
+    let org = crate::orgs::get(db, &Scope::everything(), school_id).await?;
+    let calendar = crate::calendar::load(db).await?;
+    let actor = Actor::system("video");
+    // The comparison and the write in one transaction, the school's row locked on
+    // PostgreSQL (SQLite's write transaction is exclusive already): two checks at once
+    // write one record.
+    let mut tx = db.begin_write().await?;
+    if db.backend() == crate::Backend::Postgres {
+        sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")
+            .bind(school_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    }
     let last: Option<(String, String)> = sqlx::query_as(
         "SELECT fields, occurred_on FROM records WHERE org_id = $1 AND kind = $2 AND author_login = $3 \
          AND withdrawn = 0 ORDER BY occurred_on DESC, id DESC LIMIT 1",
     )
     .bind(school_id)
     .bind(VIDEO_RECORD_KIND.to_string())
-    .bind(Actor::system("video").login)
-    .fetch_optional(db.pool())
+    .bind(actor.login.clone())
+    .fetch_optional(&mut *tx)
     .await?;
     if let Some((f, day)) = last {
-        let same = serde_json::from_str::<serde_json::Value>(&f).ok() == Some(fields.clone());
+        let same = serde_json::from_str::<serde_json::Value>(&f).ok()
+            == Some(serde_json::Value::Object(fields.clone()));
         let recent = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
             .is_ok_and(|d| (today - d).num_days() < RECORD_REFRESH_DAYS);
         if same && recent {
             return Ok(None);
         }
     }
-    let calendar = crate::calendar::load(db).await?;
-    let serde_json::Value::Object(fields) = fields else {
-        return Ok(None);
-    };
-    let record = records::create(
-        db,
-        &Actor::system("video"),
-        &[school_id],
+    let id = records::insert_on(
+        &mut tx,
+        &actor,
         plan,
         &calendar,
-        NewRecord {
-            org_id: school_id,
-            kind: VIDEO_RECORD_KIND.into(),
-            occurred_on: today,
-            fields,
-            note: clip(note, 1000),
-            attachment_ids: vec![],
-        },
-        today,
+        &org,
+        &new,
+        fields,
+        note,
+        &[],
     )
     .await?;
-    Ok(Some(record.id))
+    tx.commit().await?;
+    Ok(Some(id))
 }

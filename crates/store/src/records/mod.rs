@@ -8,6 +8,7 @@ mod write;
 
 pub use bulk::{BulkRecord, insert_bulk};
 pub use write::{NewRecord, RecordPatch, create, update};
+pub(crate) use write::{checked, insert_on};
 
 use crate::sql::Sql;
 use crate::{Db, StoreError, StoreResult};

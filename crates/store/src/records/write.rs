@@ -85,8 +85,7 @@ pub async fn create(
     if !writable.contains(&new.org_id) {
         return Err(StoreError::Forbidden("record_org"));
     }
-    let fields = check_fields(plan, &new.kind, &new.fields)?;
-    check_date(new.occurred_on, today)?;
+    let (fields, note) = checked(plan, &new, today)?;
     if new.kind == crate::iot::video::VIDEO_RECORD_KIND
         && actor.user_id.is_some()
         && crate::iot::video::has_cameras(db, new.org_id).await?
@@ -94,7 +93,6 @@ pub async fn create(
         // The school's camera inventory says it; a hand-entered record would contradict it.
         return Err(StoreError::Invalid("record_computed"));
     }
-    let note = clean_note(&new.note, 1000, "record_note")?;
     let mut attachments = new.attachment_ids.clone();
     attachments.sort_unstable();
     attachments.dedup();
@@ -102,9 +100,51 @@ pub async fn create(
         return Err(StoreError::Invalid("record_attachment"));
     }
     let org = orgs::get(db, &Scope::everything(), new.org_id).await?;
-    let now = now_millis();
     let mut tx = db.begin_write().await?;
-    if !crate::attachments::all_uploaded_by(&mut tx, actor.user_id, &attachments).await? {
+    let id = insert_on(
+        &mut tx,
+        actor,
+        plan,
+        calendar,
+        &org,
+        &new,
+        fields,
+        note,
+        &attachments,
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, &Scope::everything(), id).await
+}
+
+/// A new record's fields checked against its kind, its day and its note: what
+/// [`insert_on`] writes.
+pub(crate) fn checked(
+    plan: &StoredPlan,
+    new: &NewRecord,
+    today: NaiveDate,
+) -> StoreResult<(Map<String, Value>, String)> {
+    let fields = check_fields(plan, &new.kind, &new.fields)?;
+    check_date(new.occurred_on, today)?;
+    Ok((fields, clean_note(&new.note, 1000, "record_note")?))
+}
+
+/// Writes checked record `new` of `org` inside the caller's write transaction, with its
+/// photos, the refresh of the measures it counts for and its audit entry; its id.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn insert_on(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    plan: &StoredPlan,
+    calendar: &SchoolCalendar,
+    org: &orgs::Org,
+    new: &NewRecord,
+    fields: Map<String, Value>,
+    note: String,
+    attachments: &[i64],
+) -> StoreResult<i64> {
+    let now = now_millis();
+    if !crate::attachments::all_uploaded_by(conn, actor.user_id, attachments).await? {
         return Err(StoreError::Invalid("record_attachment"));
     }
     let id: i64 = sqlx::query_scalar(
@@ -119,30 +159,29 @@ pub async fn create(
     .bind(actor.user_id)
     .bind(actor.login.clone())
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await?;
-    for a in &attachments {
+    for a in attachments {
         sqlx::query("INSERT INTO record_attachments (record_id, attachment_id) VALUES ($1, $2)")
             .bind(id)
             .bind(*a)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
     }
     let touched = [Evidence {
         day: new.occurred_on,
         fields: Value::Object(fields.clone()),
     }];
-    refresh(&mut tx, plan, calendar, &org, &new.kind, &touched).await?;
+    refresh(conn, plan, calendar, org, &new.kind, &touched).await?;
     let detail = serde_json::json!({"org_id": new.org_id, "kind": new.kind, "occurred_on": new.occurred_on,
         "fields": fields, "attachments": attachments});
     audit::append(
-        &mut tx,
+        conn,
         actor,
         Event::ok("record.create", "record", id, detail),
     )
     .await?;
-    tx.commit().await?;
-    get(db, &Scope::everything(), id).await
+    Ok(id)
 }
 
 /// Corrects or withdraws a record. Only its author may, within the plan's editing window;
