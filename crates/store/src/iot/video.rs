@@ -218,11 +218,39 @@ pub struct GapHazard {
     pub status: String,
 }
 
+/// The least days of video the active plan asks a recorder to keep (its parameter
+/// [`RETENTION_PARAM`]), if it says.
+pub async fn min_retention_days(db: &Db) -> StoreResult<Option<i64>> {
+    Ok(crate::plans::active(db)
+        .await?
+        .and_then(|p| {
+            p.plan
+                .params
+                .iter()
+                .find(|x| x.name == RETENTION_PARAM)
+                .map(|x| x.value)
+        })
+        .filter(|v| v.is_finite() && *v >= 1.0 && *v <= 3650.0)
+        .map(|v| v.round() as i64))
+}
+
 /// The coverage of school `school_id` in `scope` by its cameras in service.
 pub async fn school_coverage(
     db: &Db,
     scope: &Scope,
     school_id: i64,
+) -> StoreResult<SchoolCoverage> {
+    let min = min_retention_days(db).await?;
+    school_coverage_with(db, scope, school_id, min).await
+}
+
+/// [`school_coverage`] with the plan's retention minimum already read (a list of schools
+/// reads it once).
+pub async fn school_coverage_with(
+    db: &Db,
+    scope: &Scope,
+    school_id: i64,
+    min_retention_days: Option<i64>,
 ) -> StoreResult<SchoolCoverage> {
     let school = crate::orgs::get(db, scope, school_id).await?;
     let facts = school.school.as_ref().ok_or(StoreError::NotFound)?;
@@ -238,17 +266,6 @@ pub async fn school_coverage(
             retention_days: c.retention_days,
         })
         .collect();
-    let min_retention_days = crate::plans::active(db)
-        .await?
-        .and_then(|p| {
-            p.plan
-                .params
-                .iter()
-                .find(|x| x.name == RETENTION_PARAM)
-                .map(|x| x.value)
-        })
-        .filter(|v| v.is_finite() && *v >= 1.0)
-        .map(|v| v.round() as i64);
     let mut sql = Sql::new(
         db.backend(),
         "SELECT g.area, g.hazard_id, h.status FROM video_gaps g JOIN hazards h ON h.id = g.hazard_id \

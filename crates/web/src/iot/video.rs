@@ -97,9 +97,10 @@ async fn coverages(
         Some(id) => vec![id],
         None => store::video_schools(&st.db, scope).await?,
     };
+    let min = store::min_retention_days(&st.db).await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids.into_iter().take(500) {
-        out.push(store::school_coverage(&st.db, scope, id).await?);
+        out.push(store::school_coverage_with(&st.db, scope, id, min).await?);
     }
     Ok(out)
 }
@@ -163,6 +164,8 @@ pub async fn check(
 /// gateway's school, `SN` the sender's sequence number (repeats are ignored),
 /// `AlarmPriority` 1–4, `AlarmMethod` and `AlarmType` as the platform reports them, or
 /// `event` naming ours; `state` `cleared` ends it.
+/// Fields a platform adds (`AlarmDescription`, `Longitude`, a snapshot's URL …) are
+/// accepted and not stored.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VideoAlarmIn {
     #[serde(rename = "DeviceID")]
