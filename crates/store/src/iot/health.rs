@@ -1,5 +1,6 @@
 //! Device health beside the ingest: records counted as unreadable or as a flood, the
-//! "no data" sweep on a timer, readings read back, and pruning by age.
+//! "no data" sweep on a timer, readings read back, pruning by age, and the counts the home
+//! page shows.
 
 use super::*;
 
@@ -108,4 +109,63 @@ pub async fn prune(db: &Db, before: Millis) -> StoreResult<u64> {
         .await?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// What the home page shows of monitoring in a scope.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct MonitoringCounts {
+    /// Devices in service, and those of them offline.
+    pub devices: i64,
+    pub offline: i64,
+    /// Open alarms still active, and open alarms nobody acknowledged.
+    pub active: i64,
+    pub unacked: i64,
+    /// Uncovered key areas with a hazard not yet closed.
+    pub video_gaps: i64,
+}
+
+/// The monitoring counts of schools in `scope`, by three counting queries.
+pub async fn monitoring_counts(db: &Db, scope: &Scope) -> StoreResult<MonitoringCounts> {
+    let mut sql = Sql::new(
+        db.backend(),
+        "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN d.online = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM devices d JOIN orgs o ON o.id = d.school_id WHERE d.retired_at IS NULL AND ",
+    );
+    sql.scope("o.path", scope);
+    let (text, args) = sql.build();
+    let (devices, offline): (i64, i64) =
+        sqlx::query_as_with(text, args).fetch_one(db.pool()).await?;
+    let mut sql = Sql::new(
+        db.backend(),
+        "SELECT CAST(COALESCE(SUM(CASE WHEN a.condition = 'active' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN a.acked = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM alarms a JOIN orgs o ON o.id = a.school_id WHERE a.closed = 0 AND ",
+    );
+    sql.scope("o.path", scope);
+    let (text, args) = sql.build();
+    let (active, unacked): (i64, i64) =
+        sqlx::query_as_with(text, args).fetch_one(db.pool()).await?;
+    let mut sql = Sql::new(
+        db.backend(),
+        "SELECT COUNT(*) FROM video_gaps g JOIN hazards h ON h.id = g.hazard_id JOIN orgs o ON o.id = g.school_id \
+         WHERE h.status NOT IN ",
+    );
+    sql.list(
+        xiaoan_domain::hazard::Status::DONE
+            .iter()
+            .map(|s| s.code().to_string()),
+    )
+    .push(" AND ")
+    .scope("o.path", scope);
+    let (text, args) = sql.build();
+    let video_gaps: i64 = sqlx::query_scalar_with(text, args)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(MonitoringCounts {
+        devices,
+        offline,
+        active,
+        unacked,
+        video_gaps,
+    })
 }

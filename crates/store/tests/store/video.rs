@@ -252,6 +252,22 @@ async fn gaps_are_filed_once_and_the_record_follows_the_inventory(db: &Db) {
         video::video_schools(db, &scope).await.unwrap(),
         vec![t.school_a]
     );
+    // What the home page counts: three devices in service, none heard from, one gap open.
+    let n = iot::monitoring_counts(db, &scope).await.unwrap();
+    assert_eq!(
+        (n.devices, n.offline, n.active, n.unacked, n.video_gaps),
+        (3, 3, 0, 0, 1)
+    );
+    let elsewhere = Scope::subtree(
+        &xiaoan_store::orgs::get(db, &scope, t.school_b)
+            .await
+            .unwrap()
+            .path,
+    );
+    assert_eq!(
+        iot::monitoring_counts(db, &elsewhere).await.unwrap(),
+        iot::MonitoringCounts::default()
+    );
 }
 both_backends!(
     video_gaps_are_filed_once_and_the_record_follows_the_inventory,

@@ -28,6 +28,8 @@ struct HomePage {
     school_types: Vec<(String, i64)>,
     /// What needs attention among the hazards in scope.
     hazards: Option<Vec<crate::hazards::Tile>>,
+    /// Alarms, devices offline and video gaps in scope.
+    monitoring: Option<Vec<crate::hazards::Tile>>,
     /// Obligations overdue, due this week or just missed (until notifications exist).
     reminders: Option<crate::plan::Reminders>,
     /// Whether the caller may report a hazard (the route's permission).
@@ -77,6 +79,7 @@ pub async fn page(State(st): State<AppState>, caller: Caller) -> AppResult<Respo
         counts,
         school_types,
         hazards: crate::hazards::summary(&st, &caller).await?,
+        monitoring: crate::iot::summary(&st, &caller).await?,
         reminders: crate::plan::reminders(&st, &caller).await?,
         can_report: caller.may("GET", "/hazards/new"),
     };

@@ -11,7 +11,9 @@ mod pages;
 mod silences;
 mod video;
 
-use crate::kit::Routes;
+use crate::hazards::Tile;
+use crate::kit::error::AppResult;
+use crate::kit::{AppState, Caller, Routes};
 use utoipa_axum::routes;
 use xiaoan_domain::Permission::{AlarmAct, AlarmRead, Device, DeviceManage, DeviceRead};
 
@@ -60,4 +62,43 @@ pub fn routes() -> Routes {
         .get("/video", DeviceRead, video::page)
         .post("/video/check", DeviceManage, video::check_page)
         .post("/devices/{id}/retire", DeviceManage, pages::retire)
+}
+
+/// The home page's monitoring tiles for the caller, or `None` when they cannot see alarms
+/// or no device is in service in their scope.
+pub async fn summary(st: &AppState, caller: &Caller) -> AppResult<Option<Vec<Tile>>> {
+    if !caller.can(AlarmRead) {
+        return Ok(None);
+    }
+    let n = xiaoan_store::iot::monitoring_counts(&st.db, &caller.scope(AlarmRead)).await?;
+    if n.devices == 0 {
+        return Ok(None);
+    }
+    let t = |key: &str, count, href, alert| Tile {
+        label: caller.lang.t(key),
+        count,
+        href,
+        alert,
+    };
+    Ok(Some(vec![
+        t(
+            "iot.home.active",
+            n.active,
+            "/alarms?status=active",
+            n.active > 0,
+        ),
+        t(
+            "iot.home.unacked",
+            n.unacked,
+            "/alarms?status=unacked",
+            n.unacked > 0,
+        ),
+        t("iot.home.offline", n.offline, "/devices", false),
+        t(
+            "iot.home.video_gaps",
+            n.video_gaps,
+            "/video",
+            n.video_gaps > 0,
+        ),
+    ]))
 }

@@ -294,4 +294,14 @@ async fn the_video_page_and_the_camera_form() {
         html.contains("新登記隱患") && html.contains("/hazards/"),
         "{html}"
     );
+    // The home page counts them: five key areas off camera, two cameras offline.
+    let home = f.send(page("/", Some(&cookie))).await.text();
+    assert!(home.contains("安全監測"), "{home}");
+    let tile = |href: &str| {
+        let marker = format!("href=\"{href}\"><span class=\"num\">");
+        let start = home.find(&marker).expect(href) + marker.len();
+        home[start..start + home[start..].find('<').unwrap()].to_string()
+    };
+    assert_eq!(tile("/video"), "5");
+    assert_eq!(tile("/devices"), "2");
 }
