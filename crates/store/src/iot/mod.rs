@@ -187,13 +187,7 @@ pub async fn create(
     {
         return Err(StoreError::Invalid("device_code"));
     }
-    let location = new.location.trim();
-    if location.is_empty() || location.chars().count() > 100 {
-        return Err(StoreError::Invalid("device_location"));
-    }
-    if new.key_area.chars().count() > 100 {
-        return Err(StoreError::Invalid("device_key_area"));
-    }
+    let location = check_place(&new.location, &new.key_area)?;
     rules(new.kind, &new.overrides).map_err(|e| StoreError::Invalid(e.code()))?;
     let secret = new_secret(SECRET_PREFIX);
     let now = now_millis();
@@ -239,6 +233,79 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok((get(db, scope, id).await?, secret))
+}
+
+/// A device's location (required) and key area, each at most 100 characters; the location
+/// trimmed.
+fn check_place<'a>(location: &'a str, key_area: &str) -> StoreResult<&'a str> {
+    let location = location.trim();
+    if location.is_empty() || location.chars().count() > 100 {
+        return Err(StoreError::Invalid("device_location"));
+    }
+    if key_area.chars().count() > 100 {
+        return Err(StoreError::Invalid("device_key_area"));
+    }
+    Ok(location)
+}
+
+/// What may change of a registered device: where it is, what it watches, its hazard
+/// category and its rule settings (its code, kind and school stay).
+#[derive(Debug, Clone)]
+pub struct DeviceChange {
+    pub location: String,
+    pub key_area: String,
+    pub category: Option<Category>,
+    pub overrides: Overrides,
+}
+
+/// Changes device `id` of a school in `scope` (in service), in one transaction with its
+/// audit entry; the rules take effect with its next message (a subscriber reads devices
+/// again within seconds).
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    scope: &Scope,
+    id: i64,
+    change: &DeviceChange,
+) -> StoreResult<Device> {
+    let d = get(db, scope, id).await?;
+    if d.retired_at.is_some() {
+        return Err(StoreError::Conflict("device_retired"));
+    }
+    let location = check_place(&change.location, &change.key_area)?;
+    rules(d.kind, &change.overrides).map_err(|e| StoreError::Invalid(e.code()))?;
+    let overrides = serde_json::to_string(&change.overrides)
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE devices SET location = $1, key_area = $2, category = $3, overrides = $4, version = version + 1 \
+         WHERE id = $5 AND retired_at IS NULL",
+    )
+    .bind(location.to_string())
+    .bind(change.key_area.trim().to_string())
+    .bind(change.category.map(|c| c.code()).unwrap_or("").to_string())
+    .bind(overrides)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::Conflict("device_retired"));
+    }
+    audit::append(
+        &mut tx,
+        actor,
+        AuditEvent::ok(
+            "device.update",
+            "device",
+            id,
+            serde_json::json!({"location": location, "key_area": change.key_area.trim(),
+                "category": change.category, "overrides": change.overrides}),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, scope, id).await
 }
 
 /// Devices of schools in `scope`, at one school when given; retired ones only on request.

@@ -433,6 +433,53 @@ both_backends!(
     a_silence_holds_notifications_until_it_ends
 );
 
+async fn a_changed_threshold_takes_effect(db: &Db) {
+    let (d, _) = device(db, DeviceKind::Temperature, "T-303").await;
+    let actor = Actor::system("t");
+    let all = Scope::everything();
+    let change = |raise_above, clear_below| iot::DeviceChange {
+        location: "廚房".into(),
+        key_area: "canteen".into(),
+        category: Some(xiaoan_domain::hazard::Category::CanteenFood),
+        overrides: Overrides {
+            raise_above: Some(raise_above),
+            clear_below: Some(clear_below),
+            ..Overrides::default()
+        },
+    };
+    // A clear level above the raise level is refused; nothing changes.
+    let e = iot::update(db, &actor, &all, d.id, &change(40.0, 45.0)).await;
+    assert!(
+        matches!(e, Err(StoreError::Invalid("device_hysteresis"))),
+        "{e:?}"
+    );
+    assert_eq!(iot::get(db, &all, d.id).await.unwrap().location, d.location);
+    let moved = iot::update(db, &actor, &all, d.id, &change(40.0, 35.0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (moved.location.as_str(), moved.category),
+        ("廚房", Some(xiaoan_domain::hazard::Category::CanteenFood))
+    );
+    // Three readings at 45 °C: over the new level (the kind's default is 60).
+    let now = xiaoan_domain::now_millis();
+    let records: Vec<Record> = (0..3)
+        .map(|i| temp(&format!("c{i}"), now + i, 45.0))
+        .collect();
+    iot::ingest(db, &moved, &records, 0, now).await.unwrap();
+    assert_eq!(alarms(db, AlarmStatus::Active).await.len(), 1);
+    iot::retire(db, &actor, &all, d.id).await.unwrap();
+    let e = iot::update(db, &actor, &all, d.id, &change(40.0, 35.0)).await;
+    assert!(
+        matches!(e, Err(StoreError::Conflict("device_retired"))),
+        "{e:?}"
+    );
+}
+both_backends!(
+    a_changed_threshold_takes_effect_t,
+    a_changed_threshold_takes_effect
+);
+
 async fn ending_one_of_two_silences_keeps_the_other(db: &Db) {
     let (d, _) = device(db, DeviceKind::Smoke, "S-402").await;
     let now = xiaoan_domain::now_millis();

@@ -90,6 +90,34 @@ pub async fn create_device(
     Ok((StatusCode::CREATED, Json(DeviceCreated { device, secret })))
 }
 
+/// A change to a device; absent fields keep their value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceChangeIn {
+    pub location: Option<String>,
+    pub key_area: Option<String>,
+    /// A hazard category code, or `""` to file its alarms by their type.
+    pub category: Option<String>,
+    /// Replaces its rule settings over its kind's defaults.
+    #[schema(value_type = Object)]
+    pub overrides: Option<Overrides>,
+}
+
+/// Changes a device's location, key area, hazard category or rule settings (its code,
+/// kind and school stay; a retired device cannot change).
+#[utoipa::path(patch, path = "/api/v1/devices/{id}", tag = "monitoring", params(("id" = i64, Path)),
+    request_body = DeviceChangeIn, security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn update_device(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+    ApiJson(b): ApiJson<DeviceChangeIn>,
+) -> AppResult<Json<Device>> {
+    Ok(Json(input::update(&st, &caller, id, b).await?))
+}
+
 /// The period of a readings query, in milliseconds since the epoch.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -2,7 +2,7 @@
 //! by record (a bad record is refused on its own, counted against its device), and the
 //! people's steps on alarms.
 
-use super::api::{DeviceIn, IngestOut};
+use super::api::{DeviceChangeIn, DeviceIn, IngestOut};
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::{AppState, Caller};
 use serde_json::Value;
@@ -32,6 +32,29 @@ pub async fn register(st: &AppState, caller: &Caller, b: DeviceIn) -> AppResult<
         &new,
     )
     .await?)
+}
+
+/// Changes device `id` as `caller`: what the change names, the rest as it is.
+pub async fn update(
+    st: &AppState,
+    caller: &Caller,
+    id: i64,
+    b: DeviceChangeIn,
+) -> AppResult<Device> {
+    let scope = caller.scope(Permission::DeviceManage);
+    let d = iot::get(&st.db, &scope, id).await?;
+    let category = match b.category.as_deref().map(str::trim) {
+        None => d.category,
+        Some("") => None,
+        Some(c) => Some(crate::kit::extract::parse_code(c)?),
+    };
+    let change = iot::DeviceChange {
+        location: b.location.unwrap_or(d.location),
+        key_area: b.key_area.unwrap_or(d.key_area),
+        category,
+        overrides: b.overrides.unwrap_or(d.overrides),
+    };
+    Ok(iot::update(&st.db, &caller.actor(), &scope, id, &change).await?)
 }
 
 /// Who sends a batch: one device with its own secret, or a gateway with its token for

@@ -22,6 +22,7 @@ pub fn routes() -> Routes {
     Routes::new()
         .api(DeviceRead, routes!(api::list_devices))
         .api(DeviceManage, routes!(api::create_device))
+        .api(DeviceManage, routes!(api::update_device))
         .api(DeviceRead, routes!(api::readings))
         // Devices authenticate with their own secret, checked by the handler.
         .api(Device, routes!(api::ingest))
@@ -59,6 +60,7 @@ pub fn routes() -> Routes {
         )
         .get("/devices/{id}", DeviceRead, pages::device)
         .post("/devices/{id}/camera", DeviceManage, video::camera_page)
+        .post("/devices/{id}/edit", DeviceManage, pages::edit)
         .get("/video", DeviceRead, video::page)
         .post("/video/check", DeviceManage, video::check_page)
         .post("/devices/{id}/retire", DeviceManage, pages::retire)

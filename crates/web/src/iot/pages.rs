@@ -348,12 +348,7 @@ pub async fn devices(
             .collect(),
         schools,
         kinds,
-        categories: crate::kit::widgets::code_choices(
-            xiaoan_domain::hazard::Category::CODES,
-            "hazard.category",
-            caller.lang,
-            &f.category,
-        ),
+        categories: category_choices(&caller, &f.category),
         f,
         may_register,
         error: refused.map(|r| r.error),
@@ -436,7 +431,37 @@ struct DevicePage {
     may_retire: bool,
     /// A camera's key areas and links, with their form when the caller may change them.
     camera: Option<super::video::CameraSection>,
+    /// The edit form (what was refused, else what is stored) and its category choices.
+    e: EditForm,
+    categories: Vec<Choice>,
     error: Option<String>,
+}
+
+/// The edit form of a device's page.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct EditForm {
+    /// `edit`: tells its refusal from the other forms' on the same page.
+    #[serde(default)]
+    form: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    key_area: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    raise_above: String,
+    #[serde(default)]
+    clear_below: String,
+}
+
+fn category_choices(caller: &Caller, selected: &str) -> Vec<Choice> {
+    crate::kit::widgets::code_choices(
+        xiaoan_domain::hazard::Category::CODES,
+        "hazard.category",
+        caller.lang,
+        selected,
+    )
 }
 
 /// One metric's last 24 hours as an SVG polyline.
@@ -501,10 +526,27 @@ pub async fn device(
         && caller
             .scope(Permission::DeviceManage)
             .contains(&d.school_path);
+    let number = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let e = refused
+        .as_ref()
+        .and_then(|r| r.form::<EditForm>())
+        .filter(|f| f.form == "edit")
+        .unwrap_or_else(|| EditForm {
+            form: "edit".into(),
+            location: d.location.clone(),
+            key_area: d.key_area.clone(),
+            category: d.category.map(|c| c.code().to_string()).unwrap_or_default(),
+            raise_above: number(d.overrides.raise_above),
+            clear_below: number(d.overrides.clear_below),
+        });
+    let categories = category_choices(&caller, &e.category);
     let camera = if d.kind == DeviceKind::Camera {
+        // The camera form's own refusal (its link selects always send a value), not the
+        // edit form's.
         let form = refused
             .as_ref()
-            .and_then(|r| r.form::<super::video::CameraForm>());
+            .and_then(|r| r.form::<super::video::CameraForm>())
+            .filter(|f| !f.police_link.is_empty());
         Some(super::video::section(&st, &caller, d.id, form).await?)
     } else {
         None
@@ -515,9 +557,46 @@ pub async fn device(
         recent,
         may_retire,
         camera,
+        e,
+        categories,
         error: refused.map(|r| r.error),
         x: device_line(&st, &caller, d),
     }))
+}
+
+/// `POST /devices/{id}/edit`: location, key area, hazard category and threshold levels.
+#[tracing::instrument(skip_all)]
+pub async fn edit(
+    State(st): State<AppState>,
+    caller: Caller,
+    session: Session,
+    Id(id): Id,
+    Form(f): Form<EditForm>,
+) -> AppResult<Response> {
+    let path = format!("/devices/{id}");
+    let r = async {
+        let d = iot::get(&st.db, &caller.scope(Permission::DeviceManage), id).await?;
+        let b = super::api::DeviceChangeIn {
+            location: Some(f.location.clone()),
+            key_area: Some(f.key_area.clone()),
+            category: Some(f.category.clone()),
+            overrides: Some(Overrides {
+                raise_above: optional_number(&f.raise_above)?,
+                clear_below: optional_number(&f.clear_below)?,
+                ..d.overrides
+            }),
+        };
+        input::update(&st, &caller, id, b).await
+    }
+    .await;
+    match r {
+        Ok(_) => Ok(Redirect::to(&path).into_response()),
+        Err(e) if e.status.is_client_error() => {
+            let refused = Refused::with_form(&path, e.message(caller.lang), &f);
+            Ok(refuse(&session, &path, refused).await)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// `POST /devices/{id}/retire`.

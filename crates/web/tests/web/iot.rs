@@ -57,6 +57,31 @@ async fn a_device_reports_an_alarm_that_is_acknowledged_and_closed() {
     let secret = r.json()["secret"].as_str().unwrap().to_string();
     let id = r.json()["id"].as_i64().unwrap();
     assert_eq!(r.json()["category"], "buildings");
+    // Changing it: bad input refused in words, another school's principal sees nothing.
+    let path = format!("/api/v1/devices/{id}");
+    let r = f.patch(&path, &safety, &json!({"location": " "})).await;
+    assert_eq!(r.error_code(), "device_location", "{}", r.text());
+    let r = f.patch(&path, &safety, &json!({"category": "roof"})).await;
+    assert_eq!(r.error_code(), "hazard_category", "{}", r.text());
+    let r = f.patch(&path, &other, &json!({"location": "別處"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+    let r = f
+        .patch(
+            &path,
+            &safety,
+            &json!({"key_area": "dormitory", "category": ""}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (
+            r.json()["location"].clone(),
+            r.json()["key_area"].clone(),
+            r.json()["category"].clone()
+        ),
+        (json!("宿舍三樓"), json!("dormitory"), Value::Null),
+        "only what the change names"
+    );
     let listed = f.get("/api/v1/devices", &safety).await.text();
     assert!(
         !listed.contains(&secret) && listed.contains("T-301"),
@@ -239,6 +264,44 @@ async fn the_register_page_shows_the_secret_once_and_keeps_fields_after_a_refusa
     assert!(html.contains("<code class=\"secret\">xd_"), "{html}");
     let list = f.send(page("/devices", Some(&cookie))).await.text();
     assert!(list.contains("C-1") && !list.contains("xd_"), "{list}");
+    // Changed from its page: a refused change keeps what was typed, a good one is shown.
+    let id = list
+        .split("href=\"/devices/")
+        .filter_map(|p| p.split('"').next()?.parse::<i64>().ok())
+        .next()
+        .unwrap();
+    let path = format!("/devices/{id}");
+    let edit = |location: &'static str, clear: &'static str| {
+        vec![
+            ("_csrf", token.clone()),
+            ("form", "edit".to_string()),
+            ("location", location.to_string()),
+            ("key_area", "食堂".to_string()),
+            ("category", "canteen_food".to_string()),
+            ("raise_above", "7".to_string()),
+            ("clear_below", clear.to_string()),
+        ]
+    };
+    let bad = edit("二號冷庫", "7.5");
+    let bad: Vec<(&str, &str)> = bad.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_form(&f, &format!("{path}/edit"), &cookie, &bad).await;
+    assert!(r.status.is_redirection());
+    let html = f.send(page(&path, Some(&cookie))).await.text();
+    assert!(
+        html.contains("恢復下限必須低於報警上限")
+            && html.contains("value=\"二號冷庫\"")
+            && html.contains("value=\"7.5\""),
+        "{html}"
+    );
+    let good = edit("二號冷庫", "4");
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = post_form(&f, &format!("{path}/edit"), &cookie, &good).await;
+    assert!(r.status.is_redirection());
+    let html = f.send(page(&path, Some(&cookie))).await.text();
+    assert!(
+        html.contains("<dd>二號冷庫 · 食堂</dd>") && !html.contains("恢復下限必須低於報警上限"),
+        "{html}"
+    );
 }
 
 #[tokio::test]
