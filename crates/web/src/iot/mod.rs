@@ -82,7 +82,7 @@ pub async fn summary(st: &AppState, caller: &Caller) -> AppResult<Option<Vec<Til
         href,
         alert,
     };
-    Ok(Some(vec![
+    let mut tiles = vec![
         t(
             "iot.home.active",
             n.active,
@@ -95,12 +95,16 @@ pub async fn summary(st: &AppState, caller: &Caller) -> AppResult<Option<Vec<Til
             "/alarms?status=unacked",
             n.unacked > 0,
         ),
-        t("iot.home.offline", n.offline, "/devices", false),
-        t(
+    ];
+    // Devices and video coverage only for those who may open their pages.
+    if caller.can(DeviceRead) {
+        tiles.push(t("iot.home.offline", n.offline, "/devices", false));
+        tiles.push(t(
             "iot.home.video_gaps",
             n.video_gaps,
             "/video",
             n.video_gaps > 0,
-        ),
-    ]))
+        ));
+    }
+    Ok(Some(tiles))
 }
