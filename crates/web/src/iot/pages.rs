@@ -5,7 +5,7 @@
 use super::api::DeviceIn;
 use super::input;
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
+use crate::kit::page::{Layout, Refused, form_outcome, refuse, refuse_step, render, take_refused};
 use crate::kit::widgets::{Choice, school_choices};
 use crate::kit::{AppState, Caller, Id};
 use askama::Template;
@@ -586,17 +586,10 @@ pub async fn edit(
                 ..d.overrides
             }),
         };
-        input::update(&st, &caller, id, b).await
+        input::update(&st, &caller, id, b).await.map(|_| ())
     }
     .await;
-    match r {
-        Ok(_) => Ok(Redirect::to(&path).into_response()),
-        Err(e) if e.status.is_client_error() => {
-            let refused = Refused::with_form(&path, e.message(caller.lang), &f);
-            Ok(refuse(&session, &path, refused).await)
-        }
-        Err(e) => Err(e),
-    }
+    form_outcome(&session, &path, &path, caller.lang, &f, r).await
 }
 
 /// `POST /devices/{id}/retire`.

@@ -3,7 +3,7 @@
 //! `POST /api/v1/silences/{id}/end`, and the page `/alarms/silences`.
 
 use crate::kit::error::{AppError, AppResult};
-use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
+use crate::kit::page::{Layout, form_outcome, refuse_step, render, take_refused};
 use crate::kit::widgets::Choice;
 use crate::kit::{ApiJson, ApiQuery, AppState, Caller, ErrorBody, Id};
 use askama::Template;
@@ -275,17 +275,11 @@ pub async fn create_page(
             starts_at,
             ends_at: local_time(&st, &f.ends, "silence_window")?,
         };
-        create_as(&st, &caller, body).await
+        create_as(&st, &caller, body).await.map(|_| ())
     }
     .await;
-    match r {
-        Ok(_) => Ok(Redirect::to("/alarms/silences").into_response()),
-        Err(e) if e.status.is_client_error() => {
-            let refused = Refused::with_form("/alarms/silences", e.message(caller.lang), &f);
-            Ok(refuse(&session, "/alarms/silences", refused).await)
-        }
-        Err(e) => Err(e),
-    }
+    let page = "/alarms/silences";
+    form_outcome(&session, page, page, caller.lang, &f, r).await
 }
 
 /// `POST /alarms/silences/{id}/end`.

@@ -8,7 +8,7 @@
 use super::input;
 use crate::kit::error::{AppError, AppResult};
 use crate::kit::i18n::Lang;
-use crate::kit::page::{Layout, Refused, refuse, refuse_step, render, take_refused};
+use crate::kit::page::{Layout, form_outcome, refuse_step, render, take_refused};
 use crate::kit::widgets::Choice;
 use crate::kit::{ApiJson, ApiQuery, AppState, Caller, ErrorBody, Id};
 use askama::Template;
@@ -585,15 +585,8 @@ pub async fn camera_page(
             bureau_link: crate::kit::extract::parse_code::<Link>(&f.bureau_link)?,
             retention_days,
         };
-        set_as(&st, &caller, id, b).await
+        set_as(&st, &caller, id, b).await.map(|_| ())
     }
     .await;
-    match r {
-        Ok(_) => Ok(Redirect::to(&path).into_response()),
-        Err(e) if e.status.is_client_error() => {
-            let refused = Refused::with_form(&path, e.message(caller.lang), &f);
-            Ok(refuse(&session, &path, refused).await)
-        }
-        Err(e) => Err(e),
-    }
+    form_outcome(&session, &path, &path, caller.lang, &f, r).await
 }

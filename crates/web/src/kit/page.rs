@@ -198,6 +198,27 @@ pub async fn refuse(session: &Session, to: &str, refused: Refused) -> Response {
     Redirect::to(to).into_response()
 }
 
+/// What a form's POST answers: on success a redirect to `done`; refused for what was sent
+/// (a 4xx), back to the page at `path` with the error in `lang` and every field of `form`
+/// kept; any other error as it is.
+pub async fn form_outcome<F: Serialize>(
+    session: &Session,
+    path: &str,
+    done: &str,
+    lang: crate::kit::i18n::Lang,
+    form: &F,
+    result: crate::kit::error::AppResult<()>,
+) -> crate::kit::error::AppResult<Response> {
+    match result {
+        Ok(()) => Ok(Redirect::to(done).into_response()),
+        Err(e) if e.status.is_client_error() => {
+            let refused = Refused::with_form(path, e.message(lang), form);
+            Ok(refuse(session, path, refused).await)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Answers a step refused without a form to keep (retire, end, cancel): the page at `path`
 /// shows `error` once.
 pub async fn refuse_step(session: &Session, path: &str, error: String) -> Response {
