@@ -4,6 +4,7 @@
 //! areas they cover, a school's video coverage and the alarms of a video platform.
 
 mod api;
+mod devices;
 mod gateways;
 mod input;
 mod live;
@@ -49,8 +50,8 @@ pub fn routes() -> Routes {
         .get("/alarms/{id}", AlarmRead, pages::alarm)
         .post("/alarms/{id}/ack", AlarmAct, pages::ack)
         .post("/alarms/{id}/close", AlarmAct, pages::close)
-        .get("/devices", DeviceRead, pages::devices)
-        .post("/devices", DeviceManage, pages::register)
+        .get("/devices", DeviceRead, devices::devices)
+        .post("/devices", DeviceManage, devices::register)
         .get("/devices/gateways", DeviceRead, gateways::page)
         .post("/devices/gateways", DeviceManage, gateways::create_page)
         .post(
@@ -58,12 +59,12 @@ pub fn routes() -> Routes {
             DeviceManage,
             gateways::retire_page,
         )
-        .get("/devices/{id}", DeviceRead, pages::device)
+        .get("/devices/{id}", DeviceRead, devices::device)
         .post("/devices/{id}/camera", DeviceManage, video::camera_page)
-        .post("/devices/{id}/edit", DeviceManage, pages::edit)
+        .post("/devices/{id}/edit", DeviceManage, devices::edit)
         .get("/video", DeviceRead, video::page)
         .post("/video/check", DeviceManage, video::check_page)
-        .post("/devices/{id}/retire", DeviceManage, pages::retire)
+        .post("/devices/{id}/retire", DeviceManage, devices::retire)
 }
 
 /// The home page's monitoring tiles for the caller, or `None` when they cannot see alarms
