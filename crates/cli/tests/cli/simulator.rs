@@ -2,13 +2,9 @@
 //! is raised and cleared on the board and the gate camera reports an intrusion that clears,
 //! without a broker and without anyone sending a message.
 
-// Test code: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used)]
-
+use super::BIN;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_xiaoan");
 
 /// Alarms of `alarm_type` that were raised and then cleared since `since`.
 async fn raised_and_cleared(url: &str, alarm_type: &str, since: i64) -> i64 {
