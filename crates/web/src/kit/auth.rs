@@ -9,15 +9,16 @@ use crate::kit::i18n::Lang;
 use crate::kit::routes::{Lookup, RouteTable};
 use crate::kit::security::REQUEST_ID;
 use crate::kit::state::AppState;
-use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use futures_util::StreamExt;
 use std::sync::Arc;
 use tower_sessions::Session;
+
+use crate::kit::form_token::check_form_token;
+pub use crate::kit::form_token::{CSRF_FIELD, CSRF_KEY, new_csrf_token, session_csrf};
 use xiaoan_domain::audit::Actor;
 use xiaoan_domain::scope::Assignment;
 use xiaoan_domain::{Permission, Role, Scope};
@@ -27,11 +28,6 @@ use xiaoan_store::users::{self, User};
 
 /// Session key: when the user signed in (ms).
 pub const LOGIN_AT_KEY: &str = "login_at";
-/// Session key: the form token.
-pub const CSRF_KEY: &str = "csrf";
-/// Form field carrying the form token.
-pub const CSRF_FIELD: &str = "_csrf";
-
 /// The signed-in caller of a request.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -217,24 +213,6 @@ pub fn check_login_rate(state: &AppState, ip: ClientIp) -> Result<(), AppError> 
         .map_err(|_| AppError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited"))
 }
 
-/// A new random form token.
-pub fn new_csrf_token() -> String {
-    hex::encode(rand::random::<[u8; 32]>())
-}
-
-/// The session's form token, created on first use.
-#[tracing::instrument(skip_all)]
-pub async fn session_csrf(session: &Session) -> String {
-    match session.get::<String>(CSRF_KEY).await.ok().flatten() {
-        Some(t) => t,
-        None => {
-            let t = new_csrf_token();
-            let _ = session.insert(CSRF_KEY, &t).await;
-            t
-        }
-    }
-}
-
 /// Signs the caller in from the session cookie; `None` when there is no live session.
 /// Returns the user id and when they signed in.
 async fn session_user(state: &AppState, session: &Session) -> Result<Option<(i64, i64)>, AppError> {
@@ -254,135 +232,11 @@ async fn session_user(state: &AppState, session: &Session) -> Result<Option<(i64
     Ok(Some((uid, login_at)))
 }
 
-/// Checks the form token of a page post and strips it from the body handed on.
-async fn check_form_token(req: Request, expected: &str) -> Result<Request, AppError> {
-    let (parts, body) = req.into_parts();
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let refuse = || AppError::forbidden("csrf");
-    // File uploads (multipart) carry the token as the form's first field: only that part is
-    // read here, and the body streams on to the handler whole. (Never in the address: it
-    // would show in the address bar, the history and the logs.)
-    if content_type.starts_with("multipart/form-data") {
-        let boundary = multipart_boundary(content_type).ok_or_else(refuse)?;
-        let mut stream = body.into_data_stream();
-        let mut head: Vec<u8> = Vec::new();
-        let token = loop {
-            match first_part(&head, &boundary) {
-                FirstPart::Field(name, value) if name == CSRF_FIELD => break value,
-                FirstPart::Field(..) | FirstPart::Malformed => return Err(refuse()),
-                FirstPart::Incomplete if head.len() > FIRST_PART_MAX => return Err(refuse()),
-                FirstPart::Incomplete => match stream.next().await {
-                    Some(Ok(chunk)) => head.extend_from_slice(&chunk),
-                    _ => return Err(refuse()),
-                },
-            }
-        };
-        if token.as_slice() != expected.as_bytes() || expected.is_empty() {
-            return Err(refuse());
-        }
-        let head =
-            futures_util::stream::iter([Ok::<_, axum::Error>(axum::body::Bytes::from(head))]);
-        return Ok(Request::from_parts(
-            parts,
-            Body::from_stream(head.chain(stream)),
-        ));
-    }
-    if !content_type.starts_with("application/x-www-form-urlencoded") {
-        return Err(refuse());
-    }
-    let bytes = axum::body::to_bytes(body, 2 * 1024 * 1024)
-        .await
-        .map_err(|_| AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large"))?;
-    let mut token = None;
-    let mut rest = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in url::form_urlencoded::parse(&bytes) {
-        if k == CSRF_FIELD {
-            token = Some(v.into_owned());
-        } else {
-            rest.append_pair(&k, &v);
-        }
-    }
-    if token.as_deref() != Some(expected) || expected.is_empty() {
-        return Err(refuse());
-    }
-    Ok(Request::from_parts(parts, Body::from(rest.finish())))
-}
-
 /// `query` without its `lang` parameters.
 fn without_lang(query: &str) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "lang"))
         .finish()
-}
-
-/// How much of a multipart body may come before its first part (the form token) ends.
-const FIRST_PART_MAX: usize = 8 * 1024;
-
-/// The `boundary` parameter of a `multipart/form-data` content type.
-fn multipart_boundary(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.trim().split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("boundary"))
-            .then(|| v.trim().trim_matches('"').to_string())
-            .filter(|b| !b.is_empty())
-    })
-}
-
-/// The first part of a multipart body, as far as it has arrived.
-#[derive(Debug, PartialEq)]
-enum FirstPart {
-    /// More bytes are needed.
-    Incomplete,
-    /// Not a multipart body with this boundary.
-    Malformed,
-    /// The field's name and value.
-    Field(String, Vec<u8>),
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn first_part(head: &[u8], boundary: &str) -> FirstPart {
-    let open = format!("--{boundary}\r\n");
-    if head.len() < open.len() {
-        return if open.as_bytes().starts_with(head) {
-            FirstPart::Incomplete
-        } else {
-            FirstPart::Malformed
-        };
-    }
-    let Some(rest) = head.strip_prefix(open.as_bytes()) else {
-        return FirstPart::Malformed;
-    };
-    let Some(headers_end) = find(rest, b"\r\n\r\n") else {
-        return FirstPart::Incomplete;
-    };
-    let Ok(headers) = std::str::from_utf8(&rest[..headers_end]) else {
-        return FirstPart::Malformed;
-    };
-    let name = headers.split("\r\n").find_map(|h| {
-        let (k, v) = h.split_once(':')?;
-        if !k.trim().eq_ignore_ascii_case("content-disposition") {
-            return None;
-        }
-        v.split(';').find_map(|p| {
-            let (k, v) = p.trim().split_once('=')?;
-            (k == "name").then(|| v.trim_matches('"').to_string())
-        })
-    });
-    let Some(name) = name else {
-        return FirstPart::Malformed;
-    };
-    let value = &rest[headers_end + 4..];
-    match find(value, format!("\r\n--{boundary}").as_bytes()) {
-        Some(end) => FirstPart::Field(name, value[..end].to_vec()),
-        None => FirstPart::Incomplete,
-    }
 }
 
 /// What a user signed in with a one-time password may reach before choosing a password:
@@ -562,7 +416,7 @@ async fn authorize_inner(
 
 #[cfg(test)]
 mod tests {
-    use super::{FirstPart, first_part, multipart_boundary, without_lang};
+    use super::without_lang;
 
     #[test]
     fn the_language_switcher_keeps_the_rest_of_the_query() {
@@ -571,32 +425,5 @@ mod tests {
             "org_id=20&period=2026-12"
         );
         assert_eq!(without_lang("lang=zh-CN"), "");
-    }
-
-    #[test]
-    fn the_form_token_is_the_first_part_of_a_multipart_body() {
-        let ct = "multipart/form-data; boundary=----x7";
-        assert_eq!(multipart_boundary(ct).as_deref(), Some("----x7"));
-        assert_eq!(multipart_boundary("multipart/form-data"), None);
-        let body = b"------x7\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\nabc\r\n------x7\r\n...";
-        assert_eq!(
-            first_part(body, "----x7"),
-            FirstPart::Field("_csrf".into(), b"abc".to_vec())
-        );
-        for cut in [0, 3, 20, 50, body.len() - 12] {
-            assert_eq!(
-                first_part(&body[..cut], "----x7"),
-                FirstPart::Incomplete,
-                "{cut}"
-            );
-        }
-        assert_eq!(first_part(b"--other\r\n", "----x7"), FirstPart::Malformed);
-        assert_eq!(
-            first_part(
-                b"------x7\r\nContent-Type: text/plain\r\n\r\nabc\r\n------x7",
-                "----x7"
-            ),
-            FirstPart::Malformed
-        );
     }
 }

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod form_token;
 pub mod i18n;
 pub mod openapi;
 pub mod page;
