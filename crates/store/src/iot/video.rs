@@ -223,15 +223,18 @@ pub struct GapHazard {
 pub async fn min_retention_days(db: &Db) -> StoreResult<Option<i64>> {
     Ok(crate::plans::active(db)
         .await?
-        .and_then(|p| {
-            p.plan
-                .params
-                .iter()
-                .find(|x| x.name == RETENTION_PARAM)
-                .map(|x| x.value)
-        })
+        .and_then(|p| retention_of(&p)))
+}
+
+/// The retention minimum `plan` sets, if it does (and in range).
+fn retention_of(plan: &StoredPlan) -> Option<i64> {
+    plan.plan
+        .params
+        .iter()
+        .find(|x| x.name == RETENTION_PARAM)
+        .map(|x| x.value)
         .filter(|v| v.is_finite() && *v >= 1.0 && *v <= 3650.0)
-        .map(|v| v.round() as i64))
+        .map(|v| v.round() as i64)
 }
 
 /// The coverage of school `school_id` in `scope` by its cameras in service.
@@ -346,7 +349,10 @@ pub async fn check_video(
 ) -> StoreResult<VideoChecked> {
     let everything = Scope::everything();
     let school = crate::orgs::get(db, &everything, school_id).await?;
-    let c = school_coverage(db, &everything, school_id).await?;
+    // The plan is read once: for the retention minimum and for the record it asks for.
+    let plan = crate::plans::active(db).await?;
+    let min = plan.as_ref().and_then(retention_of);
+    let c = school_coverage_with(db, &everything, school_id, min).await?;
     let mut done = VideoChecked::default();
     if c.cameras.is_empty() {
         return Ok(done);
@@ -420,9 +426,9 @@ pub async fn check_video(
             hazard_id: id,
         });
     }
-    if let Some(plan) = crate::plans::active(db).await? {
+    if let Some(plan) = &plan {
         done.record_id =
-            write_record(db, &plan, school_id, &c.coverage, &words.record_note, today).await?;
+            write_record(db, plan, school_id, &c.coverage, &words.record_note, today).await?;
     }
     Ok(done)
 }
