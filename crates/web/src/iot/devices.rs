@@ -202,6 +202,8 @@ struct DevicePage {
     /// The edit form (what was refused, else what is stored) and its category choices.
     e: EditForm,
     categories: Vec<Choice>,
+    /// Whether its kind has threshold levels to set (a camera or a smoke detector has none).
+    thresholds: bool,
     error: Option<String>,
 }
 
@@ -327,6 +329,7 @@ pub async fn device(
         camera,
         e,
         categories,
+        thresholds: !xiaoan_domain::iot::defaults(d.kind).thresholds.is_empty(),
         error: refused.map(|r| r.error),
         x: device_line(&st, &caller, d),
     }))

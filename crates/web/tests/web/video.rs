@@ -237,6 +237,10 @@ async fn the_video_page_and_the_camera_form() {
         html.contains("覆蓋的重點部位") && html.contains("value=\"canteen\""),
         "{html}"
     );
+    assert!(
+        !html.contains("name=\"raise_above\""),
+        "a camera has no threshold to set"
+    );
     let token = csrf_of(&html);
     let action = format!("/devices/{gate}/camera");
     // A refused save keeps what was ticked and typed.
