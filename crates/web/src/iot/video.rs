@@ -340,7 +340,7 @@ fn camera_line(lang: Lang, c: Camera, min_retention: Option<i64>) -> CameraLine 
             .iter()
             .map(|a| area_label(lang, *a))
             .collect::<Vec<_>>()
-            .join("、"),
+            .join(lang.list_separator()),
         police: link_label(lang, c.police_link),
         bureau: link_label(lang, c.bureau_link),
         c,
